@@ -1,0 +1,27 @@
+# Two entry points, each sets itself up on a fresh machine:
+#   make test   -- create .venv, install the package with its test extra, run the tests
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: test test-fast sample clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q -ra
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+sample: $(STAMP)
+	$(PY) scripts/make_sample.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache
