@@ -1,0 +1,432 @@
+"""The compiled training engine (Zhang et al., 2017, Section 2 and Appendix A).
+
+One pure step, ``train_step(state, batch) -> (state, metrics)``, jitted once with the
+state donated; SGD with momentum from optax, the learning rate decayed by ``lr_decay``
+per ``decay_examples`` examples seen (0.95 per 50,000, i.e. per CIFAR-10 epoch, so the
+paper's schedule means the same on the embedded sample as on the full set), weight decay
+as an explicit L2 term in the loss.
+
+Data parallelism is one code path on any number of devices: a ``jax.sharding.Mesh`` with
+a ``data`` axis, the batch split along it, parameters replicated, BatchNorm statistics
+over the global batch (the mean over the sharded batch axis is a global mean). The
+dataset is put on the devices once; each epoch's order is
+``permutation(fold_in(shuffle_key, epoch))``; batches are gathered inside compiled code;
+the host reads metrics only at log intervals; the last partial batch of an epoch is
+**dropped** (``steps_per_epoch = n // batch_size``), so no step has another shape.
+
+Keys: one root key per run, ``jax.random.key(seed)``; streams by ``fold_in``: corruption,
+init, shuffle, dropout (:data:`STREAMS`); the dropout key of step ``s`` is
+``fold_in(dropout_stream, s)``, so a resumed run replays exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import sys
+import time
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax import nnx, struct
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from rethink_jax import corruptions, data as data_lib, models, preprocess, records
+
+__all__ = ["TrainState", "STREAMS", "stream_keys", "make_mesh", "lr_schedule", "create_train_state",
+           "make_train_step", "make_train_chunk", "make_eval_fn", "train_and_evaluate", "NonFiniteLossError",
+           "ConfigMismatchError"]
+
+STREAMS = {"corruption": 0, "init": 1, "shuffle": 2, "dropout": 3}
+
+# Config entries that may change between a run and its resumption (they do not change
+# what is computed, only how long it runs, how often it logs, or what it prints).
+RESUMABLE_KEYS = ("num_epochs", "eval_every_steps", "log_every_steps", "checkpoint_every_steps",
+                  "stop_at_fit", "progress", "workdir", "keep_checkpoints")
+
+
+class NonFiniteLossError(FloatingPointError):
+  """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class ConfigMismatchError(records.RunDirError):
+  """A run directory holds a run with another configuration."""
+
+
+class TrainState(struct.PyTreeNode):
+  """Everything that changes during training; a pytree, checkpointed whole."""
+
+  step: jax.Array
+  params: Any
+  model_state: Any   # BatchNorm running statistics (empty for models without BN)
+  opt_state: Any
+
+
+def stream_keys(seed: int) -> dict[str, jax.Array]:
+  """The run's independent key streams, ``fold_in(key(seed), id)`` for each name in STREAMS."""
+  root = jax.random.key(seed)
+  return {name: jax.random.fold_in(root, i) for name, i in STREAMS.items()}
+
+
+def make_mesh(devices=None) -> jax.sharding.Mesh:
+  """A 1-D mesh over all (global) devices with axis ``data``; a mesh of one on a laptop."""
+  devices = jax.devices() if devices is None else devices
+  # Auto axes: the compiler partitions from the sharding constraints on the batch.
+  return jax.make_mesh((len(devices),), ("data",), axis_types=(jax.sharding.AxisType.Auto,), devices=devices)
+
+
+def lr_schedule(lr: float, decay: float, decay_examples: int, batch_size: int) -> optax.Schedule:
+  """``lr * decay ** floor(examples_seen / decay_examples)``: the paper's per-epoch decay."""
+  def schedule(step):
+    return lr * decay ** jnp.floor(step * batch_size / decay_examples)
+  return schedule
+
+
+def _compute_dtype(name: str):
+  try:
+    return {"float32": jnp.float32, "bfloat16": jnp.bfloat16}[name]
+  except KeyError:
+    raise ValueError(f"compute_dtype must be 'float32' or 'bfloat16', got {name!r}.") from None
+
+
+def build_model(config: ml_collections.ConfigDict, key: jax.Array, input_shape, num_classes: int) -> nnx.Module:
+  return models.create(config.model, num_classes=num_classes, rngs=nnx.Rngs(params=key),
+                       input_shape=input_shape, dropout=config.dropout,
+                       dtype=_compute_dtype(config.compute_dtype))
+
+
+def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  o = config.optim
+  return optax.sgd(lr_schedule(o.lr, o.lr_decay, o.decay_examples, config.batch_size), momentum=o.momentum)
+
+
+def create_train_state(config, key, input_shape, num_classes) -> tuple[nnx.GraphDef, TrainState]:
+  model = build_model(config, key, input_shape, num_classes)
+  graphdef, params, model_state = nnx.split(model, nnx.Param, ...)
+  opt_state = make_optimizer(config).init(params)
+  return graphdef, TrainState(step=jnp.zeros((), jnp.int32), params=params, model_state=model_state,
+                              opt_state=opt_state)
+
+
+def l2_penalty(params) -> jax.Array:
+  """``0.5 * sum ||W||^2`` over weight matrices and kernels (biases and BN offsets excluded)."""
+  leaves = [x for x in jax.tree_util.tree_leaves(params) if x.ndim > 1]
+  return 0.5 * sum(jnp.sum(jnp.square(x)) for x in leaves)
+
+
+def _forward(graphdef, params, model_state, images, train: bool, dropout_key):
+  model = nnx.merge(graphdef, params, model_state)
+  logits = model(images, train=train, dropout_key=dropout_key)
+  return logits, nnx.state(model, nnx.Not(nnx.Param))
+
+
+def make_train_step(graphdef: nnx.GraphDef, config: ml_collections.ConfigDict, dropout_stream: jax.Array
+                    ) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
+  """The pure train step ``(state, batch) -> (state, metrics)`` (not yet jitted).
+
+  ``batch`` holds ``image`` (``[B, H, W, C]`` float, preprocessed) and ``label`` (``[B]``).
+  Metrics: ``loss`` (cross-entropy, without the L2 term), ``accuracy`` (on the batch),
+  ``lr``.
+  """
+  tx = make_optimizer(config)
+  weight_decay = config.optim.weight_decay
+  schedule = lr_schedule(config.optim.lr, config.optim.lr_decay, config.optim.decay_examples, config.batch_size)
+
+  def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
+    dropout_key = jax.random.fold_in(dropout_stream, state.step)
+
+    def loss_fn(params):
+      logits, new_model_state = _forward(graphdef, params, state.model_state, batch["image"], True, dropout_key)
+      ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
+      loss = ce + weight_decay * l2_penalty(params) if weight_decay else ce
+      return loss, (ce, logits, new_model_state)
+
+    grads, (ce, logits, new_model_state) = jax.grad(loss_fn, has_aux=True)(state.params)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics = {"loss": ce, "accuracy": jnp.mean(jnp.argmax(logits, -1) == batch["label"]),
+               "lr": schedule(state.step)}
+    return state.replace(step=state.step + 1, params=params, model_state=new_model_state,
+                         opt_state=opt_state), metrics
+
+  return train_step
+
+
+class DeviceData(NamedTuple):
+  """A split on the devices, replicated: images as stored (uint8 or float) and labels."""
+  x: jax.Array
+  y: jax.Array
+
+
+def _replicated(mesh) -> NamedSharding:
+  return NamedSharding(mesh, P())
+
+
+def put_replicated(mesh, array: np.ndarray) -> jax.Array:
+  """Puts a host array, identical on every process, on all devices of the mesh."""
+  return jax.make_array_from_process_local_data(_replicated(mesh), np.asarray(array))
+
+
+def make_input_fn(config) -> Callable[[jax.Array], jax.Array]:
+  """Stored images -> model inputs: the paper's preprocessing (Appendix A)."""
+  crop = config.data.crop
+
+  def input_fn(images):
+    return preprocess.per_image_standardization(preprocess.center_crop(preprocess.to_unit(images), crop))
+  return input_fn
+
+
+def make_train_chunk(train_step, config, mesh, shuffle_stream: jax.Array, num_train: int):
+  """Compiled loop of ``num_steps`` train steps inside one epoch (``num_steps`` is traced).
+
+  Returns a jitted ``(state, data, num_steps) -> (state, sums)`` with the state donated;
+  ``sums`` holds summed batch loss and accuracy and the first step whose loss was not
+  finite (or -1). The epoch's permutation is computed once per call.
+  """
+  batch_size = config.batch_size
+  steps_per_epoch = num_train // batch_size
+  input_fn = make_input_fn(config)
+  batch_sharding = NamedSharding(mesh, P("data"))
+
+  def chunk(state: TrainState, data: DeviceData, num_steps: jax.Array):
+    epoch = state.step // steps_per_epoch
+    perm = jax.random.permutation(jax.random.fold_in(shuffle_stream, epoch), num_train)
+
+    def body(_, carry):
+      state, sums = carry
+      start = (state.step % steps_per_epoch) * batch_size
+      idx = jax.lax.dynamic_slice(perm, (start,), (batch_size,))
+      idx = jax.lax.with_sharding_constraint(idx, batch_sharding)
+      images = jax.lax.with_sharding_constraint(input_fn(data.x[idx]), batch_sharding)
+      step = state.step
+      state, m = train_step(state, {"image": images, "label": data.y[idx]})
+      bad = jnp.logical_and(sums["nonfinite_step"] < 0, ~jnp.isfinite(m["loss"]))
+      sums = {"loss": sums["loss"] + m["loss"], "accuracy": sums["accuracy"] + m["accuracy"],
+              "nonfinite_step": jnp.where(bad, step, sums["nonfinite_step"])}
+      return state, sums
+
+    zero = {"loss": jnp.zeros(()), "accuracy": jnp.zeros(()), "nonfinite_step": jnp.array(-1, jnp.int32)}
+    return jax.lax.fori_loop(0, num_steps, body, (state, zero))
+
+  return jax.jit(chunk, donate_argnums=0)
+
+
+def make_eval_fn(graphdef, config, mesh, eval_batch_size: int):
+  """Compiled evaluation of a whole split: ``(state, data) -> {loss, accuracy}``.
+
+  The split is walked in batches of ``eval_batch_size`` inside one ``lax.map``; the last
+  batch is padded by repeating an index and masked, so any split size compiles once.
+  """
+  input_fn = make_input_fn(config)
+  batch_sharding = NamedSharding(mesh, P("data"))
+
+  @jax.jit
+  def evaluate(state: TrainState, data: DeviceData):
+    n = data.y.shape[0]
+    num_batches = -(-n // eval_batch_size)
+    positions = jnp.arange(num_batches * eval_batch_size).reshape(num_batches, eval_batch_size)
+
+    def one(pos):
+      idx = jax.lax.with_sharding_constraint(jnp.minimum(pos, n - 1), batch_sharding)
+      mask = (pos < n).astype(jnp.float32)
+      logits, _ = _forward(graphdef, state.params, state.model_state, input_fn(data.x[idx]), False, None)
+      ce = optax.softmax_cross_entropy_with_integer_labels(logits, data.y[idx])
+      return jnp.sum(ce * mask), jnp.sum((jnp.argmax(logits, -1) == data.y[idx]) * mask)
+
+    loss, correct = jax.lax.map(one, positions)
+    return {"loss": jnp.sum(loss) / n, "accuracy": jnp.sum(correct) / n}
+
+  return evaluate
+
+
+# ----------------------------------------------------------------------------- the loop
+
+def _config_for_compare(config: dict) -> dict:
+  return {k: v for k, v in config.items() if k not in RESUMABLE_KEYS}
+
+
+def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
+  out = []
+  for k in sorted(set(a) | set(b)):
+    va, vb = a.get(k, "<absent>"), b.get(k, "<absent>")
+    if isinstance(va, dict) and isinstance(vb, dict):
+      out += _diff(va, vb, f"{prefix}{k}.")
+    elif va != vb:
+      out.append(f"{prefix}{k}: {va!r} (saved) vs {vb!r} (now)")
+  return out
+
+
+def _load_dataset(config) -> data_lib.Dataset:
+  return data_lib.load(config.data.name, source=config.data.source, data_dir=config.data.data_dir or None)
+
+
+def _corrupt(config, ds, key):
+  c = config.corruption
+  p = c.p if c.kind == "partial_labels" else None
+  return corruptions.apply(key, ds, c.kind, p=p)
+
+
+def _checkpoint_manager(workdir, config):
+  import orbax.checkpoint as ocp
+
+  options = ocp.CheckpointManagerOptions(max_to_keep=config.get("keep_checkpoints", 2), create=True,
+                                         enable_async_checkpointing=False)
+  return ocp.CheckpointManager((workdir / records.CHECKPOINTS).absolute(), options=options)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = None) -> dict:
+  """Trains one run to the end (or to fit), writing and resuming its run directory.
+
+  Args:
+    config: see ``rethink_jax/configs/``; ``config.workdir`` is used when ``workdir`` is None.
+    workdir: the run directory. If it already holds this run, training resumes from its
+      last checkpoint; if it holds a run with another config, :class:`ConfigMismatchError`.
+
+  Returns:
+    The summary written to ``summary.json``.
+  """
+  import orbax.checkpoint as ocp
+
+  workdir = records.check_writable(workdir or config.workdir)
+  is_main = jax.process_index() == 0
+  cfg_dict = config.to_dict()
+  cfg_path = workdir / records.CONFIG
+  if cfg_path.exists():
+    saved = records.read_json(cfg_path)
+    diff = _diff(_config_for_compare(saved["config"]), _config_for_compare(cfg_dict))
+    if diff:
+      raise ConfigMismatchError(f"{workdir} holds a run with another config; refusing to resume it:\n  "
+                                + "\n  ".join(diff) + "\nUse another --workdir, or the saved config.")
+
+  keys = stream_keys(config.seed)
+  ds = _load_dataset(config)
+  ds, corruption = _corrupt(config, ds, keys["corruption"])
+  n_train = len(ds.y_train)
+  if config.batch_size > n_train:
+    raise ValueError(f"batch_size {config.batch_size} exceeds the {n_train} training examples.")
+
+  mesh = make_mesh()
+  if config.batch_size % mesh.size:
+    raise ValueError(f"batch_size {config.batch_size} is not divisible by the {mesh.size} devices.")
+  input_shape = (config.data.crop, config.data.crop, ds.x_train.shape[-1])
+  graphdef, state = create_train_state(config, keys["init"], input_shape, ds.num_classes)
+  n_params = models.count_params(state.params)
+  state = jax.device_put(state, _replicated(mesh))
+
+  train_data = DeviceData(put_replicated(mesh, ds.x_train), put_replicated(mesh, ds.y_train))
+  test_data = DeviceData(put_replicated(mesh, ds.x_test), put_replicated(mesh, ds.y_test))
+  step_fn = make_train_step(graphdef, config, keys["dropout"])
+  chunk = make_train_chunk(step_fn, config, mesh, keys["shuffle"], n_train)
+  evaluate = make_eval_fn(graphdef, config, mesh, config.eval_batch_size)
+
+  steps_per_epoch = n_train // config.batch_size
+  total_steps = int(math.ceil(config.num_epochs * steps_per_epoch))
+  if is_main:
+    records.write_json(cfg_path, {"config": cfg_dict, "seed": config.seed, "num_params": n_params,
+                                  "dataset": ds.provenance, "num_train": n_train, "num_test": len(ds.y_test),
+                                  "steps_per_epoch": steps_per_epoch, "corruption": corruption.to_dict(),
+                                  "mesh": {"data": mesh.size}, "environment": records.environment()})
+
+  manager = _checkpoint_manager(workdir, config)
+  metrics, meta = [], {"train_seconds": 0.0, "time_to_fit": None}
+  if manager.latest_step() is not None:
+    restored = manager.restore(manager.latest_step(), args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(state), meta=ocp.args.JsonRestore()))
+    state, meta = restored["state"], dict(restored["meta"])
+    metrics = [m for m in records.read_jsonl(workdir / records.METRICS) if m["step"] <= int(state.step)]
+
+  def save(state):
+    manager.save(int(state.step), args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                                          meta=ocp.args.JsonSave(meta)), force=True)
+
+  def log_eval(step, train_sums, n_steps):
+    tr, te = evaluate(state, train_data), evaluate(state, test_data)
+    row = {"step": step, "epoch": step / steps_per_epoch, "examples": step * config.batch_size,
+           "train_seconds": meta["train_seconds"],
+           "train_loss": float(tr["loss"]), "train_accuracy": float(tr["accuracy"]),
+           "test_loss": float(te["loss"]), "test_accuracy": float(te["accuracy"])}
+    if n_steps:
+      row["batch_loss"] = float(train_sums["loss"]) / n_steps
+      row["batch_accuracy"] = float(train_sums["accuracy"]) / n_steps
+    metrics.append(row)
+    if meta["time_to_fit"] is None and row["train_accuracy"] >= config.fit_threshold:
+      meta["time_to_fit"] = {"step": step, "epoch": row["epoch"], "seconds": meta["train_seconds"]}
+    if is_main:
+      records.write_jsonl(workdir / records.METRICS, metrics)
+    return row
+
+  step = int(state.step)
+  if step == 0 and not metrics:
+    log_eval(0, None, 0)
+  bar = _progress(config, total_steps, step)
+  boundaries = (config.log_every_steps, steps_per_epoch, config.eval_every_steps, config.checkpoint_every_steps)
+  sums, n_since = None, 0
+  while step < total_steps and not (config.stop_at_fit and meta["time_to_fit"] is not None):
+    nxt = min([total_steps] + [(step // b + 1) * b for b in boundaries if b > 0])
+    t0 = time.perf_counter()
+    state, chunk_sums = chunk(state, train_data, jnp.asarray(nxt - step, jnp.int32))
+    bad = int(chunk_sums["nonfinite_step"])  # one host sync per chunk, not per step
+    meta["train_seconds"] += time.perf_counter() - t0
+    if bad >= 0:
+      raise NonFiniteLossError(f"Training loss became non-finite at step {bad}; the last good checkpoint "
+                               f"(step {manager.latest_step()}) in {workdir} is kept. Lower the learning rate.")
+    sums = chunk_sums if sums is None else jax.tree_util.tree_map(jnp.add, sums, chunk_sums)
+    n_since += nxt - step
+    step = nxt
+    bar.update(nxt - bar.n)
+    if step % config.eval_every_steps == 0 or step == total_steps:
+      row = log_eval(step, sums, n_since)
+      sums, n_since = None, 0
+      bar.set_postfix(train=f"{row['train_accuracy']:.3f}", test=f"{row['test_accuracy']:.3f}")
+    if step % config.checkpoint_every_steps == 0:
+      save(state)
+  bar.close()
+  if not metrics or metrics[-1]["step"] != step:
+    log_eval(step, sums, n_since)
+  if manager.latest_step() != step:
+    save(state)
+  manager.wait_until_finished()
+  manager.close()
+
+  last = metrics[-1]
+  summary = {"step": step, "epoch": step / steps_per_epoch, "train_accuracy": last["train_accuracy"],
+             "test_accuracy": last["test_accuracy"], "train_loss": last["train_loss"],
+             "test_loss": last["test_loss"], "time_to_fit": meta["time_to_fit"],
+             "fit_threshold": config.fit_threshold, "train_seconds": meta["train_seconds"],
+             "num_params": n_params, "model": config.model, "corruption": corruption.to_dict(),
+             "dataset": ds.provenance}
+  if is_main:
+    records.write_json(workdir / records.SUMMARY, summary)
+  return summary
+
+
+def _progress(config, total, initial):
+  from tqdm.auto import tqdm
+
+  show = config.get("progress", True) and sys.stderr.isatty() and jax.process_index() == 0
+  return tqdm(total=total, initial=initial, disable=not show, unit="step", dynamic_ncols=True)
+
+
+def restore_state(workdir, config=None, step: int | None = None) -> TrainState:
+  """Loads the train state of a finished or interrupted run (for analysis)."""
+  import orbax.checkpoint as ocp
+
+  import pathlib
+
+  workdir = pathlib.Path(workdir)
+  if config is None:
+    config = ml_collections.ConfigDict(records.read_json(workdir / records.CONFIG)["config"])
+  keys = stream_keys(config.seed)
+  ds = _load_dataset(config)
+  input_shape = (config.data.crop, config.data.crop, ds.x_train.shape[-1])
+  _, state = create_train_state(config, keys["init"], input_shape, ds.num_classes)
+  manager = _checkpoint_manager(workdir, config)
+  step = manager.latest_step() if step is None else step
+  out = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(state)))
+  manager.close()
+  return out["state"]
