@@ -1,12 +1,13 @@
 # Two entry points, each sets itself up on a fresh machine:
 #   make test   -- create .venv, install the package with its test extra, run the tests
+#   make run    -- the main job: fit random labels on the embedded CIFAR-10 sample
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: test test-fast sample clean
+.PHONY: test test-fast run sample clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +17,9 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -q -ra
+
+run: $(STAMP)
+	$(PY) experiments/random_labels.py $(ARGS)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"

@@ -22,7 +22,6 @@ init, shuffle, dropout (:data:`STREAMS`); the dropout key of step ``s`` is
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import sys
 import time
@@ -39,7 +38,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from rethink_jax import corruptions, data as data_lib, models, preprocess, records
 
 __all__ = ["TrainState", "STREAMS", "stream_keys", "make_mesh", "lr_schedule", "create_train_state",
-           "make_train_step", "make_train_chunk", "make_eval_fn", "train_and_evaluate", "NonFiniteLossError",
+           "make_train_step", "DataStepper", "StepSums", "make_eval_fn", "train_and_evaluate", "NonFiniteLossError",
            "ConfigMismatchError"]
 
 STREAMS = {"corruption": 0, "init": 1, "shuffle": 2, "dropout": 3}
@@ -120,7 +119,7 @@ def l2_penalty(params) -> jax.Array:
 
 
 def _forward(graphdef, params, model_state, images, train: bool, dropout_key):
-  model = nnx.merge(graphdef, params, model_state)
+  model = nnx.merge(graphdef, params, model_state, copy=True)
   logits = model(images, train=train, dropout_key=dropout_key)
   return logits, nnx.state(model, nnx.Not(nnx.Param))
 
@@ -167,6 +166,11 @@ def _replicated(mesh) -> NamedSharding:
   return NamedSharding(mesh, P())
 
 
+def replicate(mesh, tree):
+  """Places a pytree of arrays (a train state) replicated on every device of the mesh."""
+  return jax.device_put(tree, _replicated(mesh))
+
+
 def put_replicated(mesh, array: np.ndarray) -> jax.Array:
   """Puts a host array, identical on every process, on all devices of the mesh."""
   return jax.make_array_from_process_local_data(_replicated(mesh), np.asarray(array))
@@ -181,66 +185,100 @@ def make_input_fn(config) -> Callable[[jax.Array], jax.Array]:
   return input_fn
 
 
-def make_train_chunk(train_step, config, mesh, shuffle_stream: jax.Array, num_train: int):
-  """Compiled loop of ``num_steps`` train steps inside one epoch (``num_steps`` is traced).
+class StepSums(NamedTuple):
+  """Per-interval sums kept on device: summed batch loss and accuracy, and the first
+  step whose loss was not finite (-1 if none)."""
+  loss: jax.Array
+  accuracy: jax.Array
+  nonfinite_step: jax.Array
 
-  Returns a jitted ``(state, data, num_steps) -> (state, sums)`` with the state donated;
-  ``sums`` holds summed batch loss and accuracy and the first step whose loss was not
-  finite (or -1). The epoch's permutation is computed once per call.
+  @classmethod
+  def zeros(cls) -> "StepSums":
+    return cls(jnp.zeros(()), jnp.zeros(()), jnp.array(-1, jnp.int32))
+
+
+class DataStepper:
+  """Runs train steps on a split that lives on the devices.
+
+  ``step(state, data, perm, sums)`` is one jitted call (state and sums donated): it reads
+  the batch indices for ``state.step`` from the epoch's permutation, gathers and
+  preprocesses the batch on device, shards it over the mesh's ``data`` axis and applies
+  ``train_step``. :meth:`run` dispatches ``num_steps`` of them from Python without reading
+  anything back (dispatch is asynchronous), and computes each epoch's permutation
+  ``permutation(fold_in(shuffle_stream, epoch), n)`` once, on device.
+
+  Why not ``lax.fori_loop`` over steps: on XLA:CPU a convolutional step inside a while
+  loop ran about 12x slower than the same step called directly (measured on Inception
+  small, batch 32, 2 cores); dispatching steps one by one costs microseconds.
   """
-  batch_size = config.batch_size
-  steps_per_epoch = num_train // batch_size
-  input_fn = make_input_fn(config)
-  batch_sharding = NamedSharding(mesh, P("data"))
 
-  def chunk(state: TrainState, data: DeviceData, num_steps: jax.Array):
-    epoch = state.step // steps_per_epoch
-    perm = jax.random.permutation(jax.random.fold_in(shuffle_stream, epoch), num_train)
+  def __init__(self, train_step, config, mesh, shuffle_stream: jax.Array, num_train: int):
+    self.batch_size = config.batch_size
+    self.steps_per_epoch = num_train // config.batch_size
+    self.num_train = num_train
+    self.mesh = mesh
+    input_fn = make_input_fn(config)
+    batch_sharding = NamedSharding(mesh, P("data"))
+    steps_per_epoch, batch_size = self.steps_per_epoch, self.batch_size
 
-    def body(_, carry):
-      state, sums = carry
+    def step(state: TrainState, data: DeviceData, perm: jax.Array, sums: StepSums):
       start = (state.step % steps_per_epoch) * batch_size
-      idx = jax.lax.dynamic_slice(perm, (start,), (batch_size,))
-      idx = jax.lax.with_sharding_constraint(idx, batch_sharding)
+      idx = jax.lax.with_sharding_constraint(jax.lax.dynamic_slice(perm, (start,), (batch_size,)), batch_sharding)
       images = jax.lax.with_sharding_constraint(input_fn(data.x[idx]), batch_sharding)
-      step = state.step
+      old_step = state.step
       state, m = train_step(state, {"image": images, "label": data.y[idx]})
-      bad = jnp.logical_and(sums["nonfinite_step"] < 0, ~jnp.isfinite(m["loss"]))
-      sums = {"loss": sums["loss"] + m["loss"], "accuracy": sums["accuracy"] + m["accuracy"],
-              "nonfinite_step": jnp.where(bad, step, sums["nonfinite_step"])}
-      return state, sums
+      bad = jnp.logical_and(sums.nonfinite_step < 0, ~jnp.isfinite(m["loss"]))
+      return state, StepSums(sums.loss + m["loss"], sums.accuracy + m["accuracy"],
+                             jnp.where(bad, old_step, sums.nonfinite_step))
 
-    zero = {"loss": jnp.zeros(()), "accuracy": jnp.zeros(()), "nonfinite_step": jnp.array(-1, jnp.int32)}
-    return jax.lax.fori_loop(0, num_steps, body, (state, zero))
+    self.step = jax.jit(step, donate_argnums=(0, 3))
+    self.permutation = jax.jit(lambda epoch: jax.random.permutation(jax.random.fold_in(shuffle_stream, epoch),
+                                                                     num_train),
+                               out_shardings=_replicated(mesh))
+    self._perm_epoch, self._perm = None, None
 
-  return jax.jit(chunk, donate_argnums=0)
+  def epoch_permutation(self, epoch: int) -> jax.Array:
+    if epoch != self._perm_epoch:
+      self._perm_epoch, self._perm = epoch, self.permutation(jnp.asarray(epoch, jnp.int32))
+    return self._perm
+
+  def run(self, state: TrainState, data: DeviceData, first_step: int, num_steps: int,
+          sums: StepSums | None = None) -> tuple[TrainState, StepSums]:
+    """``num_steps`` steps from ``first_step`` (the host's copy of ``state.step``)."""
+    sums = replicate(self.mesh, StepSums.zeros()) if sums is None else sums
+    for s in range(first_step, first_step + num_steps):
+      state, sums = self.step(state, data, self.epoch_permutation(s // self.steps_per_epoch), sums)
+    return state, sums
 
 
 def make_eval_fn(graphdef, config, mesh, eval_batch_size: int):
-  """Compiled evaluation of a whole split: ``(state, data) -> {loss, accuracy}``.
+  """Evaluation of a whole split on device: ``(state, data) -> {loss, accuracy}`` (device scalars).
 
-  The split is walked in batches of ``eval_batch_size`` inside one ``lax.map``; the last
-  batch is padded by repeating an index and masked, so any split size compiles once.
+  The split is walked in batches of ``eval_batch_size`` by one jitted batch function; the
+  last batch is padded by repeating an index and masked, so any split size compiles once.
   """
   input_fn = make_input_fn(config)
   batch_sharding = NamedSharding(mesh, P("data"))
 
   @jax.jit
-  def evaluate(state: TrainState, data: DeviceData):
+  def batch_sums(state: TrainState, data: DeviceData, start: jax.Array):
     n = data.y.shape[0]
-    num_batches = -(-n // eval_batch_size)
-    positions = jnp.arange(num_batches * eval_batch_size).reshape(num_batches, eval_batch_size)
+    pos = start + jnp.arange(eval_batch_size)
+    idx = jax.lax.with_sharding_constraint(jnp.minimum(pos, n - 1), batch_sharding)
+    mask = (pos < n).astype(jnp.float32)
+    logits, _ = _forward(graphdef, state.params, state.model_state, input_fn(data.x[idx]), False, None)
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, data.y[idx])
+    return jnp.sum(ce * mask), jnp.sum((jnp.argmax(logits, -1) == data.y[idx]) * mask)
 
-    def one(pos):
-      idx = jax.lax.with_sharding_constraint(jnp.minimum(pos, n - 1), batch_sharding)
-      mask = (pos < n).astype(jnp.float32)
-      logits, _ = _forward(graphdef, state.params, state.model_state, input_fn(data.x[idx]), False, None)
-      ce = optax.softmax_cross_entropy_with_integer_labels(logits, data.y[idx])
-      return jnp.sum(ce * mask), jnp.sum((jnp.argmax(logits, -1) == data.y[idx]) * mask)
+  def evaluate(state: TrainState, data: DeviceData) -> dict[str, jax.Array]:
+    n = int(data.y.shape[0])
+    loss, correct = jnp.zeros(()), jnp.zeros(())
+    for start in range(0, n, eval_batch_size):
+      l, c = batch_sums(state, data, jnp.asarray(start, jnp.int32))
+      loss, correct = loss + l, correct + c
+    return {"loss": loss / n, "accuracy": correct / n}
 
-    loss, correct = jax.lax.map(one, positions)
-    return {"loss": jnp.sum(loss) / n, "accuracy": jnp.sum(correct) / n}
-
+  evaluate.batch_sums = batch_sums
   return evaluate
 
 
@@ -262,7 +300,15 @@ def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
 
 
 def _load_dataset(config) -> data_lib.Dataset:
-  return data_lib.load(config.data.name, source=config.data.source, data_dir=config.data.data_dir or None)
+  ds = data_lib.load(config.data.name, source=config.data.source, data_dir=config.data.data_dir or None)
+  n_train, n_test = config.data.get("max_train", 0), config.data.get("max_test", 0)
+  if n_train or n_test:  # the first examples, in canonical order: a fixed subset for quick runs
+    ds = dataclasses.replace(
+        ds, x_train=ds.x_train[:n_train or None], y_train=ds.y_train[:n_train or None],
+        x_test=ds.x_test[:n_test or None], y_test=ds.y_test[:n_test or None],
+        provenance=ds.provenance + (f" | first {n_train} train" if n_train else "")
+        + (f" | first {n_test} test" if n_test else ""))
+  return ds
 
 
 def _corrupt(config, ds, key):
@@ -316,12 +362,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = 
   input_shape = (config.data.crop, config.data.crop, ds.x_train.shape[-1])
   graphdef, state = create_train_state(config, keys["init"], input_shape, ds.num_classes)
   n_params = models.count_params(state.params)
-  state = jax.device_put(state, _replicated(mesh))
+  state = replicate(mesh, state)
 
   train_data = DeviceData(put_replicated(mesh, ds.x_train), put_replicated(mesh, ds.y_train))
   test_data = DeviceData(put_replicated(mesh, ds.x_test), put_replicated(mesh, ds.y_test))
-  step_fn = make_train_step(graphdef, config, keys["dropout"])
-  chunk = make_train_chunk(step_fn, config, mesh, keys["shuffle"], n_train)
+  stepper = DataStepper(make_train_step(graphdef, config, keys["dropout"]), config, mesh, keys["shuffle"], n_train)
   evaluate = make_eval_fn(graphdef, config, mesh, config.eval_batch_size)
 
   steps_per_epoch = n_train // config.batch_size
@@ -344,56 +389,58 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = 
     manager.save(int(state.step), args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                                           meta=ocp.args.JsonSave(meta)), force=True)
 
-  def log_eval(step, train_sums, n_steps):
-    tr, te = evaluate(state, train_data), evaluate(state, test_data)
+  def log(step, sums, n_steps, with_eval):
     row = {"step": step, "epoch": step / steps_per_epoch, "examples": step * config.batch_size,
-           "train_seconds": meta["train_seconds"],
-           "train_loss": float(tr["loss"]), "train_accuracy": float(tr["accuracy"]),
-           "test_loss": float(te["loss"]), "test_accuracy": float(te["accuracy"])}
-    if n_steps:
-      row["batch_loss"] = float(train_sums["loss"]) / n_steps
-      row["batch_accuracy"] = float(train_sums["accuracy"]) / n_steps
+           "train_seconds": meta["train_seconds"]}
+    if n_steps:  # mean over the steps since the last row, on the batches as trained
+      row["batch_loss"] = float(sums.loss) / n_steps
+      row["batch_accuracy"] = float(sums.accuracy) / n_steps
+    if with_eval:
+      tr, te = evaluate(state, train_data), evaluate(state, test_data)
+      row.update(train_loss=float(tr["loss"]), train_accuracy=float(tr["accuracy"]),
+                 test_loss=float(te["loss"]), test_accuracy=float(te["accuracy"]))
+      if meta["time_to_fit"] is None and row["train_accuracy"] >= config.fit_threshold:
+        meta["time_to_fit"] = {"step": step, "epoch": row["epoch"], "seconds": meta["train_seconds"]}
     metrics.append(row)
-    if meta["time_to_fit"] is None and row["train_accuracy"] >= config.fit_threshold:
-      meta["time_to_fit"] = {"step": step, "epoch": row["epoch"], "seconds": meta["train_seconds"]}
     if is_main:
       records.write_jsonl(workdir / records.METRICS, metrics)
     return row
 
   step = int(state.step)
   if step == 0 and not metrics:
-    log_eval(0, None, 0)
+    log(0, None, 0, with_eval=True)
   bar = _progress(config, total_steps, step)
   boundaries = (config.log_every_steps, steps_per_epoch, config.eval_every_steps, config.checkpoint_every_steps)
   sums, n_since = None, 0
   while step < total_steps and not (config.stop_at_fit and meta["time_to_fit"] is not None):
     nxt = min([total_steps] + [(step // b + 1) * b for b in boundaries if b > 0])
     t0 = time.perf_counter()
-    state, chunk_sums = chunk(state, train_data, jnp.asarray(nxt - step, jnp.int32))
-    bad = int(chunk_sums["nonfinite_step"])  # one host sync per chunk, not per step
+    state, sums = stepper.run(state, train_data, step, nxt - step, sums)
+    bad = int(sums.nonfinite_step)  # one host sync per boundary, never per step
     meta["train_seconds"] += time.perf_counter() - t0
     if bad >= 0:
       raise NonFiniteLossError(f"Training loss became non-finite at step {bad}; the last good checkpoint "
                                f"(step {manager.latest_step()}) in {workdir} is kept. Lower the learning rate.")
-    sums = chunk_sums if sums is None else jax.tree_util.tree_map(jnp.add, sums, chunk_sums)
     n_since += nxt - step
     step = nxt
     bar.update(nxt - bar.n)
-    if step % config.eval_every_steps == 0 or step == total_steps:
-      row = log_eval(step, sums, n_since)
+    with_eval = step % config.eval_every_steps == 0 or step == total_steps
+    if with_eval or step % config.log_every_steps == 0:
+      row = log(step, sums, n_since, with_eval)
       sums, n_since = None, 0
-      bar.set_postfix(train=f"{row['train_accuracy']:.3f}", test=f"{row['test_accuracy']:.3f}")
+      if with_eval:
+        bar.set_postfix(train=f"{row['train_accuracy']:.3f}", test=f"{row['test_accuracy']:.3f}")
     if step % config.checkpoint_every_steps == 0:
       save(state)
   bar.close()
-  if not metrics or metrics[-1]["step"] != step:
-    log_eval(step, sums, n_since)
+  if "train_accuracy" not in metrics[-1] or metrics[-1]["step"] != step:
+    log(step, sums, n_since, with_eval=True)
   if manager.latest_step() != step:
     save(state)
   manager.wait_until_finished()
   manager.close()
 
-  last = metrics[-1]
+  last = metrics[-1]  # always an evaluated row
   summary = {"step": step, "epoch": step / steps_per_epoch, "train_accuracy": last["train_accuracy"],
              "test_accuracy": last["test_accuracy"], "train_loss": last["train_loss"],
              "test_loss": last["test_loss"], "time_to_fit": meta["time_to_fit"],

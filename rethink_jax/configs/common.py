@@ -32,6 +32,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.source = "sample"      # "sample" | "files" | "tfds"
   c.data.data_dir = ""          # for "files"/"tfds"; empty: $RETHINK_JAX_DATA or TFDS default
   c.data.crop = 28              # the paper's centre crop
+  c.data.max_train = 0          # > 0: use only the first max_train training examples
+  c.data.max_test = 0           # > 0: evaluate on the first max_test test examples
 
   c.corruption = ml_collections.ConfigDict()
   c.corruption.kind = "true_labels"

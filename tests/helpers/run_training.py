@@ -1,0 +1,50 @@
+"""Runs train_and_evaluate in a fresh process, for tests that need their own devices.
+
+  python run_training.py WORKDIR OUT.npz [--devices N] [--process I --num-processes K --port P]
+                         [--set key=value ...]
+
+Writes the final params and summary to OUT.npz (process 0 only).
+"""
+
+import argparse
+import json
+import sys
+
+parser = argparse.ArgumentParser()
+parser.add_argument("workdir")
+parser.add_argument("out")
+parser.add_argument("--devices", type=int, default=1)
+parser.add_argument("--process", type=int, default=None)
+parser.add_argument("--num-processes", type=int, default=1)
+parser.add_argument("--port", type=int, default=0)
+parser.add_argument("--set", nargs="*", default=[])
+args = parser.parse_args()
+
+import jax  # noqa: E402
+
+jax.config.update("jax_num_cpu_devices", args.devices)
+if args.process is not None:
+  jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  jax.distributed.initialize(f"127.0.0.1:{args.port}", num_processes=args.num_processes, process_id=args.process)
+
+import numpy as np  # noqa: E402
+
+from rethink_jax import train  # noqa: E402
+from rethink_jax.configs import common  # noqa: E402
+
+config = common.base_config()
+for item in args.set:
+  key, value = item.split("=", 1)
+  node = config
+  *parents, leaf = key.split(".")
+  for p in parents:
+    node = node[p]
+  node[leaf] = type(node[leaf])(json.loads(value)) if not isinstance(node[leaf], str) else value
+
+summary = train.train_and_evaluate(config, args.workdir)
+state = train.restore_state(args.workdir, config)
+leaves = jax.tree_util.tree_leaves((state.params, state.model_state))
+if jax.process_index() == 0:
+  np.savez(args.out, *[np.asarray(jax.device_get(x)) for x in leaves],
+           summary=json.dumps(summary), devices=jax.device_count())
+print("done", jax.device_count(), file=sys.stderr)

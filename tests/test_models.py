@@ -1,0 +1,88 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from rethink_jax import models
+from rethink_jax.models.alexnet import local_response_norm
+
+
+@pytest.mark.parametrize("name", models.NAMES)
+def test_param_counts_equal_table1(name):
+  model = models.create(name, rngs=nnx.Rngs(0))
+  assert models.count_params(model) == models.PAPER_PARAM_COUNTS[name]
+
+
+def test_table1_numbers_are_the_papers():
+  assert models.PAPER_PARAM_COUNTS == {"inception_small": 1_649_402, "inception_small_nobn": 1_649_402,
+                                       "alexnet_small": 1_387_786, "mlp_1x512": 1_209_866,
+                                       "mlp_3x512": 1_735_178}
+
+
+def test_inception_variants_differ_as_described():
+  bn = nnx.state(models.create("inception_small", rngs=nnx.Rngs(0)), nnx.Param)
+  nobn = nnx.state(models.create("inception_small_nobn", rngs=nnx.Rngs(0)), nnx.Param)
+  bn_paths = {"/".join(map(str, p)) for p, _ in jax.tree_util.tree_leaves_with_path(bn)}
+  nobn_paths = {"/".join(map(str, p)) for p, _ in jax.tree_util.tree_leaves_with_path(nobn)}
+  conv_bias, bn_bias = "['conv']/['bias']", "['bn']/['bias']"
+  assert any(bn_bias in p for p in bn_paths) and not any("scale" in p for p in bn_paths)
+  assert not any(conv_bias in p for p in bn_paths)   # conv without bias under BN
+  assert any(conv_bias in p for p in nobn_paths) and not any("['bn']" in p for p in nobn_paths)
+
+
+@pytest.mark.parametrize("name", models.NAMES)
+def test_forward_shapes_and_finite(name):
+  model = models.create(name, rngs=nnx.Rngs(0))
+  x = jax.random.normal(jax.random.key(0), (3, 28, 28, 3))
+  for train in (True, False):
+    y = model(x, train=train)
+    assert y.shape == (3, 10) and y.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(y)))
+
+
+def test_batchnorm_train_vs_eval():
+  model = models.create("inception_small", rngs=nnx.Rngs(0))
+  x = 3.0 + 2.0 * jax.random.normal(jax.random.key(1), (4, 28, 28, 3))
+  before = jax.tree_util.tree_leaves(nnx.state(model, nnx.BatchStat))
+  y_eval = model(x, train=False)
+  unchanged = jax.tree_util.tree_leaves(nnx.state(model, nnx.BatchStat))
+  assert all(np.array_equal(a, b) for a, b in zip(before, unchanged))
+  y_train = model(x, train=True)
+  after = jax.tree_util.tree_leaves(nnx.state(model, nnx.BatchStat))
+  assert any(not np.array_equal(a, b) for a, b in zip(before, after))  # running stats moved
+  assert not np.allclose(y_eval, y_train)
+
+
+def test_dropout_option():
+  model = models.create("mlp_1x512", rngs=nnx.Rngs(0), dropout=0.5)
+  x = jnp.ones((2, 28, 28, 3))
+  np.testing.assert_array_equal(model(x, train=False), model(x, train=False))
+  a = model(x, train=True, dropout_key=jax.random.key(0))
+  b = model(x, train=True, dropout_key=jax.random.key(1))
+  assert not np.allclose(a, b)
+  with pytest.raises(ValueError, match="dropout_key"):
+    model(x, train=True)
+  with pytest.raises(ValueError, match="dropout"):
+    models.create("mlp_1x512", rngs=nnx.Rngs(0), dropout=1.0)
+
+
+def test_bfloat16_compute_keeps_float32_params():
+  model = models.create("alexnet_small", rngs=nnx.Rngs(0), dtype=jnp.bfloat16)
+  assert all(p.dtype == jnp.float32 for p in jax.tree_util.tree_leaves(nnx.state(model, nnx.Param)))
+  assert model(jnp.ones((2, 28, 28, 3))).dtype == jnp.float32
+
+
+def test_lrn_matches_tensorflow_formula():
+  x = np.random.default_rng(0).normal(size=(2, 3, 3, 12)).astype(np.float32)
+  r, bias, alpha, beta = 4, 1.0, 0.001 / 9, 0.75
+  expected = np.empty_like(x)
+  for c in range(12):
+    lo, hi = max(0, c - r), min(12, c + r + 1)
+    sq = np.sum(x[..., lo:hi] ** 2, axis=-1)
+    expected[..., c] = x[..., c] / (bias + alpha * sq) ** beta
+  np.testing.assert_allclose(local_response_norm(x), expected, rtol=1e-5)
+
+
+def test_unknown_model():
+  with pytest.raises(ValueError, match="Unknown model"):
+    models.create("resnet50", rngs=nnx.Rngs(0))
