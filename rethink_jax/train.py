@@ -325,13 +325,16 @@ def _checkpoint_manager(workdir, config):
   return ocp.CheckpointManager((workdir / records.CHECKPOINTS).absolute(), options=options)
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = None) -> dict:
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = None, *,
+                       dataset: data_lib.Dataset | None = None) -> dict:
   """Trains one run to the end (or to fit), writing and resuming its run directory.
 
   Args:
     config: see ``rethink_jax/configs/``; ``config.workdir`` is used when ``workdir`` is None.
     workdir: the run directory. If it already holds this run, training resumes from its
       last checkpoint; if it holds a run with another config, :class:`ConfigMismatchError`.
+    dataset: train on these arrays instead of loading ``config.data`` (the corruption in
+      ``config.corruption`` is still applied); its provenance goes into the run record.
 
   Returns:
     The summary written to ``summary.json``.
@@ -350,7 +353,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = 
                                 + "\n  ".join(diff) + "\nUse another --workdir, or the saved config.")
 
   keys = stream_keys(config.seed)
-  ds = _load_dataset(config)
+  ds = _load_dataset(config) if dataset is None else dataset
   ds, corruption = _corrupt(config, ds, keys["corruption"])
   n_train = len(ds.y_train)
   if config.batch_size > n_train:
