@@ -93,11 +93,18 @@ def _dedupe(z: np.ndarray, y2: np.ndarray) -> np.ndarray:
   return np.sort(first)
 
 
-def _direction(z: np.ndarray, key: jax.Array, max_tries: int = 10) -> tuple[np.ndarray, np.ndarray]:
+DEFAULT_MIN_RELATIVE_GAP = 1e-12
+
+
+def _direction(z: np.ndarray, key: jax.Array, min_relative_gap: float, max_tries: int = 10
+               ) -> tuple[np.ndarray, np.ndarray]:
   """A unit direction with pairwise distinct projections.
 
   A Gaussian direction gives distinct projections of distinct points with probability
-  one; numerically, gaps below ``1e-9`` of the projections' scale are redrawn.
+  one. Numerically, a direction whose smallest gap is below ``min_relative_gap`` times the
+  projections' scale is redrawn: the expected smallest gap of n sorted random values is
+  about ``range / n^2`` (4e-10 of the range at n = 50,000), while float64 resolves about
+  2e-16, so the default 1e-12 leaves some 5,000 ulps per gap.
   """
   for attempt in range(max_tries):
     a = np.asarray(jax.random.normal(jax.random.fold_in(key, attempt), (z.shape[1],)), np.float64)
@@ -105,7 +112,7 @@ def _direction(z: np.ndarray, key: jax.Array, max_tries: int = 10) -> tuple[np.n
     proj = z @ a
     sorted_proj = np.sort(proj)
     scale = max(np.max(np.abs(proj)), 1e-300)
-    if len(proj) < 2 or np.min(np.diff(sorted_proj)) > 1e-9 * scale:
+    if len(proj) < 2 or np.min(np.diff(sorted_proj)) > min_relative_gap * scale:
       return a, proj
   raise ValueError(f"Could not find a direction with distinct projections in {max_tries} tries; "
                    "are some points (nearly) identical?")
@@ -134,7 +141,8 @@ def _knots_and_weights(x_sorted: np.ndarray, y_sorted: np.ndarray, theta: float,
 
 
 def depth2_interpolant(z, y, *, key: jax.Array | None = None, theta: float = DEFAULT_THETA,
-                       solver: str = "recursion") -> Depth2Params:
+                       solver: str = "recursion", min_relative_gap: float = DEFAULT_MIN_RELATIVE_GAP
+                       ) -> Depth2Params:
   """Theorem 1: a depth-two ReLU network fitting ``y`` on ``z`` exactly, with 2n + d weights.
 
   Args:
@@ -144,6 +152,8 @@ def depth2_interpolant(z, y, *, key: jax.Array | None = None, theta: float = DEF
     theta: knot position in ``(0, 1)`` between consecutive sorted projections.
     solver: ``"recursion"`` (O(n) structured forward substitution, the default) or
       ``"triangular"`` (LAPACK ``trtrs`` on the dense ``n x n`` matrix).
+    min_relative_gap: smallest accepted gap between sorted projections, relative to
+      their scale; a direction with a smaller gap is redrawn.
 
   Returns:
     :class:`Depth2Params` in float64. Duplicate points with equal targets are fitted by
@@ -155,7 +165,7 @@ def depth2_interpolant(z, y, *, key: jax.Array | None = None, theta: float = DEF
     raise ValueError(f"theta must lie in (0, 1), got {theta}.")
   keep = _dedupe(z, y2)
   z, y2 = z[keep], y2[keep]
-  a, proj = _direction(z, jax.random.key(0) if key is None else key)
+  a, proj = _direction(z, jax.random.key(0) if key is None else key, min_relative_gap)
   order = np.argsort(proj)
   b, w = _knots_and_weights(proj[order], y2[order], theta, solver)
   return Depth2Params(a=a, b=b, w=w[:, 0] if scalar else w)
