@@ -1,12 +1,21 @@
-"""Shared command-line plumbing for ``experiments/*.py``: config flags, workdir, printing."""
+"""Shared command-line plumbing for ``experiments/*.py``.
+
+Every script takes ``--config path.py[:preset]`` and ``--config.key=value`` overrides
+(ml_collections config flags, as in big_vision and the Flax examples) and ``--workdir``.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
+from typing import Callable
 
 import ml_collections
+
+
+def config_dir() -> str:
+  from rethink_jax import configs
+  return os.path.dirname(configs.__file__)
 
 
 def default_workdir(experiment: str, config: ml_collections.ConfigDict) -> str:
@@ -30,10 +39,50 @@ def format_summary(summary: dict, workdir: str) -> str:
   ])
 
 
-def config_dir() -> str:
-  from rethink_jax import configs
-  return os.path.dirname(configs.__file__)
+def _flags(experiment: str, workdir_default: str | None):
+  from absl import flags
+  from ml_collections import config_flags
+
+  config = config_flags.DEFINE_config_file("config", os.path.join(config_dir(), f"{experiment}.py"),
+                                           "Config file[:preset].", lock_config=False)
+  workdir = flags.DEFINE_string("workdir", workdir_default, "Run (or sweep) directory.")
+  return config, workdir
 
 
-def dump(config) -> str:
-  return json.dumps(config.to_dict(), indent=1, sort_keys=True)
+def run_single(experiment: str) -> None:
+  """``main`` of a one-run script: train, then print the summary."""
+  from absl import app, logging
+
+  from rethink_jax import train
+
+  config_flag, workdir_flag = _flags(experiment, None)
+
+  def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint at INFO
+    config = config_flag.value
+    workdir = workdir_flag.value or config.workdir or default_workdir(experiment, config)
+    summary = train.train_and_evaluate(config, workdir)
+    print(format_summary(summary, workdir))
+
+  app.run(main)
+
+
+def run_sweep_script(experiment: str, build: Callable, report: Callable) -> None:
+  """``main`` of a sweep script: run (or resume) every run, then rebuild its report."""
+  from absl import app, flags, logging
+
+  from rethink_jax import sweep
+
+  config_flag, workdir_flag = _flags(experiment, str(pathlib.Path("runs") / experiment))
+  only = flags.DEFINE_string("only", None, "Run just this run of the sweep (by name).")
+
+  def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)
+    config = config_flag.value
+    sweep.run_sweep(build(config), workdir_flag.value, only=only.value)
+    for path in report(workdir_flag.value):
+      print(f"wrote {path}")
+
+  app.run(main)

@@ -35,13 +35,13 @@ import optax
 from flax import nnx, struct
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from rethink_jax import corruptions, data as data_lib, models, preprocess, records
+from rethink_jax import augment, corruptions, data as data_lib, models, preprocess, records
 
 __all__ = ["TrainState", "STREAMS", "stream_keys", "make_mesh", "lr_schedule", "create_train_state",
            "make_train_step", "DataStepper", "StepSums", "make_eval_fn", "train_and_evaluate", "NonFiniteLossError",
            "ConfigMismatchError"]
 
-STREAMS = {"corruption": 0, "init": 1, "shuffle": 2, "dropout": 3}
+STREAMS = {"corruption": 0, "init": 1, "shuffle": 2, "dropout": 3, "augment": 4}
 
 # Config entries that may change between a run and its resumption (they do not change
 # what is computed, only how long it runs, how often it logs, or what it prints).
@@ -176,12 +176,27 @@ def put_replicated(mesh, array: np.ndarray) -> jax.Array:
   return jax.make_array_from_process_local_data(_replicated(mesh), np.asarray(array))
 
 
-def make_input_fn(config) -> Callable[[jax.Array], jax.Array]:
-  """Stored images -> model inputs: the paper's preprocessing (Appendix A)."""
-  crop = config.data.crop
+def make_input_fn(config) -> Callable[..., jax.Array]:
+  """Stored images -> model inputs: the paper's preprocessing (Appendix A).
 
-  def input_fn(images):
-    return preprocess.per_image_standardization(preprocess.center_crop(preprocess.to_unit(images), crop))
+  ``input_fn(images, key=None)``: with a key (training) the configured augmentations
+  apply: a random crop instead of the centre crop, random flips, random rotations
+  (Table 1 and the Appendix); without a key (evaluation), the centre crop.
+  """
+  crop = config.data.crop
+  aug = config.get("augment", None)
+
+  def input_fn(images, key=None):
+    x = preprocess.to_unit(images)
+    if key is not None and aug is not None and aug.random_crop:
+      x = augment.random_crop(jax.random.fold_in(key, 0), x, crop)
+    else:
+      x = preprocess.center_crop(x, crop)
+    if key is not None and aug is not None and aug.flip:
+      x = augment.random_flip(jax.random.fold_in(key, 1), x)
+    if key is not None and aug is not None and aug.rotate_degrees:
+      x = augment.random_rotation(jax.random.fold_in(key, 2), x, aug.rotate_degrees)
+    return preprocess.per_image_standardization(x)
   return input_fn
 
 
@@ -212,7 +227,8 @@ class DataStepper:
   small, batch 32, 2 cores); dispatching steps one by one costs microseconds.
   """
 
-  def __init__(self, train_step, config, mesh, shuffle_stream: jax.Array, num_train: int):
+  def __init__(self, train_step, config, mesh, shuffle_stream: jax.Array, num_train: int,
+               augment_stream: jax.Array | None = None):
     self.batch_size = config.batch_size
     self.steps_per_epoch = num_train // config.batch_size
     self.num_train = num_train
@@ -224,7 +240,8 @@ class DataStepper:
     def step(state: TrainState, data: DeviceData, perm: jax.Array, sums: StepSums):
       start = (state.step % steps_per_epoch) * batch_size
       idx = jax.lax.with_sharding_constraint(jax.lax.dynamic_slice(perm, (start,), (batch_size,)), batch_sharding)
-      images = jax.lax.with_sharding_constraint(input_fn(data.x[idx]), batch_sharding)
+      aug_key = None if augment_stream is None else jax.random.fold_in(augment_stream, state.step)
+      images = jax.lax.with_sharding_constraint(input_fn(data.x[idx], aug_key), batch_sharding)
       old_step = state.step
       state, m = train_step(state, {"image": images, "label": data.y[idx]})
       bad = jnp.logical_and(sums.nonfinite_step < 0, ~jnp.isfinite(m["loss"]))
@@ -369,7 +386,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = 
 
   train_data = DeviceData(put_replicated(mesh, ds.x_train), put_replicated(mesh, ds.y_train))
   test_data = DeviceData(put_replicated(mesh, ds.x_test), put_replicated(mesh, ds.y_test))
-  stepper = DataStepper(make_train_step(graphdef, config, keys["dropout"]), config, mesh, keys["shuffle"], n_train)
+  stepper = DataStepper(make_train_step(graphdef, config, keys["dropout"]), config, mesh, keys["shuffle"], n_train,
+                        augment_stream=keys["augment"])
   evaluate = make_eval_fn(graphdef, config, mesh, config.eval_batch_size)
 
   steps_per_epoch = n_train // config.batch_size

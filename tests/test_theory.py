@@ -134,7 +134,8 @@ def test_theorem1_script_end_to_end(tmp_path):
 
   script = __import__("pathlib").Path(__file__).resolve().parents[1] / "experiments" / "theorem1.py"
   out = subprocess.run([sys.executable, str(script), "--workdir", str(tmp_path), "--config.sizes=(100,300)",
-                        "--config.rademacher.n=120", "--config.rademacher.num_draws=2"],
+                        "--config.rademacher.n=120", "--config.rademacher.num_draws=2",
+                        "--config.rademacher.train.batch_size=32"],
                        capture_output=True, text=True, timeout=600)
   assert out.returncode == 0, out.stderr[-3000:]
   import json

@@ -1,0 +1,12 @@
+"""Figure 1a, training loss for the five randomization tests.
+
+Runs (or resumes) every run of the sweep into --workdir (default runs/fitting_curves), then
+rebuilds its tables and figures from the run records.
+
+  python experiments/fitting_curves.py [--config rethink_jax/configs/fitting_curves.py:paper]
+"""
+
+from rethink_jax import cli, report, sweep
+
+if __name__ == "__main__":
+  cli.run_sweep_script("fitting_curves", lambda config: sweep.fitting_curves_runs(config), report.build)

@@ -1,0 +1,9 @@
+"""Gaussian inputs (Section 2): images replaced by noise with the data's per-channel mean and variance.
+
+  python experiments/gaussian.py [--config rethink_jax/configs/gaussian.py:paper] [--config.model=...]
+"""
+
+from rethink_jax import cli
+
+if __name__ == "__main__":
+  cli.run_single("gaussian")

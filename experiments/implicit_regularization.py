@@ -1,0 +1,12 @@
+"""Figure 2b, test accuracy over training with the cumulative best shaded.
+
+Runs (or resumes) every run of the sweep into --workdir (default runs/implicit_regularization), then
+rebuilds its tables and figures from the run records.
+
+  python experiments/implicit_regularization.py [--config rethink_jax/configs/implicit_regularization.py:paper]
+"""
+
+from rethink_jax import cli, report, sweep
+
+if __name__ == "__main__":
+  cli.run_sweep_script("implicit_regularization", lambda config: sweep.implicit_regularization_runs(config), report.build)

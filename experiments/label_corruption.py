@@ -1,0 +1,12 @@
+"""Figures 1b and 1c, time to fit and test error against label corruption.
+
+Runs (or resumes) every run of the sweep into --workdir (default runs/label_corruption), then
+rebuilds its tables and figures from the run records.
+
+  python experiments/label_corruption.py [--config rethink_jax/configs/label_corruption.py:paper]
+"""
+
+from rethink_jax import cli, report, sweep
+
+if __name__ == "__main__":
+  cli.run_sweep_script("label_corruption", lambda config: sweep.label_corruption_runs(config), report.build)

@@ -1,0 +1,9 @@
+"""Random pixels (Section 2): an independent pixel permutation for each image.
+
+  python experiments/random_pixels.py [--config rethink_jax/configs/random_pixels.py:paper] [--config.model=...]
+"""
+
+from rethink_jax import cli
+
+if __name__ == "__main__":
+  cli.run_single("random_pixels")

@@ -1,0 +1,12 @@
+"""Table 1 (and the Appendix table with the appendix presets).
+
+Runs (or resumes) every run of the sweep into --workdir (default runs/table1), then
+rebuilds its tables and figures from the run records.
+
+  python experiments/table1.py [--config rethink_jax/configs/table1.py:paper]
+"""
+
+from rethink_jax import cli, report, sweep
+
+if __name__ == "__main__":
+  cli.run_sweep_script("table1", lambda config: (sweep.appendix_runs if config.appendix else sweep.table1_runs)(config), report.build)

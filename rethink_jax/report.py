@@ -1,0 +1,226 @@
+"""Tables and figures of the paper rebuilt from run records, never by hand.
+
+``python -m rethink_jax.report RUNS_DIR`` finds every sweep directory below ``RUNS_DIR``
+(a folder with ``sweep.json``) and writes, next to it, what that sweep reproduces:
+
+* Table 1 (``table1.md``) and the Appendix table (``appendix.md``), with the paper's
+  numbers in a column beside ours;
+* Figure 1a (``figure1a.png``): training loss against steps for the five randomization tests;
+* Figures 1b and 1c (``figure1b.png``, ``figure1c.png``): time to fit relative to true
+  labels, and test error at the end, against the label corruption level;
+* Figure 2b (``figure2b.png``): test accuracy over training, the cumulative best shaded.
+
+Each output is written to a temporary file and renamed into place.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sys
+import tempfile
+
+from rethink_jax import paper, records
+from rethink_jax.sweep import FIGURE1_KINDS, SWEEP_FILE, load_sweep
+
+__all__ = ["table1", "appendix", "figure1a", "figure1bc", "figure2b", "build", "build_all"]
+
+KIND_LABELS = {"true_labels": "true labels", "random_labels": "random labels", "shuffled_pixels": "shuffled pixels",
+               "random_pixels": "random pixels", "gaussian": "Gaussian"}
+
+
+def _pct(x) -> str:
+  return "—" if x is None else f"{100 * x:.2f}"
+
+
+def _provenance(runs: dict) -> str:
+  """Data, devices and total training time of a sweep, from its run records."""
+  datasets, devices, seconds = set(), set(), 0.0
+  for run in runs.values():
+    if run["summary"]:
+      datasets.add(run["summary"]["dataset"].split(" | corrupted")[0])
+      seconds += run["summary"]["train_seconds"]
+  for name in runs:
+    cfg = pathlib.Path(runs[name]["_dir"]) / records.CONFIG
+    if cfg.exists():
+      env = records.read_json(cfg)["environment"]
+      devices.add(f"{env['device_count']} x {'/'.join(env['device_kinds'])} ({env['backend']}), "
+                  f"jax {env['versions'].get('jax', '?')}")
+  return (f"Data: {'; '.join(sorted(datasets)) or '—'}. Devices: {'; '.join(sorted(devices)) or '—'}. "
+          f"Training time, all runs: {seconds / 60:.1f} min.")
+
+
+def _load(sweep_dir) -> dict:
+  runs = load_sweep(sweep_dir)
+  for name in runs:
+    runs[name]["_dir"] = str(pathlib.Path(sweep_dir) / name)
+  return runs
+
+
+def _atomic_text(path: pathlib.Path, text: str) -> pathlib.Path:
+  records.atomic_write_text(path, text)
+  return path
+
+
+def _atomic_png(fig, path: pathlib.Path) -> pathlib.Path:
+  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+  os.close(fd)
+  try:
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+  return path
+
+
+def _plt():
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  return plt
+
+
+def table1(sweep_dir) -> pathlib.Path:
+  """Table 1: train / test accuracy (%) per row, ours beside the paper's."""
+  runs = _load(sweep_dir)
+  lines = ["| model | random crop | weight decay | train (ours) | test (ours) | train (paper) | test (paper) | steps |",
+           "|---|---|---|---:|---:|---:|---:|---:|"]
+  for name, run in runs.items():
+    m, s = run["meta"], run["summary"]
+    key = (m["model"], m["random_crop"], m["weight_decay"], m["random_labels"])
+    ref = paper.TABLE1.get(key)
+    label = m["model"] + (" (random labels)" if m["random_labels"] else "")
+    lines.append(f"| {label} | {'yes' if m['random_crop'] else 'no'} | {'yes' if m['weight_decay'] else 'no'} | "
+                 f"{_pct(s and s['train_accuracy'])} | {_pct(s and s['test_accuracy'])} | "
+                 f"{'—' if ref is None else f'{ref[0]:.2f}'} | {'—' if ref is None else f'{ref[1]:.2f}'} | "
+                 f"{s['step'] if s else 'not run'} |")
+  text = "# Table 1: CIFAR-10 train / test accuracy (%)\n\n" + "\n".join(lines) + f"\n\n{_provenance(runs)}\n"
+  return _atomic_text(pathlib.Path(sweep_dir) / "table1.md", text)
+
+
+def appendix(sweep_dir) -> pathlib.Path:
+  """Appendix table: random labels with regularizers, train accuracy (%)."""
+  runs = _load(sweep_dir)
+  lines = ["| model | regularizer | train (ours) | train (paper) | steps |", "|---|---|---:|---:|---:|"]
+  for run in runs.values():
+    m, s = run["meta"], run["summary"]
+    ref = paper.APPENDIX.get((m["model"], m["regularizer"]), "—")
+    ref = "fails to converge" if ref is None else (ref if isinstance(ref, str) else f"{ref:.2f}")
+    lines.append(f"| {m['model']} | {m['regularizer']} | {_pct(s and s['train_accuracy'])} | {ref} | "
+                 f"{s['step'] if s else 'not run'} |")
+  text = ("# Appendix: random labels with regularizers, train accuracy (%)\n\n" + "\n".join(lines)
+          + f"\n\n{_provenance(runs)}\n")
+  return _atomic_text(pathlib.Path(sweep_dir) / "appendix.md", text)
+
+
+def figure1a(sweep_dir) -> pathlib.Path:
+  """Figure 1a: average training loss (on the batches as trained) against steps."""
+  runs = _load(sweep_dir)
+  plt = _plt()
+  fig, ax = plt.subplots(figsize=(6, 4))
+  for kind in FIGURE1_KINDS:
+    run = next((r for r in runs.values() if r["meta"].get("kind") == kind), None)
+    if run is None:
+      continue
+    rows = [r for r in run["metrics"] if "batch_loss" in r]
+    ax.plot([r["step"] for r in rows], [r["batch_loss"] for r in rows], label=KIND_LABELS[kind])
+  ax.set_xlabel("steps")
+  ax.set_ylabel("average training loss")
+  ax.set_title("Figure 1a: fitting the randomization tests")
+  ax.legend()
+  out = _atomic_png(fig, pathlib.Path(sweep_dir) / "figure1a.png")
+  plt.close(fig)
+  return out
+
+
+def figure1bc(sweep_dir) -> list[pathlib.Path]:
+  """Figures 1b (time to fit / time at p=0) and 1c (test error) against label corruption."""
+  runs = _load(sweep_dir)
+  done = sorted((r["meta"]["p"], r["summary"]) for r in runs.values() if r["summary"])
+  base = next((s for p, s in done if p == 0.0), None)
+  plt = _plt()
+  outs = []
+  fig, ax = plt.subplots(figsize=(5, 4))
+  fit = [(p, s["time_to_fit"]["step"]) for p, s in done if s["time_to_fit"]]
+  if base and base["time_to_fit"]:
+    ax.plot([p for p, _ in fit], [steps / base["time_to_fit"]["step"] for _, steps in fit], "o-")
+  ax.set_xlabel("label corruption")
+  ax.set_ylabel("time to fit / time to fit with true labels")
+  ax.set_title("Figure 1b: convergence slowdown")
+  outs.append(_atomic_png(fig, pathlib.Path(sweep_dir) / "figure1b.png"))
+  plt.close(fig)
+  fig, ax = plt.subplots(figsize=(5, 4))
+  ax.plot([p for p, _ in done], [1 - s["test_accuracy"] for _, s in done], "o-")
+  ax.set_xlabel("label corruption")
+  ax.set_ylabel("test error")
+  ax.set_ylim(0, 1)
+  ax.set_title("Figure 1c: generalization error growth")
+  outs.append(_atomic_png(fig, pathlib.Path(sweep_dir) / "figure1c.png"))
+  plt.close(fig)
+  rows = ["| corruption p | time to fit (steps) | relative | train acc | test error |", "|---:|---:|---:|---:|---:|"]
+  for p, s in done:
+    steps = s["time_to_fit"]["step"] if s["time_to_fit"] else None
+    rel = f"{steps / base['time_to_fit']['step']:.2f}" if steps and base and base["time_to_fit"] else "—"
+    rows.append(f"| {p:.2f} | {steps or 'not reached'} | {rel} | {_pct(s['train_accuracy'])} | "
+                f"{_pct(1 - s['test_accuracy'])} |")
+  outs.append(_atomic_text(pathlib.Path(sweep_dir) / "figure1bc.md",
+                           "# Figures 1b and 1c\n\n" + "\n".join(rows) + f"\n\n{_provenance(runs)}\n"))
+  return outs
+
+
+def figure2b(sweep_dir) -> pathlib.Path:
+  """Figure 2b: test accuracy over training; shaded up to the cumulative best (early stopping)."""
+  import numpy as np
+
+  runs = _load(sweep_dir)
+  plt = _plt()
+  fig, ax = plt.subplots(figsize=(6, 4))
+  for name, run in runs.items():
+    rows = [r for r in run["metrics"] if "test_accuracy" in r]
+    if not rows:
+      continue
+    steps = np.array([r["step"] for r in rows])
+    acc = np.array([r["test_accuracy"] for r in rows])
+    line, = ax.plot(steps, acc, label=run["meta"]["model"])
+    ax.fill_between(steps, acc, np.maximum.accumulate(acc), color=line.get_color(), alpha=0.25)
+  ax.set_xlabel("steps")
+  ax.set_ylabel("test accuracy")
+  ax.set_title("Figure 2b: implicit regularization (shaded: cumulative best)")
+  ax.legend()
+  out = _atomic_png(fig, pathlib.Path(sweep_dir) / "figure2b.png")
+  plt.close(fig)
+  return out
+
+
+def build(sweep_dir) -> list[pathlib.Path]:
+  """Everything a sweep reproduces, recognised from its runs' metadata."""
+  spec = records.read_json(pathlib.Path(sweep_dir) / SWEEP_FILE)
+  metas = [e["meta"] for e in spec.values()]
+  if not metas:
+    return []
+  if all("random_crop" in m for m in metas):
+    return [table1(sweep_dir)]
+  if all("regularizer" in m for m in metas):
+    return [appendix(sweep_dir)]
+  if all("kind" in m for m in metas):
+    return [figure1a(sweep_dir)]
+  if all("p" in m for m in metas):
+    return figure1bc(sweep_dir)
+  return [figure2b(sweep_dir)]
+
+
+def build_all(root) -> list[pathlib.Path]:
+  """Rebuilds the reports of every sweep directory below ``root``."""
+  out = []
+  for spec in sorted(pathlib.Path(root).rglob(SWEEP_FILE)):
+    out += build(spec.parent)
+  return out
+
+
+if __name__ == "__main__":
+  if len(sys.argv) != 2:
+    sys.exit("usage: python -m rethink_jax.report RUNS_DIR")
+  for path in build_all(sys.argv[1]):
+    print(f"wrote {path}")

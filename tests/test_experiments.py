@@ -1,0 +1,59 @@
+"""One short end-to-end run of every experiment script on the embedded sample."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+FAST = ["--config.num_epochs=1", "--config.eval_every_steps=15", "--config.log_every_steps=5"]
+FAST_SWEEP = ["--config.train.num_epochs=0.4", "--config.train.eval_every_steps=3", "--config.train.log_every_steps=3"]
+
+
+def _run(script, tmp_path, *args):
+  out = subprocess.run([sys.executable, str(REPO / "experiments" / script), "--workdir", str(tmp_path), *args],
+                       capture_output=True, text=True, timeout=600, cwd=REPO)
+  assert out.returncode == 0, out.stderr[-4000:]
+  return out.stdout
+
+
+@pytest.mark.parametrize("script", ["random_labels.py", "shuffled_pixels.py", "random_pixels.py", "gaussian.py"])
+def test_single_run_scripts(tmp_path, script):
+  stdout = _run(script, tmp_path, *FAST)
+  assert "train accuracy" in stdout and "time to fit" in stdout
+  summary = json.loads((tmp_path / "summary.json").read_text())
+  assert summary["corruption"]["kind"] == script[:-3] and summary["step"] == 15
+  assert (tmp_path / "metrics.jsonl").exists() and (tmp_path / "config.json").exists()
+
+
+def test_fitting_curves(tmp_path):
+  _run("fitting_curves.py", tmp_path, *FAST_SWEEP)
+  assert (tmp_path / "figure1a.png").exists()
+  assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == sorted(
+      ["true_labels", "random_labels", "shuffled_pixels", "random_pixels", "gaussian"])
+
+
+def test_label_corruption_and_resume_skips_finished_runs(tmp_path):
+  args = [*FAST_SWEEP, "--config.levels=(0.0,0.5,1.0)", "--config.train.stop_at_fit=False"]
+  _run("label_corruption.py", tmp_path, *args)
+  for name in ("figure1b.png", "figure1c.png", "figure1bc.md"):
+    assert (tmp_path / name).exists()
+  again = _run("label_corruption.py", tmp_path, *args)
+  assert again.count("finished earlier: skipped") == 3
+
+
+def test_table1_and_appendix(tmp_path):
+  _run("table1.py", tmp_path / "t1", *FAST_SWEEP, "--config.random_label_epochs=0.4", "--config.models=('mlp_1x512',)")
+  text = (tmp_path / "t1" / "table1.md").read_text()
+  assert text.count("| mlp_1x512") == 3 and "50.51" in text  # paper column beside ours
+  _run("table1.py", tmp_path / "app", "--config", str(REPO / "rethink_jax/configs/table1.py") + ":appendix_cpu",
+       *FAST_SWEEP, "--config.random_label_epochs=0.2", "--config.models=('mlp_1x512',)")
+  assert "weight decay" in (tmp_path / "app" / "appendix.md").read_text()
+
+
+def test_implicit_regularization(tmp_path):
+  _run("implicit_regularization.py", tmp_path, "--config.train.num_epochs=1", "--config.train.data.max_train=64",
+       "--config.train.data.max_test=32", "--config.train.batch_size=32", "--config.train.eval_every_steps=1")
+  assert (tmp_path / "figure2b.png").exists()
