@@ -3,9 +3,9 @@
 The paper's "random crop" rows replace the centre 28x28 crop of the 32x32 CIFAR-10 image
 with a 28x28 crop at a random position; the Appendix's "augmentation" adds random
 horizontal flips and rotations of up to 25 degrees. Each function takes a key and a
-``[N, H, W, C]`` batch and draws independently per image (``fold_in(key, i)`` is not
-needed: one vectorised draw per batch). The engine draws the key of step ``s`` as
-``fold_in(augment_stream, s)``, so a resumed run augments identically.
+``[N, H, W, C]`` batch and draws independently for each image of the batch. The engine
+uses the key ``fold_in(augment_stream, s)`` at step ``s``, so a resumed run augments
+identically.
 """
 
 from __future__ import annotations

@@ -394,6 +394,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = 
   total_steps = int(math.ceil(config.num_epochs * steps_per_epoch))
   if is_main:
     records.write_json(cfg_path, {"config": cfg_dict, "seed": config.seed, "num_params": n_params,
+                                  "input_shape": list(input_shape), "num_classes": ds.num_classes,
                                   "dataset": ds.provenance, "num_train": n_train, "num_test": len(ds.y_test),
                                   "steps_per_epoch": steps_per_epoch, "corruption": corruption.to_dict(),
                                   "mesh": {"data": mesh.size}, "environment": records.environment()})
@@ -481,20 +482,25 @@ def _progress(config, total, initial):
 
 
 def restore_state(workdir, config=None, step: int | None = None) -> TrainState:
-  """Loads the train state of a finished or interrupted run (for analysis)."""
-  import orbax.checkpoint as ocp
+  """Loads the train state of a finished or interrupted run (for analysis).
 
+  The model is rebuilt from the run's ``config.json`` (input shape and class count
+  included), so this works for runs trained on a caller-provided ``dataset`` too.
+  """
   import pathlib
 
+  import orbax.checkpoint as ocp
+
   workdir = pathlib.Path(workdir)
+  saved = records.read_json(workdir / records.CONFIG)
   if config is None:
-    config = ml_collections.ConfigDict(records.read_json(workdir / records.CONFIG)["config"])
-  keys = stream_keys(config.seed)
-  ds = _load_dataset(config)
-  input_shape = (config.data.crop, config.data.crop, ds.x_train.shape[-1])
-  _, state = create_train_state(config, keys["init"], input_shape, ds.num_classes)
+    config = ml_collections.ConfigDict(saved["config"])
+  _, state = create_train_state(config, stream_keys(config.seed)["init"], tuple(saved["input_shape"]),
+                                saved["num_classes"])
   manager = _checkpoint_manager(workdir, config)
   step = manager.latest_step() if step is None else step
+  if step is None:
+    raise FileNotFoundError(f"No checkpoint in {workdir / records.CHECKPOINTS}.")
   out = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(state)))
   manager.close()
   return out["state"]
