@@ -1,0 +1,289 @@
+"""Min-norm interpolation: ``K alpha = y`` solved directly (Cholesky) or iteratively (CG).
+
+Section 5 of the paper: SGD from zero on a linear model stays in the span of the data,
+``w = X^T alpha``, and converges to the minimum-norm interpolant, ``K alpha = y`` with
+``K = X X^T`` (or any kernel). ``fit`` returns a predictor in the style of
+neural-tangents' ``predict`` functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from typing import Callable
+
+import numpy as np
+import scipy.linalg
+
+from rethink_jax.minnorm import kernels as kernels_lib
+
+__all__ = ["fit", "Predictor", "gram", "min_norm_linear", "encode_targets", "memory_needed", "IllConditionedWarning"]
+
+
+class IllConditionedWarning(UserWarning):
+  """The kernel system is ill-conditioned; the residual says how far the solution is from exact."""
+
+
+def encode_targets(y, num_classes: int | None = None, encoding: str = "onehot") -> np.ndarray:
+  """Integer labels to ``[n, K]`` targets (``onehot``, or ``centered``: one-hot minus 1/K);
+  real targets ``[n]`` or ``[n, K]`` are returned as float64 ``[n, K]``."""
+  y = np.asarray(y)
+  if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
+    k = int(num_classes or y.max() + 1)
+    out = np.eye(k)[y]
+    if encoding == "centered":
+      out -= 1.0 / k
+    elif encoding != "onehot":
+      raise ValueError(f"encoding must be 'onehot' or 'centered', got {encoding!r}.")
+    return out
+  y = y.astype(np.float64)
+  return y[:, None] if y.ndim == 1 else y
+
+
+def gram(kernel: Callable, x: np.ndarray, z: np.ndarray | None = None, *, block: int = 4096,
+         dtype=np.float64, out: np.ndarray | None = None) -> np.ndarray:
+  """The Gram matrix ``k(x, z)`` computed block by block into one preallocated array.
+
+  Blocks bound the temporary memory to ``block x m`` and keep each BLAS call small;
+  for ``z is None`` only blocks on or below the diagonal are computed and mirrored.
+  """
+  sym = z is None
+  z = x if sym else z
+  n, m = len(x), len(z)
+  out = np.empty((n, m), dtype=dtype) if out is None else out
+  for i in range(0, n, block):
+    xi = x[i:i + block]
+    for j in range(0, (i + block) if sym else m, block):
+      out[i:i + block, j:j + block] = kernel(xi, z[j:j + block])
+      if sym and j < i:
+        out[j:j + block, i:i + block] = out[i:i + block, j:j + block].T
+  return out
+
+
+def memory_needed(n: int, dtype=np.float64) -> int:
+  """Bytes of one ``n x n`` Gram matrix."""
+  return n * n * np.dtype(dtype).itemsize
+
+
+def _available_memory() -> int:
+  try:
+    with open("/proc/meminfo") as f:
+      for line in f:
+        if line.startswith("MemAvailable:"):
+          return int(line.split()[1]) * 1024
+  except OSError:
+    pass
+  return 8 << 30
+
+
+def _matvec_blocked(k_mat: np.ndarray, v: np.ndarray, block: int = 4096) -> np.ndarray:
+  """``K v`` in float64 from a (possibly float32) stored ``K``, a block of rows at a time."""
+  out = np.empty((k_mat.shape[0], v.shape[1]))
+  for i in range(0, k_mat.shape[0], block):
+    out[i:i + block] = k_mat[i:i + block].astype(np.float64) @ v
+  return out
+
+
+def _cholesky_solve(k_mat: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
+  """Factors ``K + ridge I`` in place (``k_mat`` is overwritten) and solves ``[n, K]`` targets."""
+  if ridge:
+    diag = np.arange(len(k_mat))
+    k_mat[diag, diag] += ridge
+  c, lower = scipy.linalg.cho_factor(k_mat, lower=True, overwrite_a=True, check_finite=False)
+  return scipy.linalg.cho_solve((c, lower), y.astype(c.dtype), check_finite=False).astype(np.float64)
+
+
+def _pcg(matvec: Callable, y: np.ndarray, precond: Callable, tol: float, max_iter: int) -> tuple[np.ndarray, int]:
+  """Preconditioned conjugate gradient for SPD systems with several right-hand sides."""
+  x = np.zeros_like(y)
+  r = y.copy()
+  zv = precond(r)
+  p = zv.copy()
+  rz = np.sum(r * zv, axis=0)
+  ynorm = np.linalg.norm(y)
+  for it in range(1, max_iter + 1):
+    kp = matvec(p)
+    step = rz / np.maximum(np.sum(p * kp, axis=0), 1e-300)
+    if not np.all(np.isfinite(step)):  # breakdown on a (numerically) singular system: keep the last iterate
+      return x, it
+    x += p * step
+    r -= kp * step
+    if np.linalg.norm(r) <= tol * ynorm:
+      return x, it
+    zv = precond(r)
+    rz_new = np.sum(r * zv, axis=0)
+    p = zv + p * (rz_new / np.maximum(rz, 1e-300))
+    rz = rz_new
+  return x, max_iter
+
+
+def _nystrom_preconditioner(k_mat: np.ndarray, ridge: float, rank: int, seed: int = 0) -> Callable:
+  """Preconditioner from the top eigenpairs of a Nystrom approximation (as in EigenPro/Falkon).
+
+  With ``K ~ U diag(s) U^T`` (top ``rank``), ``P^-1 = U diag(mu/(s+ridge)) U^T + (I - U U^T)``
+  scaled so the flattened spectrum starts at ``mu``, the ``rank+1``-th eigenvalue.
+  """
+  n = len(k_mat)
+  rng = np.random.default_rng(seed)
+  idx = np.sort(rng.choice(n, size=min(n, 4 * rank), replace=False))
+  k_nm = k_mat[:, idx].astype(np.float64)
+  k_mm = k_nm[idx]
+  s_mm, v_mm = np.linalg.eigh(k_mm + 1e-10 * np.trace(k_mm) / len(idx) * np.eye(len(idx)))
+  keep = s_mm > 1e-12 * s_mm.max()
+  u = k_nm @ (v_mm[:, keep] / np.sqrt(s_mm[keep]))   # Nystrom features: K ~ u u^T
+  q, r = np.linalg.qr(u)
+  s, vv = np.linalg.eigh(r @ r.T)
+  order = np.argsort(s)[::-1]
+  s, vecs = s[order], q @ vv[:, order]
+  top, mu = vecs[:, :rank], max(s[min(rank, len(s) - 1)], 1e-12) + ridge
+  scale = mu / (s[:rank] + ridge)
+
+  def apply(v):
+    proj = top.T @ v
+    return v - top @ proj + top @ (proj * scale[:, None])
+  return apply
+
+
+@dataclasses.dataclass
+class Predictor:
+  """A fitted min-norm (or ridge) kernel interpolant.
+
+  Attributes:
+    alpha: ``[n, K]`` dual coefficients (``K alpha = y``).
+    residual: relative residual ``||K alpha - y|| / ||y||`` in float64, always computed.
+    solver, iterations, seconds: how it was solved.
+  """
+
+  alpha: np.ndarray
+  residual: float
+  solver: str
+  iterations: int
+  seconds: float
+  _kernel: Callable
+  _x_train: np.ndarray
+  _features: Callable | None
+  _quad: float
+  _is_linear: bool
+
+  def predict(self, x_new, block: int = 4096) -> np.ndarray:
+    """Scores ``[n_new, K]`` = ``k(x_new, x_train) @ alpha``, blockwise."""
+    z = _prepare(x_new, self._features)
+    out = np.empty((len(z), self.alpha.shape[1]))
+    for i in range(0, len(z), block):
+      out[i:i + block] = gram(self._kernel, z[i:i + block], self._x_train, block=block) @ self.alpha
+    return out
+
+  def norm(self) -> float:
+    """RKHS norm ``sqrt(trace(alpha^T K alpha))``; for the linear kernel, ``||X^T alpha||``."""
+    return float(np.sqrt(max(self._quad, 0.0)))
+
+  @property
+  def weights(self) -> np.ndarray:
+    """``w = X^T alpha`` (linear kernel only): the primal min-norm solution."""
+    if not self._is_linear:
+      raise AttributeError("weights exist for the linear kernel only.")
+    return self._x_train.T @ self.alpha
+
+
+def _prepare(x, features) -> np.ndarray:
+  x = np.asarray(x)
+  if features is not None:
+    x = np.asarray(features(x))
+  x = x.reshape(len(x), -1).astype(np.float64)
+  if not np.all(np.isfinite(x)):
+    raise ValueError("inputs contain non-finite values.")
+  return x
+
+
+def fit(x, y, kernel="gaussian", *, bandwidth: float | None = None, ridge: float = 0.0, solver: str = "auto",
+        features: Callable | None = None, num_classes: int | None = None, encoding: str = "onehot",
+        tol: float = 1e-10, max_iter: int = 1000, precond_rank: int = 200, dtype=None,
+        memory_limit: int | None = None) -> Predictor:
+  """Solves ``(K + ridge I) alpha = y`` for the min-norm kernel interpolant (Section 5).
+
+  Args:
+    x: ``[n, ...]`` training inputs (flattened), or raw inputs for ``features``.
+    y: ``[n]`` integer labels (encoded by ``encoding``) or real targets ``[n]``/``[n, K]``.
+    kernel: ``"linear"``, ``"gaussian"``, ``"laplacian"`` or a callable ``k(x, z)``.
+    bandwidth: for the gaussian and laplacian kernels.
+    ridge: ``0`` for exact interpolation; a small value for the paper's "l2 regularization".
+    solver: ``"cholesky"``, ``"cg"`` (Nystrom-preconditioned) or ``"auto"`` (Cholesky when
+      the Gram matrix fits in memory twice over, else CG on a float32 Gram matrix).
+    features: a function applied to inputs first (e.g. :func:`gabor_features`).
+    dtype: precision of the stored Gram matrix (default float64 when it fits, else float32;
+      residuals are always computed in float64).
+    memory_limit: bytes the Gram matrix may use (default: available memory).
+
+  Returns:
+    A :class:`Predictor`.
+
+  Raises:
+    ValueError: bad shapes, non-finite values, or a Gram matrix that does not fit (the
+      message says how much it needs).
+  """
+  t0 = time.perf_counter()
+  z = _prepare(x, features)
+  targets = encode_targets(y, num_classes, encoding)
+  if len(targets) != len(z):
+    raise ValueError(f"{len(z)} inputs but {len(targets)} targets.")
+  if solver not in ("auto", "cholesky", "cg"):
+    raise ValueError(f"solver must be 'auto', 'cholesky' or 'cg', got {solver!r}.")
+  k_fn = kernels_lib.get(kernel, bandwidth)
+  n = len(z)
+  limit = memory_limit or int(0.8 * _available_memory())
+  if dtype is None:
+    dtype = np.float64 if memory_needed(n, np.float64) * 2 <= limit else np.float32
+  if memory_needed(n, dtype) > limit:
+    raise ValueError(f"The {n} x {n} Gram matrix needs {memory_needed(n, dtype) / 2**30:.1f} GiB in "
+                     f"{np.dtype(dtype).name}; only {limit / 2**30:.1f} GiB may be used. Use a subset, or a "
+                     "machine with more memory.")
+  k_mat = gram(k_fn, z, dtype=dtype)
+  if solver == "auto":
+    solver = "cholesky" if dtype == np.float64 else "cg"
+  iterations = 0
+  if solver == "cholesky":
+    room_for_copy = memory_needed(n, dtype) * 2 <= limit
+    try:
+      alpha = _cholesky_solve(k_mat.copy() if room_for_copy else k_mat, targets, ridge)
+    except np.linalg.LinAlgError as e:
+      raise ValueError(f"Cholesky failed: K + ridge I is not numerically positive definite ({e}). Use "
+                       "ridge > 0 or solver='cg'.") from e
+    if not room_for_copy:
+      k_mat = gram(k_fn, z, dtype=dtype)  # the factorisation overwrote K: rebuild it for the residual
+  matvec = lambda v: _matvec_blocked(k_mat, v) + ridge * v
+  if solver == "cholesky":
+    for _ in range(2):  # float64 iterative refinement of the residual
+      r = targets - matvec(alpha)
+      if np.linalg.norm(r) <= tol * np.linalg.norm(targets):
+        break
+      corr, _ = _pcg(matvec, r, lambda v: v, tol, 50)
+      alpha += corr
+  else:
+    precond = _nystrom_preconditioner(k_mat, ridge, min(precond_rank, n - 1))
+    alpha, iterations = _pcg(matvec, targets, precond, tol, max_iter)
+  k_alpha = matvec(alpha) - ridge * alpha
+  residual = float(np.linalg.norm(k_alpha + ridge * alpha - targets) / np.linalg.norm(targets))
+  quad = float(np.sum(alpha * k_alpha))
+  if residual > 1e-3:
+    warnings.warn(f"Relative residual {residual:.2e} after solving with {solver}: the system is "
+                  "ill-conditioned at this size; use ridge > 0 or more iterations.", IllConditionedWarning)
+  return Predictor(alpha=alpha, residual=residual, solver=solver, iterations=iterations,
+                   seconds=time.perf_counter() - t0, _kernel=k_fn, _x_train=z, _features=features,
+                   _quad=quad, _is_linear=k_fn is kernels_lib.linear)
+
+
+def min_norm_linear(x, y) -> np.ndarray:
+  """The primal minimum-norm least-squares solution ``w`` of ``X w = y`` (Section 5).
+
+  For ``n < d`` it interpolates and equals ``X^T (X X^T)^-1 y``, the limit of gradient
+  descent from zero; computed with LAPACK's SVD-based least squares (``gelsd``).
+  """
+  x = np.asarray(x, np.float64).reshape(len(x), -1)
+  y = np.asarray(y, np.float64)
+  if len(x) != len(y):
+    raise ValueError(f"{len(x)} inputs but {len(y)} targets.")
+  if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+    raise ValueError("inputs or targets contain non-finite values.")
+  w, *_ = scipy.linalg.lstsq(x, y, lapack_driver="gelsd")
+  return w

@@ -1,0 +1,135 @@
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from rethink_jax import data, minnorm
+
+
+@pytest.fixture(scope="module")
+def mnist_small():
+  m = data.load("mnist")
+  x = m.x_train[:1000].reshape(1000, -1) / 255.0
+  xt = m.x_test[:500].reshape(500, -1) / 255.0
+  return x, m.y_train[:1000], xt, m.y_test[:500]
+
+
+def test_kernels_match_definitions():
+  rng = np.random.default_rng(0)
+  x, z = rng.normal(size=(5, 3)), rng.normal(size=(4, 3))
+  d = np.linalg.norm(x[:, None] - z[None], axis=-1)
+  np.testing.assert_allclose(minnorm.linear(x, z), x @ z.T)
+  np.testing.assert_allclose(minnorm.gaussian(x, z, 2.0), np.exp(-d ** 2 / 8.0), rtol=1e-12)
+  np.testing.assert_allclose(minnorm.laplacian(x, z, 2.0), np.exp(-d / 2.0), rtol=1e-10)
+  np.testing.assert_allclose(minnorm.gaussian(jnp.asarray(x), jnp.asarray(z), 2.0), np.exp(-d ** 2 / 8.0),
+                             rtol=1e-5)  # the same function on JAX arrays
+
+
+def test_blocked_gram_equals_dense():
+  x = np.random.default_rng(1).normal(size=(37, 6))
+  k = lambda a, b: minnorm.gaussian(a, b, 3.0)
+  np.testing.assert_allclose(minnorm.gram(k, x, block=8), k(x, x), rtol=1e-12)
+  z = x[:11]
+  np.testing.assert_allclose(minnorm.gram(k, x, z, block=5), k(x, z), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kernel,bw", [("gaussian", 5.0), ("laplacian", 10.0)])
+def test_exact_interpolation_on_real_mnist(mnist_small, kernel, bw):
+  x, y, xt, yt = mnist_small
+  p = minnorm.fit(x, y, kernel, bandwidth=bw, solver="cholesky")
+  assert p.residual < 1e-6
+  assert np.all(p.predict(x).argmax(1) == y)  # train error 0
+  err = np.mean(p.predict(xt).argmax(1) != yt)
+  # the full-data trend: 1.2% at 60k; with 1,000 training images the error is higher but far from chance
+  assert err < 0.15, err
+
+
+def test_cholesky_cg_and_lstsq_agree(mnist_small):
+  x, y, _, _ = mnist_small
+  x, y = x[:400], y[:400]
+  chol = minnorm.fit(x, y, "gaussian", bandwidth=5.0, solver="cholesky")
+  cg = minnorm.fit(x, y, "gaussian", bandwidth=5.0, solver="cg", tol=1e-12)
+  k = minnorm.gaussian(x, x, 5.0)
+  ls, *_ = np.linalg.lstsq(k, np.eye(10)[y], rcond=None)
+  np.testing.assert_allclose(chol.alpha, ls, rtol=1e-6, atol=1e-8 * np.abs(ls).max())
+  np.testing.assert_allclose(cg.alpha, chol.alpha, rtol=1e-4, atol=1e-6 * np.abs(ls).max())
+  assert cg.iterations > 0 and cg.residual < 1e-10
+  assert chol.norm() == pytest.approx(np.sqrt(np.trace(ls.T @ k @ ls)), rel=1e-8)
+
+
+def test_linear_kernel_norm_is_norm_of_w_and_w_is_min_norm():
+  rng = np.random.default_rng(2)
+  x, y = rng.normal(size=(30, 80)), rng.normal(size=30)  # n < d: interpolation
+  p = minnorm.fit(x, y, "linear", solver="cholesky")
+  w = p.weights[:, 0]
+  assert p.norm() == pytest.approx(np.linalg.norm(x.T @ p.alpha), rel=1e-10)
+  np.testing.assert_allclose(w, minnorm.min_norm_linear(x, y), rtol=1e-8, atol=1e-10)
+  np.testing.assert_allclose(x @ w, y, atol=1e-9)
+
+
+def test_gradient_descent_from_zero_converges_to_min_norm_solution():
+  rng = np.random.default_rng(3)
+  n, d = 40, 120
+  x, y = rng.normal(size=(n, d)) / np.sqrt(d), rng.normal(size=n)
+  w_star = minnorm.min_norm_linear(x, y)
+  xj, yj = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+  opt = optax.sgd(0.3)
+  loss = lambda w: 0.5 * jnp.mean((xj @ w - yj) ** 2)
+
+  @jax.jit
+  def run(w, state):
+    def body(_, carry):
+      w, state = carry
+      updates, state = opt.update(jax.grad(loss)(w), state)
+      return optax.apply_updates(w, updates), state
+    return jax.lax.fori_loop(0, 20000, body, (w, state))
+
+  w0 = jnp.zeros(d)
+  w_gd, _ = run(w0, opt.init(w0))
+  np.testing.assert_allclose(np.asarray(w_gd), w_star, atol=2e-3)
+  # any other interpolant, w* + a null-space direction, has a larger norm
+  null = np.linalg.svd(x)[2][-1]
+  assert np.allclose(x @ (w_star + null), y, atol=1e-8)
+  assert np.linalg.norm(w_star + null) > np.linalg.norm(w_star)
+
+
+def test_ridge_lowers_the_norm_and_leaves_a_residual(mnist_small):
+  x, y, _, _ = mnist_small
+  exact = minnorm.fit(x[:300], y[:300], "gaussian", bandwidth=5.0)
+  ridge = minnorm.fit(x[:300], y[:300], "gaussian", bandwidth=5.0, ridge=1e-1)
+  assert ridge.norm() < exact.norm()
+  # with ridge the residual is ||(K + rI) a - y||: the solve is exact
+  assert ridge.residual < 1e-8
+
+
+def test_features_are_applied_to_train_and_new_inputs(mnist_small):
+  x, y, xt, _ = mnist_small
+  feats = lambda a: np.asarray(a).reshape(len(a), -1)[:, ::2]
+  p = minnorm.fit(x[:200], y[:200], "linear", features=feats, ridge=1e-6)
+  q = minnorm.fit(feats(x[:200]), y[:200], "linear", ridge=1e-6)
+  np.testing.assert_allclose(p.predict(xt[:20]), q.predict(feats(xt[:20])), rtol=1e-8)
+
+
+def test_bad_input():
+  x = np.random.default_rng(0).normal(size=(10, 4))
+  with pytest.raises(ValueError, match="non-finite"):
+    minnorm.fit(np.where(x > 1, np.nan, x), np.arange(10) % 3, "linear")
+  with pytest.raises(ValueError, match="10 inputs but 9 targets"):
+    minnorm.fit(x, np.arange(9) % 3, "linear")
+  with pytest.raises(ValueError, match=r"needs .* GiB"):
+    minnorm.fit(x, np.arange(10) % 3, "gaussian", bandwidth=1.0, memory_limit=100)
+  with pytest.raises(ValueError, match="bandwidth"):
+    minnorm.fit(x, np.arange(10) % 3, "gaussian")
+  with pytest.raises(ValueError, match="Unknown kernel"):
+    minnorm.fit(x, np.arange(10) % 3, "polynomial")
+
+
+def test_ill_conditioned_system_warns(mnist_small):
+  x, y, _, _ = mnist_small
+  # a very wide Gaussian kernel is numerically almost rank-deficient: CG cannot reach the targets
+  with pytest.warns(minnorm.IllConditionedWarning, match="residual"):
+    p = minnorm.fit(x[:300], y[:300], "gaussian", bandwidth=500.0, solver="cg", max_iter=30, precond_rank=5)
+  assert p.residual > 1e-3 and np.all(np.isfinite(p.alpha))
