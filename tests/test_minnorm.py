@@ -133,3 +133,42 @@ def test_ill_conditioned_system_warns(mnist_small):
   with pytest.warns(minnorm.IllConditionedWarning, match="residual"):
     p = minnorm.fit(x[:300], y[:300], "gaussian", bandwidth=500.0, solver="cg", max_iter=30, precond_rank=5)
   assert p.residual > 1e-3 and np.all(np.isfinite(p.alpha))
+
+
+def test_gabor_bank_and_features():
+  bank = minnorm.gabor_bank(size=11, scales=(2.0, 4.0), orientations=8)
+  assert bank.shape == (11, 11, 16) and np.iscomplexobj(bank)
+  np.testing.assert_allclose(bank.sum(axis=(0, 1)), 0.0, atol=1e-12)  # zero mean: blind to constant images
+  m = data.load("mnist")
+  f = minnorm.gabor_features(m.x_train[:50])
+  assert f.shape == (50, 7 * 7 * 17) and np.all(np.isfinite(f)) and np.all(f >= 0)
+  np.testing.assert_allclose(minnorm.gabor_features(m.x_train[:50], block=7), f, rtol=1e-5, atol=1e-7)
+  # a vertical bar excites vertical-edge filters more than horizontal ones
+  bar = np.zeros((1, 28, 28), np.uint8)
+  bar[0, 4:24, 13:15] = 255
+  mod = minnorm.gabor_features(bar, pool=28)[0, 1:]  # one cell: channel order (scale, orientation)
+  assert mod[0] > mod[4]  # theta = 0 (varies along x) beats theta = pi/2
+
+
+def test_gabor_features_help_on_real_mnist():
+  m = data.load("mnist")
+  y, yt = m.y_train[:2000], m.y_test[:500]
+  raw = minnorm.fit(m.x_train[:2000].reshape(2000, -1) / 255.0, y, "gaussian", bandwidth=5.0)
+  err_raw = np.mean(raw.predict(m.x_test[:500].reshape(500, -1) / 255.0).argmax(1) != yt)
+  gab = minnorm.fit(m.x_train[:2000], y, "gaussian", bandwidth=2.0, features=minnorm.gabor_features)
+  err_gab = np.mean(gab.predict(m.x_test[:500]).argmax(1) != yt)
+  assert gab.residual < 1e-6 and err_gab < err_raw, (err_gab, err_raw)
+
+
+def test_random_conv_gram_equals_features_gram():
+  c = data.load("cifar10")
+  key = jax.random.key(0)
+  ktr, kte = minnorm.random_conv_gram(key, c.x_train[:40], c.x_test[:10], 96, filter_block=32)
+  feats = [minnorm.random_conv_features(jax.random.fold_in(key, b), c.x_train[:40], 32) for b in range(3)]
+  f = np.concatenate(feats, axis=1)
+  assert f.shape == (40, 96 * 4)
+  np.testing.assert_allclose(ktr, f @ f.T, rtol=1e-6)
+  p = minnorm.fit(ktr, c.y_train[:40], "precomputed", ridge=1e-6)
+  assert minnorm.predict_precomputed(p, kte).shape == (10, 10)
+  with pytest.raises(ValueError, match="precomputed"):
+    p.predict(c.x_test[:2])

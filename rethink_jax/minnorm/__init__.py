@@ -5,9 +5,10 @@ experiments). ``fit(x, y, kernel=...)`` returns a predictor with ``predict``, ``
 ``norm()`` and ``residual``; ``min_norm_linear`` gives the primal solution.
 """
 
+from rethink_jax.minnorm.features import gabor_bank, gabor_features, random_conv_features, random_conv_gram
 from rethink_jax.minnorm.kernels import gaussian, laplacian, linear
 from rethink_jax.minnorm.solve import (IllConditionedWarning, Predictor, encode_targets, fit, gram,
-                                       memory_needed, min_norm_linear)
+                                       memory_needed, min_norm_linear, predict_precomputed)
 
-__all__ = ["linear", "gaussian", "laplacian", "fit", "Predictor", "gram", "min_norm_linear", "encode_targets",
+__all__ = ["gabor_bank", "gabor_features", "random_conv_features", "random_conv_gram", "predict_precomputed", "linear", "gaussian", "laplacian", "fit", "Predictor", "gram", "min_norm_linear", "encode_targets",
            "memory_needed", "IllConditionedWarning"]

@@ -18,7 +18,7 @@ import scipy.linalg
 
 from rethink_jax.minnorm import kernels as kernels_lib
 
-__all__ = ["fit", "Predictor", "gram", "min_norm_linear", "encode_targets", "memory_needed", "IllConditionedWarning"]
+__all__ = ["fit", "predict_precomputed", "Predictor", "gram", "min_norm_linear", "encode_targets", "memory_needed", "IllConditionedWarning"]
 
 
 class IllConditionedWarning(UserWarning):
@@ -168,6 +168,8 @@ class Predictor:
 
   def predict(self, x_new, block: int = 4096) -> np.ndarray:
     """Scores ``[n_new, K]`` = ``k(x_new, x_train) @ alpha``, blockwise."""
+    if self._kernel is None:
+      raise ValueError("This predictor was fitted on a precomputed kernel: use predict_precomputed(p, k_new_train).")
     z = _prepare(x_new, self._features)
     out = np.empty((len(z), self.alpha.shape[1]))
     for i in range(0, len(z), block):
@@ -205,7 +207,8 @@ def fit(x, y, kernel="gaussian", *, bandwidth: float | None = None, ridge: float
   Args:
     x: ``[n, ...]`` training inputs (flattened), or raw inputs for ``features``.
     y: ``[n]`` integer labels (encoded by ``encoding``) or real targets ``[n]``/``[n, K]``.
-    kernel: ``"linear"``, ``"gaussian"``, ``"laplacian"`` or a callable ``k(x, z)``.
+    kernel: ``"linear"``, ``"gaussian"``, ``"laplacian"``, a callable ``k(x, z)``, or
+      ``"precomputed"`` (then ``x`` is the ``[n, n]`` Gram matrix).
     bandwidth: for the gaussian and laplacian kernels.
     ridge: ``0`` for exact interpolation; a small value for the paper's "l2 regularization".
     solver: ``"cholesky"``, ``"cg"`` (Nystrom-preconditioned) or ``"auto"`` (Cholesky when
@@ -223,27 +226,33 @@ def fit(x, y, kernel="gaussian", *, bandwidth: float | None = None, ridge: float
       message says how much it needs).
   """
   t0 = time.perf_counter()
-  z = _prepare(x, features)
+  precomputed = isinstance(kernel, str) and kernel == "precomputed"
+  if precomputed:
+    z = np.asarray(x)
+    if z.ndim != 2 or z.shape[0] != z.shape[1] or not np.all(np.isfinite(z)):
+      raise ValueError(f"kernel='precomputed' needs a finite square [n, n] Gram matrix, got shape {z.shape}.")
+  else:
+    z = _prepare(x, features)
   targets = encode_targets(y, num_classes, encoding)
   if len(targets) != len(z):
     raise ValueError(f"{len(z)} inputs but {len(targets)} targets.")
   if solver not in ("auto", "cholesky", "cg"):
     raise ValueError(f"solver must be 'auto', 'cholesky' or 'cg', got {solver!r}.")
-  k_fn = kernels_lib.get(kernel, bandwidth)
+  k_fn = None if precomputed else kernels_lib.get(kernel, bandwidth)
   n = len(z)
   limit = memory_limit or int(0.8 * _available_memory())
   if dtype is None:
     dtype = np.float64 if memory_needed(n, np.float64) * 2 <= limit else np.float32
-  if memory_needed(n, dtype) > limit:
+  if not precomputed and memory_needed(n, dtype) > limit:
     raise ValueError(f"The {n} x {n} Gram matrix needs {memory_needed(n, dtype) / 2**30:.1f} GiB in "
                      f"{np.dtype(dtype).name}; only {limit / 2**30:.1f} GiB may be used. Use a subset, or a "
                      "machine with more memory.")
-  k_mat = gram(k_fn, z, dtype=dtype)
+  k_mat = z.astype(dtype, copy=False) if precomputed else gram(k_fn, z, dtype=dtype)
   if solver == "auto":
     solver = "cholesky" if dtype == np.float64 else "cg"
   iterations = 0
   if solver == "cholesky":
-    room_for_copy = memory_needed(n, dtype) * 2 <= limit
+    room_for_copy = precomputed or memory_needed(n, dtype) * 2 <= limit
     try:
       alpha = _cholesky_solve(k_mat.copy() if room_for_copy else k_mat, targets, ridge)
     except np.linalg.LinAlgError as e:
@@ -271,6 +280,11 @@ def fit(x, y, kernel="gaussian", *, bandwidth: float | None = None, ridge: float
   return Predictor(alpha=alpha, residual=residual, solver=solver, iterations=iterations,
                    seconds=time.perf_counter() - t0, _kernel=k_fn, _x_train=z, _features=features,
                    _quad=quad, _is_linear=k_fn is kernels_lib.linear)
+
+
+def predict_precomputed(predictor: Predictor, k_new_train) -> np.ndarray:
+  """Scores from a precomputed cross-kernel ``[n_new, n]`` (for ``kernel='precomputed'``)."""
+  return np.asarray(k_new_train, np.float64) @ predictor.alpha
 
 
 def min_norm_linear(x, y) -> np.ndarray:

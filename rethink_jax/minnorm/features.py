@@ -1,0 +1,130 @@
+"""Feature maps of Section 5: a Gabor wavelet transform (MNIST) and random convolutional
+features (CIFAR-10), computed with jitted JAX convolutions in blocks of images.
+
+With many random filters the feature matrix would not fit in memory (32,000 filters x 4
+pooling cells x 50,000 images is 25 GB in float32), so :func:`random_conv_gram`
+accumulates the linear kernel ``sum_filters F F^T`` filter block by filter block and the
+features are never stored whole.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["gabor_bank", "gabor_features", "random_conv_features", "random_conv_gram"]
+
+
+def gabor_bank(size: int = 11, scales=(2.0, 4.0), orientations: int = 8) -> np.ndarray:
+  """Complex Gabor filters ``[size, size, len(scales) * orientations]`` (Morlet-like, zero mean).
+
+  ``psi(u) = exp(-|u|^2 / (2 s^2)) (exp(i xi <u, e_theta>) - c)`` with spatial frequency
+  ``xi = 3 / (4 s) * pi`` and ``c`` chosen so each filter sums to zero, for every scale
+  ``s`` and ``orientations`` angles in ``[0, pi)``.
+  """
+  half = size // 2
+  yy, xx = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
+  filters = []
+  for s in scales:
+    envelope = np.exp(-(xx ** 2 + yy ** 2) / (2 * s ** 2))
+    xi = 0.75 * np.pi / s
+    for k in range(orientations):
+      theta = np.pi * k / orientations
+      wave = np.exp(1j * xi * (xx * np.cos(theta) + yy * np.sin(theta)))
+      c = np.sum(envelope * wave) / np.sum(envelope)
+      psi = envelope * (wave - c)
+      filters.append(psi / np.sum(np.abs(psi)))
+  return np.stack(filters, axis=-1)
+
+
+@functools.partial(jax.jit, static_argnames=("pool",))
+def _gabor_block(images, real, imag, pool: int):
+  x = images[..., None] if images.ndim == 3 else images  # [N, H, W, 1]
+  conv = lambda f: jax.lax.conv_general_dilated(x, f[:, :, None, :], (1, 1), "SAME",
+                                                dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  modulus = jnp.sqrt(conv(real) ** 2 + conv(imag) ** 2)
+  low = jnp.mean(x, axis=-1, keepdims=True)
+  feats = jnp.concatenate([low, modulus], axis=-1)
+  pooled = jax.lax.reduce_window(feats, 0.0, jax.lax.add, (1, pool, pool, 1), (1, pool, pool, 1), "VALID")
+  return pooled.reshape(len(x), -1) / (pool * pool)
+
+
+def gabor_features(images, *, size: int = 11, scales=(2.0, 4.0), orientations: int = 8, pool: int = 4,
+                   block: int = 2000) -> np.ndarray:
+  """Gabor wavelet modulus features for grey images ``[N, H, W]`` or ``[N, H, W, 1]``.
+
+  Per image: the image itself and the modulus of its convolution with each filter of
+  :func:`gabor_bank` (``len(scales) * orientations`` channels), each average-pooled over
+  ``pool x pool`` cells (MNIST 28x28 with ``pool=4``: 7x7 cells, 17 channels, 833 features).
+  Inputs are scaled to ``[0, 1]`` when they are ``uint8``.
+  """
+  images = np.asarray(images)
+  scale = 1 / 255.0 if images.dtype == np.uint8 else 1.0
+  if images.ndim == 4 and images.shape[-1] != 1:
+    raise ValueError(f"gabor_features expects grey images, got {images.shape[-1]} channels.")
+  bank = gabor_bank(size, scales, orientations)
+  real, imag = jnp.asarray(bank.real, jnp.float32), jnp.asarray(bank.imag, jnp.float32)
+  out = [np.asarray(_gabor_block(jnp.asarray(images[i:i + block], jnp.float32) * scale, real, imag, pool))
+         for i in range(0, len(images), block)]
+  return np.concatenate(out).astype(np.float64)
+
+
+def _random_filters(key, num_filters: int, size: int, channels: int) -> jax.Array:
+  w = jax.random.normal(key, (size, size, channels, num_filters), jnp.float32)
+  w = w - jnp.mean(w, axis=(0, 1, 2), keepdims=True)
+  return w / jnp.linalg.norm(w.reshape(-1, num_filters), axis=0)
+
+
+@functools.partial(jax.jit, static_argnames=("grid",))
+def _conv_relu_pool(images, filters, bias, grid: int):
+  y = jax.lax.conv_general_dilated(images, filters, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  y = jax.nn.relu(y - bias)
+  n, h, w, f = y.shape
+  ch, cw = h // grid, w // grid
+  y = y[:, :ch * grid, :cw * grid].reshape(n, grid, ch, grid, cw, f).mean(axis=(2, 4))
+  return y.reshape(n, -1)
+
+
+def _standardize(images) -> np.ndarray:
+  x = np.asarray(images, np.float32)
+  x = x - x.mean(axis=(1, 2, 3), keepdims=True)
+  return x / np.maximum(x.std(axis=(1, 2, 3), keepdims=True), 1.0 / math.sqrt(x[0].size))
+
+
+def random_conv_features(key: jax.Array, images, num_filters: int, *, size: int = 6, grid: int = 2,
+                         bias: float = 1.0, block: int = 1000) -> np.ndarray:
+  """A random convolutional layer: random unit-norm zero-mean filters, ReLU, average pooling.
+
+  ``images``: ``[N, H, W, C]``; each image is standardized first. Output
+  ``[N, num_filters * grid * grid]`` (pooled over a ``grid x grid`` partition).
+  """
+  x = _standardize(images)
+  filters = _random_filters(key, num_filters, size, x.shape[-1])
+  return np.concatenate([np.asarray(_conv_relu_pool(jnp.asarray(x[i:i + block]), filters, bias, grid))
+                         for i in range(0, len(x), block)]).astype(np.float64)
+
+
+def random_conv_gram(key: jax.Array, x_train, x_test, num_filters: int, *, filter_block: int = 1000,
+                     size: int = 6, grid: int = 2, bias: float = 1.0, block: int = 1000,
+                     dtype=np.float64) -> tuple[np.ndarray, np.ndarray]:
+  """The linear kernel of :func:`random_conv_features` without storing the features.
+
+  Returns ``(K_train [n, n], K_test_train [m, n])``, accumulated over blocks of
+  ``filter_block`` filters: ``K += F_b F_b^T``. Filter block ``b`` uses ``fold_in(key, b)``,
+  so the result depends on ``filter_block`` only through which filters are drawn.
+  """
+  n = len(x_train)
+  k_train = np.zeros((n, n), dtype)
+  k_test = np.zeros((len(x_test), n), dtype)
+  for b, start in enumerate(range(0, num_filters, filter_block)):
+    count = min(filter_block, num_filters - start)
+    kb = jax.random.fold_in(key, b)
+    f_tr = random_conv_features(kb, x_train, count, size=size, grid=grid, bias=bias, block=block)
+    f_te = random_conv_features(kb, x_test, count, size=size, grid=grid, bias=bias, block=block)
+    k_train += f_tr @ f_tr.T
+    k_test += f_te @ f_tr.T
+  return k_train, k_test
