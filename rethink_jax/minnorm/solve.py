@@ -16,7 +16,9 @@ from typing import Callable
 import numpy as np
 import scipy.linalg
 
-from rethink_jax.minnorm import kernels as kernels_lib
+from rethink_jax.minnorm import blocked, kernels as kernels_lib
+
+AUTO_CG_ABOVE = 40_000
 
 __all__ = ["fit", "predict_precomputed", "Predictor", "gram", "min_norm_linear", "encode_targets", "memory_needed", "IllConditionedWarning"]
 
@@ -83,15 +85,6 @@ def _matvec_blocked(k_mat: np.ndarray, v: np.ndarray, block: int = 4096) -> np.n
   for i in range(0, k_mat.shape[0], block):
     out[i:i + block] = k_mat[i:i + block].astype(np.float64) @ v
   return out
-
-
-def _cholesky_solve(k_mat: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
-  """Factors ``K + ridge I`` in place (``k_mat`` is overwritten) and solves ``[n, K]`` targets."""
-  if ridge:
-    diag = np.arange(len(k_mat))
-    k_mat[diag, diag] += ridge
-  c, lower = scipy.linalg.cho_factor(k_mat, lower=True, overwrite_a=True, check_finite=False)
-  return scipy.linalg.cho_solve((c, lower), y.astype(c.dtype), check_finite=False).astype(np.float64)
 
 
 def _pcg(matvec: Callable, y: np.ndarray, precond: Callable, tol: float, max_iter: int) -> tuple[np.ndarray, int]:
@@ -211,11 +204,12 @@ def fit(x, y, kernel="gaussian", *, bandwidth: float | None = None, ridge: float
       ``"precomputed"`` (then ``x`` is the ``[n, n]`` Gram matrix).
     bandwidth: for the gaussian and laplacian kernels.
     ridge: ``0`` for exact interpolation; a small value for the paper's "l2 regularization".
-    solver: ``"cholesky"``, ``"cg"`` (Nystrom-preconditioned) or ``"auto"`` (Cholesky when
-      the Gram matrix fits in memory twice over, else CG on a float32 Gram matrix).
+    solver: ``"cholesky"`` (in-place blocked factorisation with float64 iterative
+      refinement, one copy of K), ``"cg"`` (Nystrom-preconditioned conjugate gradient) or
+      ``"auto"`` (Cholesky up to n = 40,000, CG above).
     features: a function applied to inputs first (e.g. :func:`gabor_features`).
-    dtype: precision of the stored Gram matrix (default float64 when it fits, else float32;
-      residuals are always computed in float64).
+    dtype: precision of the stored Gram matrix (default float64 when it fits in
+      ``memory_limit``, else float32; residuals are always computed in float64).
     memory_limit: bytes the Gram matrix may use (default: available memory).
 
   Returns:
@@ -242,36 +236,28 @@ def fit(x, y, kernel="gaussian", *, bandwidth: float | None = None, ridge: float
   n = len(z)
   limit = memory_limit or int(0.8 * _available_memory())
   if dtype is None:
-    dtype = np.float64 if memory_needed(n, np.float64) * 2 <= limit else np.float32
+    dtype = np.float64 if memory_needed(n, np.float64) <= limit else np.float32
   if not precomputed and memory_needed(n, dtype) > limit:
     raise ValueError(f"The {n} x {n} Gram matrix needs {memory_needed(n, dtype) / 2**30:.1f} GiB in "
                      f"{np.dtype(dtype).name}; only {limit / 2**30:.1f} GiB may be used. Use a subset, or a "
                      "machine with more memory.")
-  k_mat = z.astype(dtype, copy=False) if precomputed else gram(k_fn, z, dtype=dtype)
-  if solver == "auto":
-    solver = "cholesky" if dtype == np.float64 else "cg"
+  k_mat = np.array(z, dtype=dtype, order="C") if precomputed else gram(k_fn, z, dtype=dtype)
+  if solver == "auto":  # direct and exact up to ~40k (O(n^3)); beyond, preconditioned CG (O(n^2) per iteration)
+    solver = "cholesky" if n <= AUTO_CG_ABOVE else "cg"
   iterations = 0
   if solver == "cholesky":
-    room_for_copy = precomputed or memory_needed(n, dtype) * 2 <= limit
     try:
-      alpha = _cholesky_solve(k_mat.copy() if room_for_copy else k_mat, targets, ridge)
+      alpha, diag, history = blocked.solve_refined(k_mat, targets, ridge=ridge, tol=tol)
     except np.linalg.LinAlgError as e:
       raise ValueError(f"Cholesky failed: K + ridge I is not numerically positive definite ({e}). Use "
                        "ridge > 0 or solver='cg'.") from e
-    if not room_for_copy:
-      k_mat = gram(k_fn, z, dtype=dtype)  # the factorisation overwrote K: rebuild it for the residual
-  matvec = lambda v: _matvec_blocked(k_mat, v) + ridge * v
-  if solver == "cholesky":
-    for _ in range(2):  # float64 iterative refinement of the residual
-      r = targets - matvec(alpha)
-      if np.linalg.norm(r) <= tol * np.linalg.norm(targets):
-        break
-      corr, _ = _pcg(matvec, r, lambda v: v, tol, 50)
-      alpha += corr
+    k_alpha = blocked.sym_matvec(k_mat, diag, alpha)
+    iterations = len(history) - 1  # refinement steps
   else:
+    matvec = lambda v: _matvec_blocked(k_mat, v) + ridge * v
     precond = _nystrom_preconditioner(k_mat, ridge, min(precond_rank, n - 1))
     alpha, iterations = _pcg(matvec, targets, precond, tol, max_iter)
-  k_alpha = matvec(alpha) - ridge * alpha
+    k_alpha = _matvec_blocked(k_mat, alpha)
   residual = float(np.linalg.norm(k_alpha + ridge * alpha - targets) / np.linalg.norm(targets))
   quad = float(np.sum(alpha * k_alpha))
   if residual > 1e-3:
