@@ -196,3 +196,22 @@ def test_blocked_in_place_cholesky_with_refinement(dtype):
 def scipy_solve(a, b):
   import scipy.linalg
   return scipy.linalg.solve(a, b, assume_a="pos")
+
+
+@pytest.mark.parametrize("script,args", [
+    ("minnorm_mnist.py", ["--config.max_train=800"]),
+    ("minnorm_cifar.py", ["--config.max_train=300", "--config.num_filters=64", "--config.filter_block=32"]),
+])
+def test_minnorm_scripts_end_to_end(tmp_path, script, args):
+  import json
+  import pathlib
+  import subprocess
+  import sys
+
+  repo = pathlib.Path(__file__).resolve().parents[1]
+  out = subprocess.run([sys.executable, str(repo / "experiments" / script), "--workdir", str(tmp_path), *args],
+                       capture_output=True, text=True, timeout=600)
+  assert out.returncode == 0, out.stderr[-3000:]
+  rows = json.loads((tmp_path / "results.json").read_text())["results"]
+  assert len(rows) >= 2 and all(r["residual"] < 1e-6 and 0.0 <= r["test_error"] < 0.9 for r in rows)
+  assert "test error" in out.stdout

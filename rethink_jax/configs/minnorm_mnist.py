@@ -1,0 +1,25 @@
+"""Section 5 on MNIST: min-norm interpolation with a Gaussian kernel, raw pixels and Gabor features.
+
+Paper: 1.2% test error on raw pixels, 0.6% with a Gabor wavelet transform; norms about 220
+and 390 (its bandwidths and normalisation are not stated; here pixels are scaled to [0, 1]).
+* ``cpu`` (default): the embedded sample (5,000 train, 1,000 test); seconds.
+* ``full``: 60,000 / 10,000 from files; one float32 Gram matrix of 14.4 GB.
+    python experiments/minnorm_mnist.py --config rethink_jax/configs/minnorm_mnist.py:full --config.data_dir=~/data
+"""
+
+import ml_collections
+
+
+def get_config(preset: str = "cpu"):
+  c = ml_collections.ConfigDict()
+  c.source = "sample" if preset == "cpu" else "files"
+  c.data_dir = ""
+  c.max_train = 0
+  c.raw_bandwidth = 5.0
+  c.gabor_bandwidth = 2.0
+  c.solver = "auto"
+  c.ridge = 0.0
+  c.encoding = "onehot"
+  if preset not in ("cpu", "full"):
+    raise ValueError(f"Unknown preset {preset!r}; choose 'cpu' or 'full'.")
+  return c
