@@ -200,7 +200,7 @@ def scipy_solve(a, b):
 
 @pytest.mark.parametrize("script,args", [
     ("minnorm_mnist.py", ["--config.max_train=800"]),
-    ("minnorm_cifar.py", ["--config.max_train=300", "--config.num_filters=64", "--config.filter_block=32"]),
+    ("minnorm_cifar.py", ["--config.max_train=200", "--config.num_filters=64", "--config.filter_block=32"]),
 ])
 def test_minnorm_scripts_end_to_end(tmp_path, script, args):
   import json
