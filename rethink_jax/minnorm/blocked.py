@@ -14,17 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
-from scipy.linalg import blas, lapack
+from scipy.linalg import lapack
 
 __all__ = ["factor_in_place", "solve_factored", "sym_matvec", "solve_refined"]
 
 
 def _potrf(dtype):
   return lapack.spotrf if dtype == np.float32 else lapack.dpotrf
-
-
-def _gemm(dtype):
-  return blas.sgemm if dtype == np.float32 else blas.dgemm
 
 
 def factor_in_place(a: np.ndarray, tile: int = 4096, ridge: float = 0.0) -> np.ndarray:
@@ -41,7 +37,7 @@ def factor_in_place(a: np.ndarray, tile: int = 4096, ridge: float = 0.0) -> np.n
   diag = a[idx, idx].astype(np.float64)
   if ridge:
     a[idx, idx] += ridge
-  potrf, gemm = _potrf(a.dtype), _gemm(a.dtype)
+  potrf = _potrf(a.dtype)
   starts = list(range(0, n, tile))
   for k in starts:
     ke = min(k + tile, n)
@@ -60,7 +56,7 @@ def factor_in_place(a: np.ndarray, tile: int = 4096, ridge: float = 0.0) -> np.n
       pi = panel[i - ke:ie - ke]
       for j in range(ke, ie, tile):
         je = min(j + tile, n)
-        upd = gemm(1.0, pi, panel[j - ke:je - ke], trans_b=True)
+        upd = pi @ panel[j - ke:je - ke].T  # C-ordered result, like the tiles it updates
         if i == j:  # diagonal tile: its upper part still holds K
           a[i:ie, j:je] -= np.tril(upd)
         else:
