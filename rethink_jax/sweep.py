@@ -24,17 +24,6 @@ SWEEP_FILE = "sweep.json"
 Runs = dict[str, tuple[ml_collections.ConfigDict, dict[str, Any]]]
 
 
-def _variant(base: ml_collections.ConfigDict, **changes) -> ml_collections.ConfigDict:
-  c = copy.deepcopy(base)
-  for key, value in changes.items():
-    node = c
-    *parents, leaf = key.split(".")
-    for p in parents:
-      node = node[p]
-    node[leaf] = value
-  return c
-
-
 def run_sweep(runs: Runs, sweep_dir, *, only: str | None = None) -> dict[str, dict]:
   """Runs every run of the sweep not yet finished; returns ``{name: summary}``.
 
@@ -85,10 +74,10 @@ def table1_runs(c: ml_collections.ConfigDict) -> Runs:
     for crop in crops:
       for wd in (True, False):
         name = f"{model}-crop{int(crop)}-wd{int(wd)}"
-        runs[name] = (_variant(base, **{"augment.random_crop": crop,
+        runs[name] = (common.override(base, **{"augment.random_crop": crop,
                                         "optim.weight_decay": c.weight_decay if wd else 0.0}),
                       {"model": model, "random_crop": crop, "weight_decay": wd, "random_labels": False})
-    runs[f"{model}-random_labels"] = (_variant(base, **{"corruption.kind": "random_labels",
+    runs[f"{model}-random_labels"] = (common.override(base, **{"corruption.kind": "random_labels",
                                                         "num_epochs": c.random_label_epochs}),
                                       {"model": model, "random_crop": False, "weight_decay": False,
                                        "random_labels": True})
@@ -99,15 +88,15 @@ def appendix_runs(c: ml_collections.ConfigDict) -> Runs:
   """Appendix table: random labels with regularizers."""
   runs = {}
   for model in c.models:
-    base = _variant(common.set_model(copy.deepcopy(c.train), model),
+    base = common.override(common.set_model(copy.deepcopy(c.train), model),
                     **{"corruption.kind": "random_labels", "num_epochs": c.random_label_epochs})
-    runs[f"{model}-random_labels-wd"] = (_variant(base, **{"optim.weight_decay": c.weight_decay}),
+    runs[f"{model}-random_labels-wd"] = (common.override(base, **{"optim.weight_decay": c.weight_decay}),
                                          {"model": model, "regularizer": "weight decay"})
     if model == "inception_small":
-      runs[f"{model}-random_labels-crop"] = (_variant(base, **{"augment.random_crop": True}),
+      runs[f"{model}-random_labels-crop"] = (common.override(base, **{"augment.random_crop": True}),
                                              {"model": model, "regularizer": "random crop"})
       runs[f"{model}-random_labels-augment"] = (
-          _variant(base, **{"augment.flip": True, "augment.rotate_degrees": 25.0, "optim.lr_decay": 0.999}),
+          common.override(base, **{"augment.flip": True, "augment.rotate_degrees": 25.0, "optim.lr_decay": 0.999}),
           {"model": model, "regularizer": "augmentation"})
   return runs
 
@@ -117,12 +106,12 @@ FIGURE1_KINDS = ("true_labels", "random_labels", "shuffled_pixels", "random_pixe
 
 def fitting_curves_runs(c: ml_collections.ConfigDict) -> Runs:
   """Figure 1a: the five randomization tests, same model and hyperparameters."""
-  return {kind: (_variant(c.train, **{"corruption.kind": kind}), {"kind": kind}) for kind in FIGURE1_KINDS}
+  return {kind: (common.override(c.train, **{"corruption.kind": kind}), {"kind": kind}) for kind in FIGURE1_KINDS}
 
 
 def label_corruption_runs(c: ml_collections.ConfigDict) -> Runs:
   """Figures 1b and 1c: partially corrupted labels at each level in ``c.levels``."""
-  return {f"p{p:.2f}": (_variant(c.train, **{"corruption.kind": "partial_labels", "corruption.p": float(p)}),
+  return {f"p{p:.2f}": (common.override(c.train, **{"corruption.kind": "partial_labels", "corruption.p": float(p)}),
                         {"p": float(p)}) for p in c.levels}
 
 

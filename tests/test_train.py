@@ -28,13 +28,7 @@ def small_config(**overrides) -> ml_collections.ConfigDict:
   c.eval_every_steps = 10
   c.checkpoint_every_steps = 20
   c.progress = False
-  for k, v in overrides.items():
-    node = c
-    *parents, leaf = k.split(".")
-    for p in parents:
-      node = node[p]
-    node[leaf] = v
-  return c
+  return common.override(c, **overrides)
 
 
 @pytest.fixture(scope="module")

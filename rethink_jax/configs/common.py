@@ -13,6 +13,8 @@ Choices where the paper is silent (kept the same across every experiment):
 * parameter initialisation: Flax defaults (LeCun normal kernels, zero biases).
 """
 
+import copy
+
 import ml_collections
 
 PAPER_LR = {"inception_small": 0.1, "inception_small_nobn": 0.1, "alexnet_small": 0.01,
@@ -62,6 +64,18 @@ def base_config() -> ml_collections.ConfigDict:
   c.stop_at_fit = False
   c.progress = True
   c.workdir = ""                # empty: runs/<experiment>/<model>-<corruption>-seed<seed>
+  return c
+
+
+def override(c: ml_collections.ConfigDict, **changes) -> ml_collections.ConfigDict:
+  """A copy of ``c`` with dotted keys changed: ``override(c, **{"optim.lr": 0.1})``."""
+  c = copy.deepcopy(c)
+  for key, value in changes.items():
+    node = c
+    *parents, leaf = key.split(".")
+    for p in parents:
+      node = node[p]
+    node[leaf] = value
   return c
 
 
