@@ -287,3 +287,16 @@ def test_sigkill_and_resume_is_bit_identical(tmp_path):
   assert strip(metrics_ref) == strip(metrics_res)
   assert {k: v for k, v in sa.items() if k not in ("train_seconds", "time_to_fit")} == \
          {k: v for k, v in sb.items() if k not in ("train_seconds", "time_to_fit")}
+
+
+def test_augmentations_in_the_engine(sample, tmp_path):
+  config = small_config(**{"augment.random_crop": True, "augment.flip": True, "augment.rotate_degrees": 25.0})
+  input_fn = train.make_input_fn(config)
+  x = sample.x_train[:8]
+  plain = np.asarray(input_fn(x))
+  np.testing.assert_allclose(plain, preprocess.cifar10_paper(x), rtol=1e-5, atol=1e-5)  # eval: centre crop
+  a, b = np.asarray(input_fn(x, jax.random.key(0))), np.asarray(input_fn(x, jax.random.key(1)))
+  assert a.shape == plain.shape and not np.allclose(a, plain) and not np.allclose(a, b)
+  np.testing.assert_array_equal(a, np.asarray(input_fn(x, jax.random.key(0))))  # same step key, same batch
+  summary = train.train_and_evaluate(common.override(config, num_epochs=0.5), tmp_path)
+  assert summary["step"] == 15 and np.isfinite(summary["train_loss"])
