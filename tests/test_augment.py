@@ -38,13 +38,26 @@ def test_rotation_zero_is_identity_and_keeps_the_centre():
   assert not np.allclose(out, x)
 
 
-def test_rotation_by_90_degrees_matches_rot90():
-  x = np.random.default_rng(1).normal(size=(1, 7, 7, 1)).astype(np.float32)
-  # max_degrees=90 with a key whose draw we read back: compare against the exact rotation
-  key = jax.random.key(3)
-  angle = float(jax.random.uniform(key, (1,), minval=-90.0, maxval=90.0)[0])
-  out = np.asarray(augment.random_rotation(key, x, 90.0))
-  assert out.shape == x.shape and np.isfinite(out).all() and abs(angle) <= 90.0
+def test_rotation_keeps_a_centred_disc_and_turns_a_bar():
+  h = 21
+  yy, xx = np.mgrid[:h, :h] - (h - 1) / 2
+  disc = np.exp(-(xx ** 2 + yy ** 2) / 18.0)[None, :, :, None].astype(np.float32)
+  bar = (np.abs(yy) < 1).astype(np.float32)[None, :, :, None] * (np.abs(xx) < 8)[None, :, :, None]
+  key = jax.random.key(4)
+  angle = float(jax.random.uniform(key, (1,), minval=-25.0, maxval=25.0)[0])
+  # a radially symmetric image is unchanged by any rotation (up to bilinear interpolation)
+  np.testing.assert_allclose(augment.random_rotation(key, disc, 25.0), disc, atol=0.03)
+  # a horizontal bar comes out tilted by the drawn angle: its principal axis gives the angle back
+  out = np.asarray(augment.random_rotation(key, bar, 25.0))[0, :, :, 0]
+  w = out.ravel()
+  cx, cy = np.sum(w * xx.ravel()) / w.sum(), np.sum(w * yy.ravel()) / w.sum()
+  cov = np.cov(np.stack([xx.ravel() - cx, yy.ravel() - cy]), aweights=w)
+  evals, evecs = np.linalg.eigh(cov)
+  axis = evecs[:, -1]
+  measured = np.degrees(np.arctan2(axis[1], axis[0]))
+  measured = (measured + 90) % 180 - 90
+  assert abs(abs(measured) - abs(angle)) < 2.0, (measured, angle)
+  assert abs(angle) > 2.0  # the key draws a visible rotation, so the check is not vacuous
 
 
 def test_jittable_and_bad_input():
