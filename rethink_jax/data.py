@@ -39,7 +39,7 @@ import urllib.request
 import numpy as np
 
 __all__ = [
-    "Dataset", "DataError", "load", "download", "NAMES", "SOURCES", "NUM_CLASSES",
+    "Dataset", "DataError", "load", "download", "NAMES", "CLASS_NAMES", "SOURCES", "NUM_CLASSES",
     "DATA_DIR_ENV", "REMOTE_FILES",
 ]
 
@@ -47,6 +47,8 @@ NAMES = ("cifar10", "mnist")
 SOURCES = ("sample", "files", "tfds")
 NUM_CLASSES = {"cifar10": 10, "mnist": 10}
 IMAGE_SHAPE = {"cifar10": (32, 32, 3), "mnist": (28, 28, 1)}
+CLASS_NAMES = {"cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+               "mnist": tuple(str(i) for i in range(10))}
 DATA_DIR_ENV = "RETHINK_JAX_DATA"
 
 # Official archives and their published MD5 checksums (the ones torchvision verifies).

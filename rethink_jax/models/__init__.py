@@ -47,7 +47,7 @@ _BUILDERS: dict[str, Callable[..., nnx.Module]] = {
 NAMES = tuple(_BUILDERS)
 
 
-def create(name: str, num_classes: int = 10, *, rngs: nnx.Rngs, input_shape=(28, 28, 3),
+def create(name: str, num_classes: int = 10, *, rngs: nnx.Rngs, input_shape: tuple[int, int, int] = (28, 28, 3),
            dropout: float = 0.0, dtype: Any = jnp.float32) -> nnx.Module:
   """Builds one of the paper's networks by name.
 
