@@ -30,7 +30,7 @@ import numpy as np
 from rethink_jax.data import Dataset
 
 __all__ = [
-    "partial_labels", "random_labels", "shuffled_pixels", "random_pixels", "gaussian",
+    "partial_labels", "random_labels", "partial_labels_by_index", "shuffled_pixels", "random_pixels", "gaussian",
     "apply", "CorruptionRecord", "KINDS", "LABEL_KINDS", "INPUT_KINDS",
 ]
 
@@ -108,6 +108,40 @@ def partial_labels(key: jax.Array, labels: jax.typing.ArrayLike, p: float | jax.
 def random_labels(key: jax.Array, labels: jax.typing.ArrayLike, num_classes: int) -> jax.Array:
   """Random labels (Section 2): every label drawn uniformly; equals ``partial_labels(p=1)``."""
   return partial_labels(key, labels, 1.0, num_classes)
+
+
+def partial_labels_by_index(key: jax.Array, indices: jax.typing.ArrayLike, labels: jax.typing.ArrayLike,
+                            p: float | jax.Array, num_classes: int) -> jax.Array:
+  """Partially corrupted labels for examples named by their index in the dataset.
+
+  The same law as :func:`partial_labels`, but example ``i``'s draw depends only on
+  ``fold_in(key, i)``: for a dataset streamed in batches (ImageNet) the corruption is
+  applied inside the train step, batch by batch, and still stays fixed across epochs,
+  hosts and resumes, as the paper requires (Section 2).
+
+  Args:
+    key: a ``jax.random.key``.
+    indices: ``[B]`` non-negative example indices.
+    labels: ``[B]`` their true integer labels.
+    p: corruption probability in ``[0, 1]`` (``1.0``: random labels).
+    num_classes: number of classes ``K`` (static).
+
+  Returns:
+    ``[B]`` labels of the same dtype.
+  """
+  key = _check_key(key)
+  labels = _check_labels(labels, num_classes)
+  _check_p(p)
+  indices = jnp.asarray(indices)
+  if indices.shape != labels.shape:
+    raise ValueError(f"indices {indices.shape} and labels {labels.shape} must have the same shape.")
+
+  def one(i, label):
+    k = jax.random.fold_in(key, i)
+    replace = jax.random.uniform(jax.random.fold_in(k, 0)) < p
+    drawn = jax.random.randint(jax.random.fold_in(k, 1), (), 0, num_classes, dtype=labels.dtype)
+    return jnp.where(replace, drawn, label)
+  return jax.vmap(one)(indices, labels)
 
 
 def _permute_pixels(images: jax.Array, perm: jax.Array) -> jax.Array:

@@ -8,7 +8,8 @@
 * Figure 1a (``figure1a.png``): training loss against steps for the five randomization tests;
 * Figures 1b and 1c (``figure1b.png``, ``figure1c.png``): time to fit relative to true
   labels, and test error at the end, against the label corruption level;
-* Figure 2b (``figure2b.png``): test accuracy over training, the cumulative best shaded.
+* Figure 2b (``figure2b.png``): test accuracy over training, the cumulative best shaded;
+* Table 2 (``table2.md``) and Figure 2a (``figure2a.png``) from ImageNet runs.
 
 Each output is written to a temporary file and renamed into place.
 """
@@ -23,7 +24,7 @@ import tempfile
 from rethink_jax import paper, records
 from rethink_jax.sweep import FIGURE1_KINDS, SWEEP_FILE, load_sweep
 
-__all__ = ["table1", "appendix", "figure1a", "figure1bc", "figure2b", "build", "build_all"]
+__all__ = ["table1", "appendix", "figure1a", "figure1bc", "figure2b", "table2", "figure2a", "build", "build_all"]
 
 KIND_LABELS = {"true_labels": "true labels", "random_labels": "random labels", "shuffled_pixels": "shuffled pixels",
                "random_pixels": "random pixels", "gaussian": "Gaussian"}
@@ -170,28 +171,62 @@ def figure1bc(sweep_dir) -> list[pathlib.Path]:
   return outs
 
 
-def figure2b(sweep_dir) -> pathlib.Path:
-  """Figure 2b: test accuracy over training; shaded up to the cumulative best (early stopping)."""
+def _early_stopping_plot(runs: dict, key: str, label, title: str, ylabel: str, path: pathlib.Path) -> pathlib.Path:
+  """Accuracy ``key`` against steps per run, shaded up to its cumulative best (Figure 2)."""
   import numpy as np
 
-  runs = _load(sweep_dir)
   plt = _plt()
   fig, ax = plt.subplots(figsize=(6, 4))
-  for name, run in runs.items():
-    rows = [r for r in run["metrics"] if "test_accuracy" in r]
+  for run in runs.values():
+    rows = [r for r in run["metrics"] if key in r]
     if not rows:
       continue
     steps = np.array([r["step"] for r in rows])
-    acc = np.array([r["test_accuracy"] for r in rows])
-    line, = ax.plot(steps, acc, label=run["meta"]["model"])
+    acc = np.array([r[key] for r in rows])
+    line, = ax.plot(steps, acc, label=label(run["meta"]))
     ax.fill_between(steps, acc, np.maximum.accumulate(acc), color=line.get_color(), alpha=0.25)
   ax.set_xlabel("steps")
-  ax.set_ylabel("test accuracy")
-  ax.set_title("Figure 2b: implicit regularization (shaded: cumulative best)")
+  ax.set_ylabel(ylabel)
+  ax.set_title(title)
   ax.legend()
-  out = _atomic_png(fig, pathlib.Path(sweep_dir) / "figure2b.png")
+  out = _atomic_png(fig, path)
   plt.close(fig)
   return out
+
+
+def figure2b(sweep_dir) -> pathlib.Path:
+  """Figure 2b: test accuracy over training; shaded up to the cumulative best (early stopping)."""
+  return _early_stopping_plot(_load(sweep_dir), "test_accuracy", lambda m: m["model"],
+                              "Figure 2b: implicit regularization (shaded: cumulative best)", "test accuracy",
+                              pathlib.Path(sweep_dir) / "figure2b.png")
+
+
+def table2(sweep_dir) -> pathlib.Path:
+  """Table 2 (ImageNet, Inception V3): top-1 train, top-1 and top-5 test (%), ours beside the paper's."""
+  runs = _load(sweep_dir)
+  lines = ["| regularizers | top-1 train (ours) | top-1 test (ours) | top-5 test (ours) | "
+           "best top-1 test (ours) | top-1 train (paper) | top-1 test (paper) | top-5 test (paper) | steps |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+  num = lambda x: "—" if x is None else f"{x:.2f}"
+  order = list(paper.TABLE2)
+  for run in sorted(runs.values(), key=lambda r: (order.index(r["meta"]["imagenet_row"])
+                                                  if r["meta"]["imagenet_row"] in order else len(order))):
+    row, s = run["meta"]["imagenet_row"], run["summary"]
+    ref = paper.TABLE2.get(row, (None, None, None, None))  # rows of our own (e.g. "tiny"): no paper numbers
+    best_ref = f" ({ref[3]:.2f})" if ref[3] is not None else ""
+    lines.append(f"| {paper.TABLE2_ROWS.get(row, row)} | {_pct(s and s['train_top1'])} | {_pct(s and s['test_top1'])} | "
+                 f"{_pct(s and s['test_top5'])} | {_pct(s and s['best_test_top1'])} | {num(ref[0])} | "
+                 f"{num(ref[1])}{best_ref} | {num(ref[2])} | {s['step'] if s else 'not run'} |")
+  text = ("# Table 2: ImageNet, Inception V3 (%)\n\nPaper: best top-1 test during training in parentheses.\n\n"
+          + "\n".join(lines) + f"\n\n{_provenance(runs)}\n")
+  return _atomic_text(pathlib.Path(sweep_dir) / "table2.md", text)
+
+
+def figure2a(sweep_dir) -> pathlib.Path:
+  """Figure 2a: ImageNet top-1 test accuracy over training, shaded up to the cumulative best."""
+  label = lambda meta: paper.TABLE2_ROWS.get(meta["imagenet_row"], meta["imagenet_row"])
+  return _early_stopping_plot(_load(sweep_dir), "test_top1", label, "Figure 2a: ImageNet (shaded: cumulative best)",
+                              "top-1 test accuracy", pathlib.Path(sweep_dir) / "figure2a.png")
 
 
 def build(sweep_dir) -> list[pathlib.Path]:
@@ -208,6 +243,8 @@ def build(sweep_dir) -> list[pathlib.Path]:
     return [figure1a(sweep_dir)]
   if all("p" in m for m in metas):
     return figure1bc(sweep_dir)
+  if all("imagenet_row" in m for m in metas):
+    return [table2(sweep_dir), figure2a(sweep_dir)]
   return [figure2b(sweep_dir)]
 
 

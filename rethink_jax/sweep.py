@@ -24,15 +24,20 @@ SWEEP_FILE = "sweep.json"
 Runs = dict[str, tuple[ml_collections.ConfigDict, dict[str, Any]]]
 
 
-def run_sweep(runs: Runs, sweep_dir, *, only: str | None = None) -> dict[str, dict]:
+def run_sweep(runs: Runs, sweep_dir, *, only: str | None = None, train_fn=None, merge: bool = False
+              ) -> dict[str, dict]:
   """Runs every run of the sweep not yet finished; returns ``{name: summary}``.
 
   A run counts as finished when its ``summary.json`` exists and its saved config equals
-  the one asked for; otherwise ``train_and_evaluate`` resumes or starts it.
+  the one asked for; otherwise ``train_fn`` (default :func:`rethink_jax.train.train_and_evaluate`)
+  resumes or starts it. ``merge=True`` keeps the other runs already listed in the sweep
+  directory (a sweep grown one run at a time, as ImageNet's Table 2 rows are).
   """
+  train_fn = train_fn or train.train_and_evaluate
   sweep_dir = records.check_writable(sweep_dir)
-  records.write_json(sweep_dir / SWEEP_FILE, {name: {"config": cfg.to_dict(), "meta": meta}
-                                              for name, (cfg, meta) in runs.items()})
+  spec = records.read_json(sweep_dir / SWEEP_FILE) if merge and (sweep_dir / SWEEP_FILE).exists() else {}
+  spec.update({name: {"config": cfg.to_dict(), "meta": meta} for name, (cfg, meta) in runs.items()})
+  records.write_json(sweep_dir / SWEEP_FILE, spec)
   summaries = {}
   for name, (cfg, meta) in runs.items():
     if only and name != only:
@@ -45,10 +50,11 @@ def run_sweep(runs: Runs, sweep_dir, *, only: str | None = None) -> dict[str, di
       continue
     print(f"[{name}] {cfg.model}, {cfg.corruption.kind}" + (f" p={cfg.corruption.p}" if cfg.corruption.kind ==
                                                              "partial_labels" else ""), flush=True)
-    summaries[name] = train.train_and_evaluate(cfg, workdir)
+    summaries[name] = train_fn(cfg, workdir)
     s = summaries[name]
-    print(f"[{name}] train {s['train_accuracy']:.4f} test {s['test_accuracy']:.4f} "
-          f"steps {s['step']} ({s['train_seconds']:.0f} s)", flush=True)
+    accuracy = (f"train {s['train_accuracy']:.4f} test {s['test_accuracy']:.4f}" if "train_accuracy" in s else
+                f"train top-1 {s['train_top1']:.4f} test top-1 {s['test_top1']:.4f} top-5 {s['test_top5']:.4f}")
+    print(f"[{name}] {accuracy} steps {s['step']} ({s['train_seconds']:.0f} s)", flush=True)
   return summaries
 
 

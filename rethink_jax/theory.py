@@ -140,7 +140,8 @@ def _knots_and_weights(x_sorted: np.ndarray, y_sorted: np.ndarray, theta: float,
   return b, w
 
 
-def depth2_interpolant(z: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *, key: jax.Array | None = None, theta: float = DEFAULT_THETA,
+def depth2_interpolant(z: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *,
+                       key: jax.Array | None = None, theta: float = DEFAULT_THETA,
                        solver: str = "recursion", min_relative_gap: float = DEFAULT_MIN_RELATIVE_GAP
                        ) -> Depth2Params:
   """Theorem 1: a depth-two ReLU network fitting ``y`` on ``z`` exactly, with 2n + d weights.
@@ -304,7 +305,8 @@ class RademacherEstimate(NamedTuple):
   values: np.ndarray
 
 
-def empirical_rademacher(fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray], x: jax.typing.ArrayLike, *, num_draws: int = 10,
+def empirical_rademacher(fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                         x: jax.typing.ArrayLike, *, num_draws: int = 10,
                          key: jax.Array | None = None) -> RademacherEstimate:
   """Empirical Rademacher complexity of a model class on a sample (Section 2.3).
 

@@ -17,8 +17,8 @@ def test_docs_site_builds_strict(tmp_path):
                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
   assert proc.returncode == 0, proc.stdout + proc.stderr
   api = (tmp_path / "site" / "api" / "index.html").read_text()
-  for name in ("rethink_jax.corruptions.partial_labels", "rethink_jax.minnorm.fit", "rethink_jax.theory.depth2_interpolant",
-               "rethink_jax.train.train_and_evaluate"):
+  for name in ("rethink_jax.corruptions.partial_labels", "rethink_jax.minnorm.fit",
+               "rethink_jax.theory.depth2_interpolant", "rethink_jax.train.train_and_evaluate"):
     assert f'id="{name}"' in api, f"{name} missing from the API reference"
 
 

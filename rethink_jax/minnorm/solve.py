@@ -192,7 +192,8 @@ def _prepare(x, features) -> np.ndarray:
   return x
 
 
-def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian", *, bandwidth: float | None = None, ridge: float = 0.0, solver: str = "auto",
+def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian", *,
+        bandwidth: float | None = None, ridge: float = 0.0, solver: str = "auto",
         features: Callable | None = None, num_classes: int | None = None, encoding: str = "onehot",
         tol: float = 1e-10, max_iter: int = 1000, precond_rank: int = 200, dtype: npt.DTypeLike | None = None,
         memory_limit: int | None = None) -> Predictor:

@@ -13,6 +13,9 @@ name                        parameters
 ``mlp_1x512``               1,209,866
 ``mlp_3x512``               1,735,178
 ==========================  ==========
+
+ImageNet (Table 2): ``create("inception_v3", num_classes=1000, input_shape=(299, 299, 3), rngs=...)``,
+23,817,352 trainable parameters (:data:`REFERENCE_PARAM_COUNTS`).
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ from flax import nnx
 
 from rethink_jax.models.alexnet import AlexNetSmall
 from rethink_jax.models.inception import InceptionSmall
+from rethink_jax.models.inception_v3 import InceptionV3
 from rethink_jax.models.mlp import MLP
 
-__all__ = ["create", "count_params", "NAMES", "PAPER_PARAM_COUNTS", "MLP", "AlexNetSmall", "InceptionSmall"]
+__all__ = ["create", "count_params", "NAMES", "IMAGENET_NAMES", "PAPER_PARAM_COUNTS", "REFERENCE_PARAM_COUNTS", "MLP",
+           "AlexNetSmall", "InceptionSmall", "InceptionV3"]
 
 PAPER_PARAM_COUNTS = {
     "inception_small": 1_649_402,
@@ -44,7 +49,13 @@ _BUILDERS: dict[str, Callable[..., nnx.Module]] = {
     "mlp_1x512": lambda **kw: MLP(depth=1, **kw),
     "mlp_3x512": lambda **kw: MLP(depth=3, **kw),
 }
-NAMES = tuple(_BUILDERS)
+NAMES = tuple(_BUILDERS)  # the CIFAR-10 networks of Table 1
+
+# Inception V3 without its auxiliary head, BatchNorm offsets only, 1000 classes: the count
+# of the widely used reference definitions (TF-slim, Keras); the paper gives none.
+REFERENCE_PARAM_COUNTS = {"inception_v3": 23_817_352}
+_BUILDERS["inception_v3"] = lambda **kw: InceptionV3(**kw)
+IMAGENET_NAMES = ("inception_v3",)
 
 
 def create(name: str, num_classes: int = 10, *, rngs: nnx.Rngs, input_shape: tuple[int, int, int] = (28, 28, 3),
@@ -52,7 +63,7 @@ def create(name: str, num_classes: int = 10, *, rngs: nnx.Rngs, input_shape: tup
   """Builds one of the paper's networks by name.
 
   Args:
-    name: one of :data:`NAMES`.
+    name: one of :data:`NAMES` (CIFAR-10) or :data:`IMAGENET_NAMES`.
     num_classes: output classes.
     rngs: ``nnx.Rngs`` for parameter initialisation.
     input_shape: ``(H, W, C)`` of the inputs (the paper: 28x28x3 after cropping).
@@ -60,7 +71,7 @@ def create(name: str, num_classes: int = 10, *, rngs: nnx.Rngs, input_shape: tup
     dtype: compute dtype of matmuls and convolutions; parameters stay float32.
   """
   if name not in _BUILDERS:
-    raise ValueError(f"Unknown model {name!r}; choose one of {NAMES}.")
+    raise ValueError(f"Unknown model {name!r}; choose one of {NAMES + IMAGENET_NAMES}.")
   if not 0.0 <= dropout < 1.0:
     raise ValueError(f"dropout must lie in [0, 1), got {dropout}.")
   return _BUILDERS[name](num_classes=num_classes, input_shape=tuple(input_shape),

@@ -1,0 +1,35 @@
+"""Table 2 and Figure 2a (ImageNet, Inception V3): one row of Table 2 per call.
+
+Each call trains (or resumes) one row into ``--workdir/<row>`` and rebuilds ``table2.md``
+and ``figure2a.png`` from every row finished so far in ``--workdir``.
+
+  python experiments/imagenet.py --config rethink_jax/configs/imagenet.py:all --config.data.data_dir=~/tensorflow_datasets
+  python experiments/imagenet.py --config rethink_jax/configs/imagenet.py:random_labels \
+      --config.data.source=jpeg --config.data.data_dir=/data/imagenet --config.compute_dtype=bfloat16
+"""
+
+import os
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from rethink_jax import cli, imagenet, report, sweep
+
+_CONFIG = config_flags.DEFINE_config_file("config", os.path.join(cli.config_dir(), "imagenet.py"),
+                                          "Config file:row (all, aug, wd, none, random_labels, tiny).",
+                                          lock_config=False)
+_WORKDIR = flags.DEFINE_string("workdir", "runs/imagenet", "Sweep directory; each row runs in <workdir>/<row>.")
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)
+  c = _CONFIG.value
+  sweep.run_sweep({c.row: (c, {"imagenet_row": c.row})}, _WORKDIR.value, train_fn=imagenet.train_and_evaluate,
+                  merge=True)
+  for path in report.build(_WORKDIR.value):
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+  app.run(main)
