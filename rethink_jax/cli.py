@@ -81,7 +81,7 @@ def run_sweep_script(experiment: str, build: Callable, report: Callable) -> None
     del argv
     logging.set_verbosity(logging.WARNING)
     config = config_flag.value
-    sweep.run_sweep(build(config), workdir_flag.value, only=only.value)
+    sweep.run_sweep(build(config), workdir_flag.value, only=only.value, vmapped=config.get("vmapped", False))
     for path in report(workdir_flag.value):
       print(f"wrote {path}")
 

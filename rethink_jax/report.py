@@ -137,37 +137,53 @@ def figure1a(sweep_dir) -> pathlib.Path:
 
 
 def figure1bc(sweep_dir) -> list[pathlib.Path]:
-  """Figures 1b (time to fit / time at p=0) and 1c (test error) against label corruption."""
+  """Figures 1b (time to fit / time at p=0) and 1c (test error) against label corruption.
+
+  With several seeds (runs whose metadata carry ``seed``), each point is the mean over
+  seeds with a bar of one standard deviation; a seed's time to fit is relative to its own
+  p = 0 run.
+  """
+  import numpy as np
+
   runs = _load(sweep_dir)
-  done = sorted((r["meta"]["p"], r["summary"]) for r in runs.values() if r["summary"])
-  base = next((s for p, s in done if p == 0.0), None)
+  by_seed: dict = {}
+  for r in runs.values():
+    if r["summary"]:
+      by_seed.setdefault(r["meta"].get("seed", 0), {})[r["meta"]["p"]] = r["summary"]
+  levels = sorted({p for per_p in by_seed.values() for p in per_p})
+  fit_steps = lambda s: s["time_to_fit"]["step"] if s and s["time_to_fit"] else None
+  rel, err, steps, train_acc = {}, {}, {}, {}
+  for p in levels:
+    seeds = [d for d in by_seed.values() if p in d]
+    steps[p] = [fit_steps(d[p]) for d in seeds if fit_steps(d[p])]
+    rel[p] = [fit_steps(d[p]) / fit_steps(d.get(0.0)) for d in seeds if fit_steps(d[p]) and fit_steps(d.get(0.0))]
+    err[p] = [1 - d[p]["test_accuracy"] for d in seeds]
+    train_acc[p] = [d[p]["train_accuracy"] for d in seeds]
   plt = _plt()
   outs = []
-  fig, ax = plt.subplots(figsize=(5, 4))
-  fit = [(p, s["time_to_fit"]["step"]) for p, s in done if s["time_to_fit"]]
-  if base and base["time_to_fit"]:
-    ax.plot([p for p, _ in fit], [steps / base["time_to_fit"]["step"] for _, steps in fit], "o-")
-  ax.set_xlabel("label corruption")
-  ax.set_ylabel("time to fit / time to fit with true labels")
-  ax.set_title("Figure 1b: convergence slowdown")
-  outs.append(_atomic_png(fig, pathlib.Path(sweep_dir) / "figure1b.png"))
-  plt.close(fig)
-  fig, ax = plt.subplots(figsize=(5, 4))
-  ax.plot([p for p, _ in done], [1 - s["test_accuracy"] for _, s in done], "o-")
-  ax.set_xlabel("label corruption")
-  ax.set_ylabel("test error")
-  ax.set_ylim(0, 1)
-  ax.set_title("Figure 1c: generalization error growth")
-  outs.append(_atomic_png(fig, pathlib.Path(sweep_dir) / "figure1c.png"))
-  plt.close(fig)
+  for name, values, ylabel, title in (
+      ("figure1b.png", rel, "time to fit / time to fit with true labels", "Figure 1b: convergence slowdown"),
+      ("figure1c.png", err, "test error", "Figure 1c: generalization error growth")):
+    fig, ax = plt.subplots(figsize=(5, 4))
+    xs = [p for p in levels if values[p]]
+    ax.errorbar(xs, [np.mean(values[p]) for p in xs], yerr=[np.std(values[p]) for p in xs], fmt="o-", capsize=3)
+    ax.set_xlabel("label corruption")
+    ax.set_ylabel(ylabel)
+    if name == "figure1c.png":
+      ax.set_ylim(0, 1)
+    ax.set_title(title)
+    outs.append(_atomic_png(fig, pathlib.Path(sweep_dir) / name))
+    plt.close(fig)
+  n_seeds = len(by_seed)
+  spread = lambda v, fmt: (fmt(np.mean(v)) + (f" ± {fmt(np.std(v))}" if n_seeds > 1 else "")) if v else "—"
   rows = ["| corruption p | time to fit (steps) | relative | train acc | test error |", "|---:|---:|---:|---:|---:|"]
-  for p, s in done:
-    steps = s["time_to_fit"]["step"] if s["time_to_fit"] else None
-    rel = f"{steps / base['time_to_fit']['step']:.2f}" if steps and base and base["time_to_fit"] else "—"
-    rows.append(f"| {p:.2f} | {steps or 'not reached'} | {rel} | {_pct(s['train_accuracy'])} | "
-                f"{_pct(1 - s['test_accuracy'])} |")
+  for p in levels:
+    rows.append(f"| {p:.2f} | {spread(steps[p], lambda x: f'{x:.0f}') if steps[p] else 'not reached'} | "
+                f"{spread(rel[p], lambda x: f'{x:.2f}')} | {spread(train_acc[p], _pct)} | "
+                f"{spread(err[p], _pct)} |")
+  seeds_note = f"Mean ± standard deviation over {n_seeds} seeds.\n\n" if n_seeds > 1 else ""
   outs.append(_atomic_text(pathlib.Path(sweep_dir) / "figure1bc.md",
-                           "# Figures 1b and 1c\n\n" + "\n".join(rows) + f"\n\n{_provenance(runs)}\n"))
+                           "# Figures 1b and 1c\n\n" + seeds_note + "\n".join(rows) + f"\n\n{_provenance(runs)}\n"))
   return outs
 
 

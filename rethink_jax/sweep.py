@@ -24,21 +24,23 @@ SWEEP_FILE = "sweep.json"
 Runs = dict[str, tuple[ml_collections.ConfigDict, dict[str, Any]]]
 
 
-def run_sweep(runs: Runs, sweep_dir, *, only: str | None = None, train_fn=None, merge: bool = False
-              ) -> dict[str, dict]:
+def run_sweep(runs: Runs, sweep_dir, *, only: str | None = None, train_fn=None, merge: bool = False,
+              vmapped: bool = False) -> dict[str, dict]:
   """Runs every run of the sweep not yet finished; returns ``{name: summary}``.
 
   A run counts as finished when its ``summary.json`` exists and its saved config equals
   the one asked for; otherwise ``train_fn`` (default :func:`rethink_jax.train.train_and_evaluate`)
   resumes or starts it. ``merge=True`` keeps the other runs already listed in the sweep
   directory (a sweep grown one run at a time, as ImageNet's Table 2 rows are).
+  ``vmapped=True`` trains all unfinished runs as one program
+  (:func:`rethink_jax.multirun.train_many`; they must differ only in labels and seeds).
   """
   train_fn = train_fn or train.train_and_evaluate
   sweep_dir = records.check_writable(sweep_dir)
   spec = records.read_json(sweep_dir / SWEEP_FILE) if merge and (sweep_dir / SWEEP_FILE).exists() else {}
   spec.update({name: {"config": cfg.to_dict(), "meta": meta} for name, (cfg, meta) in runs.items()})
   records.write_json(sweep_dir / SWEEP_FILE, spec)
-  summaries = {}
+  summaries, todo = {}, {}
   for name, (cfg, meta) in runs.items():
     if only and name != only:
       continue
@@ -48,9 +50,21 @@ def run_sweep(runs: Runs, sweep_dir, *, only: str | None = None, train_fn=None, 
       summaries[name] = records.read_json(summary_path)
       print(f"[{name}] finished earlier: skipped")
       continue
+    todo[name] = cfg
+  if vmapped and len(todo) > 1:
+    from rethink_jax import multirun
+
+    print(f"[{', '.join(todo)}] {len(todo)} runs as one vmapped program", flush=True)
+    done = multirun.train_many(list(todo.values()), [sweep_dir / name for name in todo],
+                               group_dir=sweep_dir / "_vmapped")
+    for name, s in zip(todo, done):
+      print(f"[{name}] train {s['train_accuracy']:.4f} test {s['test_accuracy']:.4f} steps {s['step']}", flush=True)
+    summaries.update(zip(todo, done))
+    return {name: summaries[name] for name in runs if name in summaries}
+  for name, cfg in todo.items():
     print(f"[{name}] {cfg.model}, {cfg.corruption.kind}" + (f" p={cfg.corruption.p}" if cfg.corruption.kind ==
                                                              "partial_labels" else ""), flush=True)
-    summaries[name] = train_fn(cfg, workdir)
+    summaries[name] = train_fn(cfg, sweep_dir / name)
     s = summaries[name]
     accuracy = (f"train {s['train_accuracy']:.4f} test {s['test_accuracy']:.4f}" if "train_accuracy" in s else
                 f"train top-1 {s['train_top1']:.4f} test top-1 {s['test_top1']:.4f} top-5 {s['test_top5']:.4f}")
@@ -116,9 +130,16 @@ def fitting_curves_runs(c: ml_collections.ConfigDict) -> Runs:
 
 
 def label_corruption_runs(c: ml_collections.ConfigDict) -> Runs:
-  """Figures 1b and 1c: partially corrupted labels at each level in ``c.levels``."""
-  return {f"p{p:.2f}": (common.override(c.train, **{"corruption.kind": "partial_labels", "corruption.p": float(p)}),
-                        {"p": float(p)}) for p in c.levels}
+  """Figures 1b and 1c: partially corrupted labels at each level in ``c.levels``, for each
+  seed in ``c.seeds`` (default: just ``c.train.seed``; more seeds give error bars)."""
+  seeds = tuple(c.get("seeds", None) or (c.train.seed,))
+  runs = {}
+  for seed in seeds:
+    for p in c.levels:
+      name = f"p{p:.2f}" + (f"-seed{seed}" if len(seeds) > 1 else "")
+      runs[name] = (common.override(c.train, **{"corruption.kind": "partial_labels", "corruption.p": float(p),
+                                                "seed": int(seed)}), {"p": float(p), "seed": int(seed)})
+  return runs
 
 
 def implicit_regularization_runs(c: ml_collections.ConfigDict) -> Runs:

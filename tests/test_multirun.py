@@ -1,0 +1,89 @@
+"""K runs as one vmapped program equal the same runs trained alone."""
+
+import pytest
+
+from rethink_jax import multirun, records, sweep, train
+from rethink_jax.configs import common, label_corruption
+
+
+def _base(**changes):
+  c = label_corruption.get_config("cpu").train
+  return common.override(c, **{"data.max_train": 256, "data.max_test": 100, "batch_size": 64, "num_epochs": 3.0,
+                               "eval_every_steps": 4, "log_every_steps": 2, "checkpoint_every_steps": 6,
+                               "stop_at_fit": False, **changes})
+
+
+def _runs(base):
+  return [common.override(base, **{"corruption.kind": "partial_labels", "corruption.p": p, "seed": s})
+          for p, s in ((0.0, 0), (0.5, 0), (1.0, 1))]
+
+
+def _assert_same_records(a_dir, b_dir):
+  a, b = records.read_jsonl(a_dir / "metrics.jsonl"), records.read_jsonl(b_dir / "metrics.jsonl")
+  assert [r["step"] for r in a] == [r["step"] for r in b]
+  for ra, rb in zip(a, b):
+    for key in ("batch_loss", "train_loss", "test_loss", "train_accuracy", "test_accuracy", "batch_accuracy"):
+      assert (key in ra) == (key in rb)
+      if key in ra:
+        assert ra[key] == pytest.approx(rb[key], rel=1e-5, abs=1e-6), (key, ra["step"])
+
+
+def test_vmapped_runs_equal_runs_trained_alone(tmp_path):
+  configs = _runs(_base())
+  many = multirun.train_many(configs, [tmp_path / f"v{i}" for i in range(3)], group_dir=tmp_path / "group")
+  for i, cfg in enumerate(configs):
+    alone = train.train_and_evaluate(cfg, tmp_path / f"s{i}")
+    _assert_same_records(tmp_path / f"v{i}", tmp_path / f"s{i}")
+    assert many[i]["step"] == alone["step"] and many[i]["corruption"] == alone["corruption"]
+    assert records.read_json(tmp_path / f"v{i}" / "config.json")["config"] == cfg.to_dict()
+  # the runs really differ (labels and seeds), so equality above is not trivial
+  assert len({round(s["train_loss"], 6) for s in many}) == 3
+
+
+def test_each_vmapped_run_stops_at_its_own_fit(tmp_path):
+  configs = _runs(_base(**{"stop_at_fit": True, "fit_threshold": 0.6, "num_epochs": 12.0}))
+  many = multirun.train_many(configs, [tmp_path / f"v{i}" for i in range(3)], group_dir=tmp_path / "group")
+  fits = []
+  for i, cfg in enumerate(configs):
+    alone = train.train_and_evaluate(cfg, tmp_path / f"s{i}")
+    assert many[i]["time_to_fit"]["step"] == alone["time_to_fit"]["step"]
+    assert many[i]["step"] == alone["step"] == alone["time_to_fit"]["step"]
+    _assert_same_records(tmp_path / f"v{i}", tmp_path / f"s{i}")
+    fits.append(alone["time_to_fit"]["step"])
+  assert len(set(fits)) > 1  # the runs stopped at different steps
+
+
+def test_vmapped_group_resumes_from_its_checkpoint(tmp_path):
+  configs = _runs(_base(num_epochs=1.5))
+  multirun.train_many(configs, [tmp_path / f"v{i}" for i in range(3)], group_dir=tmp_path / "group")
+  longer = [common.override(c, num_epochs=3.0) for c in configs]
+  multirun.train_many(longer, [tmp_path / f"v{i}" for i in range(3)], group_dir=tmp_path / "group")
+  multirun.train_many(longer, [tmp_path / f"w{i}" for i in range(3)], group_dir=tmp_path / "other")
+  for i in range(3):
+    resumed = records.read_jsonl(tmp_path / f"v{i}" / "metrics.jsonl")
+    straight = {r["step"]: r for r in records.read_jsonl(tmp_path / f"w{i}" / "metrics.jsonl")}
+    assert [r["step"] for r in resumed if r["step"] in straight] == sorted(straight)
+    for row in resumed:  # the resumed group also evaluated where the short run ended (step 6)
+      for key in set(row) & set(straight.get(row["step"], {})) - {"train_seconds"}:
+        assert row[key] == pytest.approx(straight[row["step"]][key], rel=1e-6), (key, row["step"])
+
+
+def test_incompatible_runs_are_refused(tmp_path):
+  base = _base()
+  with pytest.raises(ValueError, match="optim.lr"):
+    multirun.check_compatible([base, common.override(base, **{"optim.lr": 0.1})])
+  with pytest.raises(ValueError, match="shares the input images"):
+    multirun.check_compatible([common.override(base, **{"corruption.kind": "random_pixels"})])
+
+
+def test_label_corruption_sweep_uses_one_program_and_seeds(tmp_path):
+  c = label_corruption.get_config("cpu")
+  c.train = _base(num_epochs=1.0)
+  c.levels, c.seeds = (0.0, 1.0), (0, 1)
+  runs = sweep.label_corruption_runs(c)
+  assert sorted(runs) == ["p0.00-seed0", "p0.00-seed1", "p1.00-seed0", "p1.00-seed1"]
+  out = sweep.run_sweep(runs, tmp_path, vmapped=True)
+  assert all(s["vmapped_runs"] == 4 for s in out.values())
+  again = sweep.run_sweep(runs, tmp_path, vmapped=True)  # finished: skipped, nothing retrained
+  pick = lambda d: {n: (s["step"], s["train_accuracy"], s["test_accuracy"]) for n, s in d.items()}
+  assert pick(again) == pick(out)
