@@ -24,6 +24,12 @@ SWEEP_FILE = "sweep.json"
 Runs = dict[str, tuple[ml_collections.ConfigDict, dict[str, Any]]]
 
 
+def _what_it_computes(config: dict) -> dict:
+  # A finished run counts as done unless a setting that changes its result differs (a longer
+  # num_epochs does: the run then resumes and goes on).
+  return {k: v for k, v in config.items() if k not in ("conv_impl", "progress", "workdir")}
+
+
 def run_sweep(runs: Runs, sweep_dir, *, only: str | None = None, train_fn=None, merge: bool = False,
               vmapped: bool = False) -> dict[str, dict]:
   """Runs every run of the sweep not yet finished; returns ``{name: summary}``.
@@ -46,7 +52,8 @@ def run_sweep(runs: Runs, sweep_dir, *, only: str | None = None, train_fn=None, 
       continue
     workdir = sweep_dir / name
     summary_path, config_path = workdir / records.SUMMARY, workdir / records.CONFIG
-    if summary_path.exists() and config_path.exists() and records.read_json(config_path)["config"] == cfg.to_dict():
+    if summary_path.exists() and config_path.exists() and (
+        _what_it_computes(records.read_json(config_path)["config"]) == _what_it_computes(cfg.to_dict())):
       summaries[name] = records.read_json(summary_path)
       print(f"[{name}] finished earlier: skipped")
       continue

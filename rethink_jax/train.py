@@ -46,7 +46,8 @@ STREAMS = {"corruption": 0, "init": 1, "shuffle": 2, "dropout": 3, "augment": 4}
 # Config entries that may change between a run and its resumption (they do not change
 # what is computed, only how long it runs, how often it logs, or what it prints).
 RESUMABLE_KEYS = ("num_epochs", "eval_every_steps", "log_every_steps", "checkpoint_every_steps",
-                  "stop_at_fit", "progress", "workdir", "keep_checkpoints")
+                  "stop_at_fit", "progress", "workdir", "keep_checkpoints",
+                  "conv_impl")  # how convolutions are computed, not what
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -96,7 +97,7 @@ def _compute_dtype(name: str):
 def build_model(config: ml_collections.ConfigDict, key: jax.Array, input_shape, num_classes: int) -> nnx.Module:
   return models.create(config.model, num_classes=num_classes, rngs=nnx.Rngs(params=key),
                        input_shape=input_shape, dropout=config.dropout,
-                       dtype=_compute_dtype(config.compute_dtype))
+                       dtype=_compute_dtype(config.compute_dtype), conv_impl=config.get("conv_impl", "xla"))
 
 
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:

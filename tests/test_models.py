@@ -86,3 +86,31 @@ def test_lrn_matches_tensorflow_formula():
 def test_unknown_model():
   with pytest.raises(ValueError, match="Unknown model"):
     models.create("resnet50", rngs=nnx.Rngs(0))
+
+
+@pytest.mark.parametrize("kernel,stride,padding,size", [((3, 3), 1, "SAME", 28), ((3, 3), 2, "SAME", 28),
+                                                        ((3, 3), 2, "SAME", 7), ((5, 5), 1, "SAME", 14),
+                                                        ((1, 1), 1, "SAME", 14), ((3, 3), 2, "VALID", 15),
+                                                        ((1, 7), 1, "SAME", 17), ((1, 1), 2, "VALID", 9)])
+def test_im2col_convolution_equals_xla_with_gradients(kernel, stride, padding, size):
+  from rethink_jax.models.common import im2col_conv
+
+  x = jnp.asarray(np.random.default_rng(0).normal(size=(2, size, size, 5)), jnp.float32)
+  convs = [nnx.Conv(5, 6, kernel, strides=stride, padding=padding, rngs=nnx.Rngs(0), **kw)
+           for kw in ({}, {"conv_general_dilated": im2col_conv})]
+  grad = jax.grad(lambda m, x: jnp.sum(jnp.sin(m(x))), argnums=(0, 1))
+  (gm_a, gx_a), (gm_b, gx_b) = grad(convs[0], x), grad(convs[1], x)
+  np.testing.assert_allclose(convs[1](x), convs[0](x), atol=1e-5)
+  np.testing.assert_allclose(gx_b, gx_a, atol=1e-5)
+  np.testing.assert_allclose(gm_b.kernel[...], gm_a.kernel[...], rtol=1e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("name", ["inception_small", "inception_small_nobn", "alexnet_small"])
+def test_models_agree_across_conv_implementations(name):
+  x = jnp.asarray(np.random.default_rng(1).normal(size=(4, 28, 28, 3)), jnp.float32)
+  a = models.create(name, rngs=nnx.Rngs(0))
+  b = models.create(name, rngs=nnx.Rngs(0), conv_impl="im2col")
+  assert models.count_params(b) == models.PAPER_PARAM_COUNTS[name]
+  np.testing.assert_allclose(b(x, train=True), a(x, train=True), atol=1e-4)
+  with pytest.raises(ValueError, match="conv_impl"):
+    models.create(name, rngs=nnx.Rngs(0), conv_impl="fft")

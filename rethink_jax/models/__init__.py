@@ -59,7 +59,7 @@ IMAGENET_NAMES = ("inception_v3",)
 
 
 def create(name: str, num_classes: int = 10, *, rngs: nnx.Rngs, input_shape: tuple[int, int, int] = (28, 28, 3),
-           dropout: float = 0.0, dtype: Any = jnp.float32) -> nnx.Module:
+           dropout: float = 0.0, dtype: Any = jnp.float32, conv_impl: str = "xla") -> nnx.Module:
   """Builds one of the paper's networks by name.
 
   Args:
@@ -69,13 +69,18 @@ def create(name: str, num_classes: int = 10, *, rngs: nnx.Rngs, input_shape: tup
     input_shape: ``(H, W, C)`` of the inputs (the paper: 28x28x3 after cropping).
     dropout: dropout rate before the classifier (paper: off on CIFAR-10).
     dtype: compute dtype of matmuls and convolutions; parameters stay float32.
+    conv_impl: ``"xla"`` (XLA's convolution) or ``"im2col"`` (each convolution as one matrix
+      product, :func:`rethink_jax.models.common.im2col_conv`); same parameters, same function.
   """
   if name not in _BUILDERS:
     raise ValueError(f"Unknown model {name!r}; choose one of {NAMES + IMAGENET_NAMES}.")
   if not 0.0 <= dropout < 1.0:
     raise ValueError(f"dropout must lie in [0, 1), got {dropout}.")
+  kwargs = {} if name in ("mlp_1x512", "mlp_3x512", "inception_v3") else {"conv_impl": conv_impl}
+  if name == "inception_v3" and conv_impl != "xla":
+    raise ValueError("inception_v3 uses XLA's convolution (conv_impl='xla'); it is meant for GPUs and TPUs.")
   return _BUILDERS[name](num_classes=num_classes, input_shape=tuple(input_shape),
-                         dropout=dropout, dtype=dtype, rngs=rngs)
+                         dropout=dropout, dtype=dtype, rngs=rngs, **kwargs)
 
 
 def count_params(model_or_params) -> int:

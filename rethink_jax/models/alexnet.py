@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from rethink_jax.models.common import dropout as _dropout
+from rethink_jax.models.common import conv_fn, dropout as _dropout
 
 
 def local_response_norm(x: jax.Array, depth_radius: int = 4, bias: float = 1.0, alpha: float = 0.001 / 9.0,
@@ -30,10 +30,11 @@ class AlexNetSmall(nnx.Module):
   """Small AlexNet for 28x28x3 inputs."""
 
   def __init__(self, *, num_classes: int = 10, input_shape=(28, 28, 3), dropout: float = 0.0,
-               dtype=jnp.float32, rngs: nnx.Rngs):
+               dtype=jnp.float32, conv_impl: str = "xla", rngs: nnx.Rngs):
     h, w, c = input_shape
-    self.conv1 = nnx.Conv(c, 64, (5, 5), dtype=dtype, rngs=rngs)
-    self.conv2 = nnx.Conv(64, 64, (5, 5), dtype=dtype, rngs=rngs)
+    conv = conv_fn(conv_impl)
+    self.conv1 = nnx.Conv(c, 64, (5, 5), dtype=dtype, conv_general_dilated=conv, rngs=rngs)
+    self.conv2 = nnx.Conv(64, 64, (5, 5), dtype=dtype, conv_general_dilated=conv, rngs=rngs)
     flat = math.ceil(math.ceil(h / 2) / 2) * math.ceil(math.ceil(w / 2) / 2) * 64
     self.fc1 = nnx.Linear(flat, 384, dtype=dtype, rngs=rngs)
     self.fc2 = nnx.Linear(384, 192, dtype=dtype, rngs=rngs)

@@ -1,4 +1,4 @@
-"""Pieces shared by the CIFAR-10 networks."""
+"""Pieces shared by the networks: dropout with an explicit key, and convolution as im2col."""
 
 from __future__ import annotations
 
@@ -14,3 +14,62 @@ def dropout(x: jax.Array, rate: float, key: jax.Array | None, train: bool) -> ja
     raise ValueError("dropout > 0 in training needs a dropout_key.")
   keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
   return jnp.where(keep, x / (1.0 - rate), 0.0).astype(x.dtype)
+
+
+def _same_pads(size: int, k: int, s: int) -> tuple[int, int]:
+  out = -(-size // s)
+  total = max((out - 1) * s + k - size, 0)
+  return total // 2, total - total // 2
+
+
+def im2col_conv(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None, dimension_numbers=None,
+                feature_group_count=1, precision=None, **kwargs):
+  """``lax.conv_general_dilated`` for NHWC inputs and HWIO kernels as one matrix product.
+
+  The ``kh * kw`` shifted (and strided) views of the padded input are concatenated along
+  channels into ``[N, OH, OW, kh*kw*C]`` and multiplied by the kernel reshaped to
+  ``[kh*kw*C, O]``; a 1x1 convolution is a plain matrix product. The backward pass is then
+  matrix products and slice-adds. Same arguments and result as ``lax.conv_general_dilated``
+  (pass it to ``nnx.Conv(conv_general_dilated=...)``: parameters and initialisation are
+  unchanged); dilations and grouped convolutions fall back to XLA's convolution.
+  """
+  dilated = any(d != 1 for d in (lhs_dilation or ())) or any(d != 1 for d in (rhs_dilation or ()))
+  if dilated or feature_group_count != 1 or lhs.ndim != 4 or not _is_nhwc_hwio(dimension_numbers):
+    return jax.lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                                        dimension_numbers, feature_group_count, precision=precision, **kwargs)
+  kh, kw, cin, cout = rhs.shape
+  sh, sw = window_strides
+  n, h, w, _ = lhs.shape
+  if isinstance(padding, str):
+    pads = (_same_pads(h, kh, sh), _same_pads(w, kw, sw)) if padding == "SAME" else ((0, 0), (0, 0))
+  else:
+    pads = tuple(tuple(p) for p in padding)
+  x = jnp.pad(lhs, ((0, 0), pads[0], pads[1], (0, 0))) if any(any(p) for p in pads) else lhs
+  oh, ow = (x.shape[1] - kh) // sh + 1, (x.shape[2] - kw) // sw + 1
+  if kh == kw == 1:
+    cols = x[:, ::sh, ::sw, :][:, :oh, :ow, :]
+  else:
+    cols = jnp.concatenate([x[:, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw, :]
+                            for i in range(kh) for j in range(kw)], axis=-1)
+  return jnp.einsum("nhwk,ko->nhwo", cols, rhs.reshape(kh * kw * cin, cout), precision=precision,
+                    preferred_element_type=kwargs.get("preferred_element_type"))
+
+
+def _is_nhwc_hwio(dimension_numbers) -> bool:
+  if dimension_numbers is None:
+    return False  # lax's default is NCHW/OIHW
+  if isinstance(dimension_numbers, tuple) and all(isinstance(d, str) for d in dimension_numbers):
+    return dimension_numbers == ("NHWC", "HWIO", "NHWC")
+  lhs, rhs, out = dimension_numbers  # ConvDimensionNumbers of index tuples
+  return tuple(lhs) == (0, 3, 1, 2) and tuple(rhs) == (3, 2, 0, 1) and tuple(out) == (0, 3, 1, 2)
+
+
+CONV_IMPLS = ("xla", "im2col")
+
+
+def conv_fn(conv_impl: str):
+  """The ``conv_general_dilated`` for ``nnx.Conv``: XLA's convolution or :func:`im2col_conv`."""
+  if conv_impl not in CONV_IMPLS:
+    raise ValueError(f"conv_impl must be one of {CONV_IMPLS}, got {conv_impl!r}.")
+  return jax.lax.conv_general_dilated if conv_impl == "xla" else im2col_conv
+

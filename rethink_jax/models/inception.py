@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from rethink_jax.models.common import dropout as _dropout
+from rethink_jax.models.common import conv_fn, dropout as _dropout
 
 # (kind, widths): the stages after the first 3x3/96 conv module, from Figure 3.
 STAGES = (("inc", (32, 32)), ("inc", (32, 48)), ("down", (80,)),
@@ -25,8 +25,10 @@ BN_EPSILON = 1e-3   # TensorFlow's slim / Keras default
 
 
 class ConvModule(nnx.Module):
-  def __init__(self, cin: int, cout: int, kernel: int, stride: int, batch_norm: bool, dtype, rngs: nnx.Rngs):
+  def __init__(self, cin: int, cout: int, kernel: int, stride: int, batch_norm: bool, dtype, rngs: nnx.Rngs,
+               conv_impl: str = "xla"):
     self.conv = nnx.Conv(cin, cout, (kernel, kernel), strides=stride, padding="SAME", use_bias=not batch_norm,
+                         conv_general_dilated=conv_fn(conv_impl),
                          dtype=dtype, rngs=rngs)
     self.bn = (nnx.BatchNorm(cout, use_scale=False, momentum=BN_MOMENTUM, epsilon=BN_EPSILON, dtype=dtype, rngs=rngs)
                if batch_norm else None)
@@ -39,17 +41,17 @@ class ConvModule(nnx.Module):
 
 
 class Inception(nnx.Module):
-  def __init__(self, cin: int, c1: int, c3: int, batch_norm: bool, dtype, rngs: nnx.Rngs):
-    self.b1 = ConvModule(cin, c1, 1, 1, batch_norm, dtype, rngs)
-    self.b3 = ConvModule(cin, c3, 3, 1, batch_norm, dtype, rngs)
+  def __init__(self, cin: int, c1: int, c3: int, batch_norm: bool, dtype, rngs: nnx.Rngs, conv_impl: str):
+    self.b1 = ConvModule(cin, c1, 1, 1, batch_norm, dtype, rngs, conv_impl)
+    self.b3 = ConvModule(cin, c3, 3, 1, batch_norm, dtype, rngs, conv_impl)
 
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     return jnp.concatenate([self.b1(x, train), self.b3(x, train)], axis=-1)
 
 
 class Downsample(nnx.Module):
-  def __init__(self, cin: int, c3: int, batch_norm: bool, dtype, rngs: nnx.Rngs):
-    self.conv = ConvModule(cin, c3, 3, 2, batch_norm, dtype, rngs)
+  def __init__(self, cin: int, c3: int, batch_norm: bool, dtype, rngs: nnx.Rngs, conv_impl: str):
+    self.conv = ConvModule(cin, c3, 3, 2, batch_norm, dtype, rngs, conv_impl)
 
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     pooled = nnx.max_pool(x, (3, 3), strides=(2, 2), padding="SAME")
@@ -60,15 +62,15 @@ class InceptionSmall(nnx.Module):
   """The paper's small Inception for 28x28x3 CIFAR-10 crops."""
 
   def __init__(self, *, batch_norm: bool = True, num_classes: int = 10, input_shape=(28, 28, 3),
-               dropout: float = 0.0, dtype=jnp.float32, rngs: nnx.Rngs):
-    self.stem = ConvModule(input_shape[-1], 96, 3, 1, batch_norm, dtype, rngs)
+               dropout: float = 0.0, dtype=jnp.float32, conv_impl: str = "xla", rngs: nnx.Rngs):
+    self.stem = ConvModule(input_shape[-1], 96, 3, 1, batch_norm, dtype, rngs, conv_impl)
     blocks, cin = [], 96
     for kind, widths in STAGES:
       if kind == "inc":
-        blocks.append(Inception(cin, *widths, batch_norm, dtype, rngs))
+        blocks.append(Inception(cin, *widths, batch_norm, dtype, rngs, conv_impl))
         cin = sum(widths)
       else:
-        blocks.append(Downsample(cin, widths[0], batch_norm, dtype, rngs))
+        blocks.append(Downsample(cin, widths[0], batch_norm, dtype, rngs, conv_impl))
         cin = cin + widths[0]
     self.blocks = nnx.List(blocks)
     self.head = nnx.Linear(cin, num_classes, dtype=dtype, rngs=rngs)
