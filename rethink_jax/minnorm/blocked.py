@@ -6,97 +6,118 @@ written into the lower triangle, ``K``'s strict upper triangle is left untouched
 float64 after a float32 factorisation and refined (mixed precision), with no second copy
 of ``K``. At n = 60,000 the float32 array is 14.4 GB.
 
-Tiles of ``tile`` rows go through LAPACK ``potrf`` and BLAS ``trsm``/``syrk``/``gemm``
-(scipy's low-level wrappers), each on a tile-sized copy, so temporaries stay ``O(tile^2)``.
+Everything works tile by tile (LAPACK ``potrf``, BLAS ``trsm`` and ``gemm`` through scipy
+and numpy) with a few tile-sized buffers allocated once: large temporaries would be
+``mmap``-ed and page-faulted afresh on every use, which at n = 60,000 cost as much system
+time as the arithmetic itself (measured).
 """
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg
-from scipy.linalg import lapack
+from scipy.linalg import blas, lapack
 
-__all__ = ["factor_in_place", "solve_factored", "sym_matvec", "solve_refined"]
+__all__ = ["factor_in_place", "solve_factored", "sym_matvec", "solve_refined", "DEFAULT_TILE"]
 
-
-def _potrf(dtype):
-  return lapack.spotrf if dtype == np.float32 else lapack.dpotrf
+DEFAULT_TILE = 2048
 
 
-def factor_in_place(a: np.ndarray, tile: int = 4096, ridge: float = 0.0) -> np.ndarray:
+def _tiles(n: int, tile: int) -> list[tuple[int, int]]:
+  return [(s, min(s + tile, n)) for s in range(0, n, tile)]
+
+
+def _check(a: np.ndarray) -> None:
+  if a.ndim != 2 or a.shape[0] != a.shape[1] or not a.flags.c_contiguous:
+    raise ValueError(f"expected a C-contiguous square matrix, got {a.shape}.")
+
+
+def factor_in_place(a: np.ndarray, tile: int = DEFAULT_TILE, ridge: float = 0.0) -> np.ndarray:
   """Cholesky-factors the symmetric matrix ``a`` (C order) into its lower triangle.
 
   Reads only the lower triangle of ``a`` (on and below the diagonal) and writes ``L``
   there; the strict upper triangle is not touched. Returns the original diagonal
   (float64), which the factorisation overwrites. ``ridge`` is added to the diagonal first.
   """
-  if a.ndim != 2 or a.shape[0] != a.shape[1] or not a.flags.c_contiguous:
-    raise ValueError(f"expected a C-contiguous square matrix, got {a.shape}.")
+  _check(a)
   n = len(a)
   idx = np.arange(n)
   diag = a[idx, idx].astype(np.float64)
   if ridge:
     a[idx, idx] += ridge
-  potrf = _potrf(a.dtype)
-  starts = list(range(0, n, tile))
-  for k in starts:
-    ke = min(k + tile, n)
+  single = a.dtype == np.float32
+  potrf, trsm = (lapack.spotrf, blas.strsm) if single else (lapack.dpotrf, blas.dtrsm)
+  tiles = _tiles(n, tile)
+  buf = np.empty((tile, tile), a.dtype)
+  lower = np.tril(np.ones((tile, tile), a.dtype))
+  for t, (k, ke) in enumerate(tiles):
+    h = ke - k
     lkk, info = potrf(np.tril(a[k:ke, k:ke]), lower=1, clean=1)
     if info != 0:
       raise np.linalg.LinAlgError(f"matrix not positive definite (leading minor {k + info} of {n}).")
-    a[k:ke, k:ke] = np.where(np.tri(ke - k, dtype=bool), lkk, a[k:ke, k:ke])
-    if ke == n:
-      break
-    # panel: A[i, k] <- A[i, k] L_kk^-T  (solve L_kk X^T = A[i, k]^T)
-    panel = scipy.linalg.solve_triangular(lkk, a[ke:, k:ke].T, lower=True, check_finite=False).T
-    a[ke:, k:ke] = panel
+    np.copyto(a[k:ke, k:ke], lkk, where=lower[:h, :h].astype(bool))
+    # panel, tile by tile: A[i, k] <- A[i, k] L_kk^-T
+    for i, ie in tiles[t + 1:]:
+      a[i:ie, k:ke] = trsm(1.0, lkk, a[i:ie, k:ke], side=1, lower=1, trans_a=1)
     # trailing update of the lower triangle: A[i, j] -= P_i P_j^T for j <= i
-    for i in range(ke, n, tile):
-      ie = min(i + tile, n)
-      pi = panel[i - ke:ie - ke]
-      for j in range(ke, ie, tile):
-        je = min(j + tile, n)
-        upd = pi @ panel[j - ke:je - ke].T  # C-ordered result, like the tiles it updates
+    for ti, (i, ie) in enumerate(tiles[t + 1:], t + 1):
+      pi = a[i:ie, k:ke]
+      for j, je in tiles[t + 1:ti + 1]:
+        upd = buf[:ie - i, :je - j]
+        np.matmul(pi, a[j:je, k:ke].T, out=upd)
         if i == j:  # diagonal tile: its upper part still holds K
-          a[i:ie, j:je] -= np.tril(upd)
-        else:
-          a[i:ie, j:je] -= upd
+          np.multiply(upd, lower[:ie - i, :je - j], out=upd)
+        a[i:ie, j:je] -= upd
   return diag
 
 
-def solve_factored(a: np.ndarray, b: np.ndarray, tile: int = 4096) -> np.ndarray:
-  """Solves ``L L^T x = b`` with ``L`` in the lower triangle of ``a``; float64 result."""
+def solve_factored(a: np.ndarray, b: np.ndarray, tile: int = DEFAULT_TILE) -> np.ndarray:
+  """Solves ``L L^T x = b`` with ``L`` in the lower triangle of ``a``; float64 arithmetic."""
   n = len(a)
   b = np.asarray(b, np.float64).reshape(n, -1)
+  tiles = _tiles(n, tile)
+  buf = np.empty((tile, tile))
+
+  def block(i, ie, j, je):  # a float64 copy of one tile, into the one buffer
+    out = buf[:ie - i, :je - j]
+    np.copyto(out, a[i:ie, j:je])
+    return out
+
   y = np.empty_like(b)
-  for k in range(0, n, tile):  # forward: L y = b
-    ke = min(k + tile, n)
-    rhs = b[k:ke] - (a[k:ke, :k].astype(np.float64) @ y[:k] if k else 0.0)
-    y[k:ke] = scipy.linalg.solve_triangular(np.tril(a[k:ke, k:ke]).astype(np.float64), rhs, lower=True,
-                                            check_finite=False)
+  for t, (k, ke) in enumerate(tiles):  # forward: L y = b
+    rhs = b[k:ke].copy()
+    for j, je in tiles[:t]:
+      rhs -= block(k, ke, j, je) @ y[j:je]
+    y[k:ke] = blas.dtrsm(1.0, np.tril(block(k, ke, k, ke)), rhs, lower=1)
   x = np.empty_like(y)
-  for k in reversed(range(0, n, tile)):  # backward: L^T x = y
-    ke = min(k + tile, n)
-    rhs = y[k:ke] - (a[ke:, k:ke].astype(np.float64).T @ x[ke:] if ke < n else 0.0)
-    x[k:ke] = scipy.linalg.solve_triangular(np.tril(a[k:ke, k:ke]).astype(np.float64), rhs, lower=True,
-                                            trans="T", check_finite=False)
+  for t in reversed(range(len(tiles))):  # backward: L^T x = y
+    k, ke = tiles[t]
+    rhs = y[k:ke].copy()
+    for i, ie in tiles[t + 1:]:
+      rhs -= block(i, ie, k, ke).T @ x[i:ie]
+    x[k:ke] = blas.dtrsm(1.0, np.tril(block(k, ke, k, ke)), rhs, lower=1, trans_a=1)
   return x
 
 
-def sym_matvec(a: np.ndarray, diag: np.ndarray, v: np.ndarray, tile: int = 4096) -> np.ndarray:
+def sym_matvec(a: np.ndarray, diag: np.ndarray, v: np.ndarray, tile: int = DEFAULT_TILE) -> np.ndarray:
   """``K v`` in float64 with ``K`` stored as its strict upper triangle in ``a`` plus ``diag``."""
   n = len(a)
   v = np.asarray(v, np.float64).reshape(n, -1)
   out = diag[:, None] * v
-  for i in range(0, n, tile):
-    ie = min(i + tile, n)
-    rows = np.triu(a[i:ie, i:].astype(np.float64), k=1)  # strict upper part of these rows
-    out[i:ie] += rows @ v[i:]
-    out[i:] += rows.T @ v[i:ie]
+  tiles = _tiles(n, tile)
+  buf = np.empty((tile, tile))
+  strict_upper = np.triu(np.ones((tile, tile)), k=1)
+  for t, (i, ie) in enumerate(tiles):
+    for j, je in tiles[t:]:
+      blk = buf[:ie - i, :je - j]
+      np.copyto(blk, a[i:ie, j:je])
+      if i == j:
+        np.multiply(blk, strict_upper[:ie - i, :je - j], out=blk)
+      out[i:ie] += blk @ v[j:je]
+      out[j:je] += blk.T @ v[i:ie]
   return out
 
 
-def solve_refined(a: np.ndarray, y: np.ndarray, *, ridge: float = 0.0, tile: int = 4096, steps: int = 3,
+def solve_refined(a: np.ndarray, y: np.ndarray, *, ridge: float = 0.0, tile: int = DEFAULT_TILE, steps: int = 3,
                   tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray, list[float]]:
   """Factors ``K + ridge I`` in place and solves with float64 iterative refinement.
 
@@ -104,13 +125,16 @@ def solve_refined(a: np.ndarray, y: np.ndarray, *, ridge: float = 0.0, tile: int
   lower triangle holds ``L``. Returns ``(alpha, diag, residual history)``, residuals
   relative ``||(K + ridge I) alpha - y|| / ||y||`` computed in float64.
   """
+  _check(a)
   y = np.asarray(y, np.float64).reshape(len(a), -1)
   # mirror the upper triangle into the lower one: the factorisation reads the lower triangle
-  for i in range(0, len(a), tile):
-    ie = min(i + tile, len(a))
-    a[i:ie, :i] = a[:i, i:ie].T
-    block = a[i:ie, i:ie]
-    a[i:ie, i:ie] = np.triu(block) + np.triu(block, 1).T
+  tiles = _tiles(len(a), tile)
+  for t, (i, ie) in enumerate(tiles):
+    for j, je in tiles[:t]:
+      a[i:ie, j:je] = a[j:je, i:ie].T
+    blk = a[i:ie, i:ie]
+    low = np.tril_indices(ie - i, -1)
+    blk[low] = blk.T[low]
   diag = factor_in_place(a, tile=tile, ridge=ridge)
   k_diag = diag + ridge
   alpha = solve_factored(a, y, tile)
