@@ -33,8 +33,12 @@ def main(argv):
   x, y, xt, yt = ds.x_train[:n], ds.y_train[:n], ds.x_test, ds.y_test
   print(f"data: {ds.provenance}; {n} train, {len(yt)} test")
   rows = []
-  for name, feats, bw in (("raw pixels", lambda a: a.reshape(len(a), -1) / 255.0, c.raw_bandwidth),
-                          ("Gabor features", minnorm.gabor_features, c.gabor_bandwidth)):
+  systems = {"raw": ("raw pixels", lambda a: a.reshape(len(a), -1) / 255.0, c.raw_bandwidth),
+             "gabor": ("Gabor features", minnorm.gabor_features, c.gabor_bandwidth)}
+  unknown = set(c.features) - set(systems)
+  if unknown:
+    raise ValueError(f"Unknown features {sorted(unknown)}; choose from {sorted(systems)}.")
+  for name, feats, bw in (systems[f] for f in c.features):
     t0 = time.perf_counter()
     p = minnorm.fit(x, y, "gaussian", bandwidth=bw, features=feats, ridge=c.ridge, solver=c.solver,
                     encoding=c.encoding)

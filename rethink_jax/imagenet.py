@@ -306,7 +306,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   Returns:
     The summary written to ``summary.json``.
   """
-  import orbax.checkpoint as ocp
 
   workdir = records.check_writable(workdir or config.workdir)
   cfg_dict = config.to_dict()
@@ -377,11 +376,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
 
   manager = train._checkpoint_manager(workdir, config)
   metrics, meta = [], {"train_seconds": 0.0}
-  if manager.latest_step() is not None:
-    restored = manager.restore(manager.latest_step(), args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(state), meta=ocp.args.JsonRestore()))
-    state, meta = restored["state"], dict(restored["meta"])
-    metrics = [m for m in records.read_jsonl(workdir / records.METRICS) if m["step"] <= int(state.step)]
+  state, meta, restored_step = train._restore_latest(manager, state, meta)
+  if restored_step is not None:
+    metrics = train._metrics_until(workdir, restored_step)
 
   def log(step, sums, n_steps, with_eval):
     row = {"step": step, "epoch": step / steps_per_epoch, "train_seconds": meta["train_seconds"]}
@@ -418,8 +415,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
       log(step, sums, n_since, with_eval)
       sums, n_since = train.replicate(mesh, train.StepSums.zeros()), 0
       if step % config.checkpoint_every_steps == 0 or step == total_steps:
-        manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
-                     force=True)
+        train._save(manager, step, state, meta)
       t0 = time.perf_counter()
   manager.wait_until_finished()
   manager.close()

@@ -83,7 +83,6 @@ def train_many(configs: Sequence[ml_collections.ConfigDict], workdirs: Sequence[
   Returns:
     The K summaries, in order.
   """
-  import orbax.checkpoint as ocp
 
   check_compatible(configs)
   if len(workdirs) != len(configs):
@@ -185,12 +184,9 @@ def train_many(configs: Sequence[ml_collections.ConfigDict], workdirs: Sequence[
   manager = train._checkpoint_manager(group_dir / fingerprint.hexdigest()[:12], c0)
   metrics = [[] for _ in configs]
   meta = {"train_seconds": 0.0, "time_to_fit": [None] * k_runs, "active": [True] * k_runs}
-  if manager.latest_step() is not None:
-    restored = manager.restore(manager.latest_step(), args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(state), meta=ocp.args.JsonRestore()))
-    state, meta = restored["state"], dict(restored["meta"])
-    metrics = [[m for m in records.read_jsonl(wd / records.METRICS) if m["step"] <= manager.latest_step()]
-               for wd in workdirs]
+  state, meta, restored_step = train._restore_latest(manager, state, meta)
+  if restored_step is not None:
+    metrics = [train._metrics_until(wd, restored_step) for wd in workdirs]
 
   def log(step, sums, n_steps, with_eval):
     base = {"step": step, "epoch": step / steps_per_epoch, "examples": step * batch,
@@ -216,10 +212,9 @@ def train_many(configs: Sequence[ml_collections.ConfigDict], workdirs: Sequence[
         records.write_jsonl(workdirs[k] / records.METRICS, metrics[k])
 
   def save(step):
-    manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
-                 force=True)
+    train._save(manager, step, state, meta)
 
-  step = manager.latest_step() or 0
+  step = restored_step or 0
   if step == 0 and not any(metrics):
     log(0, None, 0, with_eval=True)
   zeros = lambda: train.replicate(mesh, train.StepSums(jnp.zeros(k_runs), jnp.zeros(k_runs),

@@ -343,6 +343,29 @@ def _checkpoint_manager(workdir, config):
   return ocp.CheckpointManager((workdir / records.CHECKPOINTS).absolute(), options=options)
 
 
+def _restore_latest(manager, state, meta: dict) -> tuple[Any, dict, int | None]:
+  """The latest checkpoint's train state and meta, and its step (``None``: nothing saved yet)."""
+  import orbax.checkpoint as ocp
+
+  step = manager.latest_step()
+  if step is None:
+    return state, meta, None
+  restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(state),
+                                                           meta=ocp.args.JsonRestore()))
+  return restored["state"], dict(restored["meta"]), step
+
+
+def _save(manager, step: int, state, meta: dict) -> None:
+  import orbax.checkpoint as ocp
+
+  manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
+               force=True)
+
+
+def _metrics_until(workdir, step: int) -> list[dict]:
+  return [m for m in records.read_jsonl(workdir / records.METRICS) if m["step"] <= step]
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = None, *,
                        dataset: data_lib.Dataset | None = None) -> dict:
   """Trains one run to the end (or to fit), writing and resuming its run directory.
@@ -357,7 +380,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = 
   Returns:
     The summary written to ``summary.json``.
   """
-  import orbax.checkpoint as ocp
 
   workdir = records.check_writable(workdir or config.workdir)
   is_main = jax.process_index() == 0
@@ -402,15 +424,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = 
 
   manager = _checkpoint_manager(workdir, config)
   metrics, meta = [], {"train_seconds": 0.0, "time_to_fit": None}
-  if manager.latest_step() is not None:
-    restored = manager.restore(manager.latest_step(), args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(state), meta=ocp.args.JsonRestore()))
-    state, meta = restored["state"], dict(restored["meta"])
-    metrics = [m for m in records.read_jsonl(workdir / records.METRICS) if m["step"] <= int(state.step)]
+  state, meta, restored_step = _restore_latest(manager, state, meta)
+  if restored_step is not None:
+    metrics = _metrics_until(workdir, restored_step)
 
   def save(state):
-    manager.save(int(state.step), args=ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                                          meta=ocp.args.JsonSave(meta)), force=True)
+    _save(manager, int(state.step), state, meta)
 
   def log(step, sums, n_steps, with_eval):
     row = {"step": step, "epoch": step / steps_per_epoch, "examples": step * config.batch_size,

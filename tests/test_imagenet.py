@@ -14,7 +14,7 @@ from flax import nnx
 from PIL import Image
 
 from rethink_jax import corruptions, imagenet, models, report, sweep
-from rethink_jax.configs import imagenet as imagenet_configs
+from rethink_jax.configs import common, imagenet as imagenet_configs
 from rethink_jax.data import DataError
 from rethink_jax.models.inception_v3 import InceptionV3
 
@@ -186,15 +186,7 @@ def test_tfds_not_prepared_says_how_to_prepare_it(tmp_path):
 # ----------------------------------------------------------------------------- training
 
 def _tiny(model="inception_v3", **changes):
-  c = imagenet_configs.get_config("tiny")
-  c.model = model
-  for k, v in changes.items():
-    node = c
-    *parents, leaf = k.split(".")
-    for p in parents:
-      node = node[p]
-    node[leaf] = v
-  return c
+  return common.override(imagenet_configs.get_config("tiny"), model=model, **changes)
 
 
 def test_inception_v3_trains_on_jpeg_files(tmp_path):

@@ -182,7 +182,8 @@ def test_blocked_in_place_cholesky_with_refinement(dtype):
   x, y = rng.normal(size=(700, 20)), rng.normal(size=(700, 3))
   k = minnorm.gaussian(x, x, 4.0)
   a = np.ascontiguousarray(np.triu(k).astype(dtype))  # only K's upper triangle is needed
-  alpha, diag, history = blocked.solve_refined(a, y, tile=128, ridge=1e-4)
+  alpha, diag, history, shift = blocked.solve_refined(a, y, tile=128, ridge=1e-4)
+  assert shift == 0.0
   ref = scipy_solve(k + 1e-4 * np.eye(700), y)
   assert history[-1] < 1e-12  # float64 residual even after a float32 factorisation
   # forward error <= cond(K + rI) x residual: cond is ~4e6 here, so ~1e-6 relative is the honest bound
@@ -215,3 +216,19 @@ def test_minnorm_scripts_end_to_end(tmp_path, script, args):
   rows = json.loads((tmp_path / "results.json").read_text())["results"]
   assert len(rows) >= 2 and all(r["residual"] < 1e-6 and 0.0 <= r["test_error"] < 0.9 for r in rows)
   assert "test error" in out.stdout
+
+
+def test_float32_breakdown_is_rescued_by_a_shifted_preconditioner():
+  from rethink_jax.minnorm import blocked
+
+  rng = np.random.default_rng(1)
+  x = rng.normal(size=(600, 3))
+  k = minnorm.gaussian(x, x, 3.0)  # smooth kernel on few dimensions: eigenvalues far below float32 rounding
+  y = k @ rng.normal(size=(600, 2))  # consistent targets, so an interpolant exists
+  with pytest.raises(np.linalg.LinAlgError):
+    blocked.solve_refined(np.ascontiguousarray(k.astype(np.float32)), y, tile=128)
+  a = np.ascontiguousarray(k.astype(np.float32))
+  alpha, _, history, shift = blocked.solve_refined(a, y, tile=128, jitters=(1e-6, 1e-5, 1e-4, 1e-3))
+  assert shift > 0 and history[-1] < history[0] and history[-1] < 1e-3
+  r = np.linalg.norm(k.astype(np.float32).astype(np.float64) @ alpha - y) / np.linalg.norm(y)
+  assert r == pytest.approx(history[-1], rel=1e-6)

@@ -20,6 +20,7 @@ def get_config(preset: str = "cpu"):
   c.solver = "auto"
   c.ridge = 0.0
   c.encoding = "onehot"
+  c.features = ("raw", "gabor")   # which of the two systems to solve
   if preset not in ("cpu", "full"):
     raise ValueError(f"Unknown preset {preset!r}; choose 'cpu' or 'full'.")
   return c

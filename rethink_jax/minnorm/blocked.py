@@ -118,32 +118,56 @@ def sym_matvec(a: np.ndarray, diag: np.ndarray, v: np.ndarray, tile: int = DEFAU
 
 
 def solve_refined(a: np.ndarray, y: np.ndarray, *, ridge: float = 0.0, tile: int = DEFAULT_TILE, steps: int = 3,
-                  tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray, list[float]]:
+                  tol: float = 1e-12, jitters: tuple[float, ...] = ()
+                  ) -> tuple[np.ndarray, np.ndarray, list[float], float]:
   """Factors ``K + ridge I`` in place and solves with float64 iterative refinement.
 
   ``a`` must hold ``K`` (at least its upper triangle and diagonal, C order); on return its
-  lower triangle holds ``L``. Returns ``(alpha, diag, residual history)``, residuals
-  relative ``||(K + ridge I) alpha - y|| / ||y||`` computed in float64.
+  lower triangle holds ``L``. If the factorisation breaks down (a float32 ``K`` whose
+  smallest eigenvalues are below the factorisation's rounding error), each shift ``s`` in
+  ``jitters`` is tried in turn: ``K + (ridge + s) I`` is factored and used only as the
+  preconditioner of the refinement, whose residual stays that of ``K + ridge I`` (so the
+  answer still interpolates, to the residual reported), with up to ``4 * steps`` steps.
+
+  Returns:
+    ``(alpha, diag, residual history, shift used)``, residuals relative
+    ``||(K + ridge I) alpha - y|| / ||y||`` computed in float64.
   """
   _check(a)
   y = np.asarray(y, np.float64).reshape(len(a), -1)
-  # mirror the upper triangle into the lower one: the factorisation reads the lower triangle
-  tiles = _tiles(len(a), tile)
-  for t, (i, ie) in enumerate(tiles):
-    for j, je in tiles[:t]:
-      a[i:ie, j:je] = a[j:je, i:ie].T
-    blk = a[i:ie, i:ie]
-    low = np.tril_indices(ie - i, -1)
-    blk[low] = blk.T[low]
-  diag = factor_in_place(a, tile=tile, ridge=ridge)
+  n = len(a)
+  idx = np.arange(n)
+  diag = a[idx, idx].astype(np.float64)
+  tiles = _tiles(n, tile)
+
+  def mirror_upper():  # the factorisation reads the lower triangle; K's upper one is never written
+    for t, (i, ie) in enumerate(tiles):
+      for j, je in tiles[:t]:
+        a[i:ie, j:je] = a[j:je, i:ie].T
+      blk = a[i:ie, i:ie]
+      low = np.tril_indices(ie - i, -1)
+      blk[low] = blk.T[low]
+    a[idx, idx] = diag
+
+  shift = 0.0
+  for attempt, s in enumerate((0.0,) + tuple(jitters)):
+    mirror_upper()
+    try:
+      factor_in_place(a, tile=tile, ridge=ridge + s)
+      shift = s
+      break
+    except np.linalg.LinAlgError:
+      if attempt == len(jitters):
+        raise
   k_diag = diag + ridge
+  max_steps = steps * 4 if shift else steps
   alpha = solve_factored(a, y, tile)
   ynorm = np.linalg.norm(y)
   history = []
-  for _ in range(steps + 1):
+  for _ in range(max_steps + 1):
     r = y - sym_matvec(a, k_diag, alpha, tile)
     history.append(float(np.linalg.norm(r) / ynorm))
-    if history[-1] <= tol or len(history) > steps:
+    if history[-1] <= tol or len(history) > max_steps:
       break
     alpha += solve_factored(a, r, tile)
-  return alpha, diag, history
+  return alpha, diag, history, shift
