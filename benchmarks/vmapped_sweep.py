@@ -46,12 +46,14 @@ def main():
     vm = multirun.train_many(configs, [f"{tmp}/vm{i}" for i in range(len(configs))], group_dir=f"{tmp}/group")
     t_vm = time.perf_counter() - t0
   steps = seq[0]["step"]
-  same = all(abs(a["train_accuracy"] - b["train_accuracy"]) < 1e-6 and abs(a["test_accuracy"] - b["test_accuracy"])
-             < 1e-6 for a, b in zip(seq, vm))
+  # float rounding differs between batched and single matmuls, and 300 steps amplify it:
+  # report the largest accuracy difference rather than demand equality
+  diff = max(max(abs(a["train_accuracy"] - b["train_accuracy"]), abs(a["test_accuracy"] - b["test_accuracy"]))
+             for a, b in zip(seq, vm))
   print(f"{'':22s} {'wall s':>8s} {'run-steps/s':>12s}")
   print(f"{'sequential (11 runs)':22s} {t_seq:8.1f} {len(configs) * steps / t_seq:12.1f}")
   print(f"{'vmapped (1 program)':22s} {t_vm:8.1f} {len(configs) * steps / t_vm:12.1f}")
-  print(f"speedup {t_seq / t_vm:.2f}x; {steps} steps per run; same final accuracies: {same}")
+  print(f"speedup {t_seq / t_vm:.2f}x; {steps} steps per run; largest final accuracy difference {diff:.4f}")
 
 
 if __name__ == "__main__":
