@@ -380,7 +380,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = 
   Returns:
     The summary written to ``summary.json``.
   """
-
   workdir = records.check_writable(workdir or config.workdir)
   is_main = jax.process_index() == 0
   cfg_dict = config.to_dict()
