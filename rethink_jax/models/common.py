@@ -22,6 +22,27 @@ def _same_pads(size: int, k: int, s: int) -> tuple[int, int]:
   return total // 2, total - total // 2
 
 
+def _patches(lhs, kh: int, kw: int, window_strides, padding):
+  """``[N, OH, OW, kh*kw*C]``: the shifted, strided views of the padded input, side by side."""
+  sh, sw = window_strides
+  _, h, w, _ = lhs.shape
+  if isinstance(padding, str):
+    pads = (_same_pads(h, kh, sh), _same_pads(w, kw, sw)) if padding == "SAME" else ((0, 0), (0, 0))
+  else:
+    pads = tuple(tuple(p) for p in padding)
+  x = jnp.pad(lhs, ((0, 0), pads[0], pads[1], (0, 0))) if any(any(p) for p in pads) else lhs
+  oh, ow = (x.shape[1] - kh) // sh + 1, (x.shape[2] - kw) // sw + 1
+  if kh == kw == 1:
+    return x[:, ::sh, ::sw, :][:, :oh, :ow, :]
+  return jnp.concatenate([x[:, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw, :]
+                          for i in range(kh) for j in range(kw)], axis=-1)
+
+
+def _plain(lhs, dilations, feature_group_count, dimension_numbers) -> bool:
+  dilated = any(d != 1 for d in dilations[0] or ()) or any(d != 1 for d in dilations[1] or ())
+  return not dilated and feature_group_count == 1 and lhs.ndim == 4 and _is_nhwc_hwio(dimension_numbers)
+
+
 def im2col_conv(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None, dimension_numbers=None,
                 feature_group_count=1, precision=None, **kwargs):
   """``lax.conv_general_dilated`` for NHWC inputs and HWIO kernels as one matrix product.
@@ -33,24 +54,11 @@ def im2col_conv(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilati
   (pass it to ``nnx.Conv(conv_general_dilated=...)``: parameters and initialisation are
   unchanged); dilations and grouped convolutions fall back to XLA's convolution.
   """
-  dilated = any(d != 1 for d in (lhs_dilation or ())) or any(d != 1 for d in (rhs_dilation or ()))
-  if dilated or feature_group_count != 1 or lhs.ndim != 4 or not _is_nhwc_hwio(dimension_numbers):
+  if not _plain(lhs, (lhs_dilation, rhs_dilation), feature_group_count, dimension_numbers):
     return jax.lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
                                         dimension_numbers, feature_group_count, precision=precision, **kwargs)
   kh, kw, cin, cout = rhs.shape
-  sh, sw = window_strides
-  n, h, w, _ = lhs.shape
-  if isinstance(padding, str):
-    pads = (_same_pads(h, kh, sh), _same_pads(w, kw, sw)) if padding == "SAME" else ((0, 0), (0, 0))
-  else:
-    pads = tuple(tuple(p) for p in padding)
-  x = jnp.pad(lhs, ((0, 0), pads[0], pads[1], (0, 0))) if any(any(p) for p in pads) else lhs
-  oh, ow = (x.shape[1] - kh) // sh + 1, (x.shape[2] - kw) // sw + 1
-  if kh == kw == 1:
-    cols = x[:, ::sh, ::sw, :][:, :oh, :ow, :]
-  else:
-    cols = jnp.concatenate([x[:, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw, :]
-                            for i in range(kh) for j in range(kw)], axis=-1)
+  cols = _patches(lhs, kh, kw, tuple(window_strides), padding)
   return jnp.einsum("nhwk,ko->nhwo", cols, rhs.reshape(kh * kw * cin, cout), precision=precision,
                     preferred_element_type=kwargs.get("preferred_element_type"))
 
@@ -71,5 +79,5 @@ def conv_fn(conv_impl: str):
   """The ``conv_general_dilated`` for ``nnx.Conv``: XLA's convolution or :func:`im2col_conv`."""
   if conv_impl not in CONV_IMPLS:
     raise ValueError(f"conv_impl must be one of {CONV_IMPLS}, got {conv_impl!r}.")
-  return jax.lax.conv_general_dilated if conv_impl == "xla" else im2col_conv
+  return {"xla": jax.lax.conv_general_dilated, "im2col": im2col_conv}[conv_impl]
 
