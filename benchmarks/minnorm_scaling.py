@@ -15,12 +15,11 @@ import sys
 
 
 def one(n, solver, data_dir, dtype):
-  import resource
   import time
 
   import numpy as np
 
-  from rethink_jax import data, minnorm
+  from rethink_jax import data, minnorm, records
   ds = data.load("mnist", source="files" if data_dir else "sample", data_dir=data_dir or None)
   x = ds.x_train[:n].reshape(n, -1) / 255.0
   t0 = time.perf_counter()
@@ -30,7 +29,7 @@ def one(n, solver, data_dir, dtype):
   err = float(np.mean(p.predict(ds.x_test.reshape(len(ds.x_test), -1) / 255.0).argmax(1) != ds.y_test))
   print(json.dumps({"n": n, "solver": solver, "dtype": dtype, "seconds": seconds, "residual": p.residual,
                     "iterations": p.iterations, "test_error": err,
-                    "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+                    "peak_rss_gb": records.peak_rss_gb()}))
 
 
 def main():

@@ -4,7 +4,6 @@
 """
 
 import os
-import resource
 import time
 
 import jax
@@ -44,14 +43,13 @@ def main(argv):
     err = float(np.mean(minnorm.predict_precomputed(p, k_test).argmax(1) != yt))
     rows.append({"method": f"{c.num_filters} random conv filters, ridge {ridge:g} x mean diag", "test_error": err,
                  "norm": p.norm(), "residual": p.residual, "seconds": gram_seconds + time.perf_counter() - t1})
-  rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+  rss = records.peak_rss_gb()
   for r in rows:
     r["peak_rss_gb"] = rss
     print(f"{r['method']:55s} test error {100 * r['test_error']:5.2f}%  norm {r['norm']:10.1f}  "
           f"residual {r['residual']:.1e}  {r['seconds']:.1f} s")
   workdir = records.check_writable(_WORKDIR.value)
-  records.write_json(workdir / "results.json", {"config": c.to_dict(), "dataset": ds.provenance, "n_train": n,
-                                                "results": rows, "environment": records.environment()})
+  records.write_results(workdir, c, ds.provenance, n_train=n, results=rows)
 
 
 if __name__ == "__main__":

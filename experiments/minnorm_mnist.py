@@ -6,7 +6,6 @@ Prints test error, RKHS norm, relative residual, time and peak memory for each.
 """
 
 import os
-import resource
 import time
 
 import numpy as np
@@ -18,10 +17,6 @@ from rethink_jax import cli, data, minnorm, records
 _CONFIG = config_flags.DEFINE_config_file("config", os.path.join(cli.config_dir(), "minnorm_mnist.py"),
                                           "Config file[:preset].", lock_config=False)
 _WORKDIR = flags.DEFINE_string("workdir", "runs/minnorm_mnist", "Where results.json goes.")
-
-
-def peak_rss_gb() -> float:
-  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def main(argv):
@@ -45,13 +40,12 @@ def main(argv):
     err = float(np.mean(p.predict(xt).argmax(1) != yt))
     row = {"features": name, "bandwidth": bw, "test_error": err, "norm": p.norm(), "residual": p.residual,
            "solver": p.solver, "iterations": p.iterations, "seconds": time.perf_counter() - t0,
-           "peak_rss_gb": peak_rss_gb(), "train_error": float(np.mean(p.predict(x[:2000]).argmax(1) != y[:2000]))}
+           "peak_rss_gb": records.peak_rss_gb(), "train_error": float(np.mean(p.predict(x[:2000]).argmax(1) != y[:2000]))}
     rows.append(row)
     print(f"{name:15s} test error {100 * err:5.2f}%  norm {row['norm']:8.1f}  residual {p.residual:.1e}  "
           f"{p.solver} ({p.iterations} steps)  {row['seconds']:.1f} s  peak RSS {row['peak_rss_gb']:.1f} GB")
   workdir = records.check_writable(_WORKDIR.value)
-  records.write_json(workdir / "results.json", {"config": c.to_dict(), "dataset": ds.provenance, "n_train": n,
-                                                "results": rows, "environment": records.environment()})
+  records.write_results(workdir, c, ds.provenance, n_train=n, results=rows)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,7 @@ empirical Rademacher complexities. Writes results.json to --workdir.
   python experiments/theorem1.py [--config rethink_jax/configs/theorem1.py:full]
 """
 
-import json
 import os
-import pathlib
 import time
 
 import jax
@@ -91,10 +89,8 @@ def main(argv):
   print(f"data: {ds.provenance}; d = {int(np.prod(ds.image_shape))}\n")
   rows = fit_sizes(config, ds)
   rad = rademacher(config, ds, workdir)
-  records.write_json(workdir / "results.json", {"config": config.to_dict(), "dataset": ds.provenance,
-                                                "theorem1": rows, "rademacher": rad,
-                                                "environment": records.environment()})
-  print(f"\nwrote {pathlib.Path(workdir) / 'results.json'}")
+  path = records.write_results(workdir, config, ds.provenance, theorem1=rows, rademacher=rad)
+  print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":

@@ -364,11 +364,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     return {k: jax.make_array_from_process_local_data(batch_sharding, v) for k, v in local.items()}
 
   def evaluate(source, indices, with_corruption):
-    sums = np.zeros(3)
+    sums = jnp.zeros(3)  # summed on device: one host read per evaluation, not per batch
     for local in eval_batches(source, indices, batch=config.eval_batch_size, size=size, process_index=pi,
                               process_count=pc, num_threads=config.data.num_threads):
-      sums += np.asarray([float(x) for x in eval_fn(state, global_batch(local), with_corruption)])
-    return sums / len(indices)
+      sums = sums + jnp.stack(eval_fn(state, global_batch(local), with_corruption))
+    return np.asarray(sums) / len(indices)
 
   eval_train = np.sort(np.random.default_rng((config.seed, 4)).permutation(len(train_source))
                        [:min(config.eval_train_examples, len(train_source))])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import resource
 import subprocess
 import tempfile
 from typing import Any, Iterable
@@ -112,3 +113,20 @@ def environment() -> dict[str, Any]:
       "process_count": jax.process_count(),
       "git": git_hash(),
   }
+
+
+RESULTS = "results.json"
+
+
+def write_results(workdir, config, dataset: str, **fields) -> pathlib.Path:
+  """``results.json`` of a script that is not a training run (min-norm, Theorem 1): its
+  config, data provenance and environment beside its own fields."""
+  path = pathlib.Path(workdir) / RESULTS
+  write_json(path, {"config": config.to_dict(), "dataset": dataset, **fields, "environment": environment()})
+  return path
+
+
+def peak_rss_gb() -> float:
+  """Peak resident memory of this process so far, in GB (Linux reports KiB)."""
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+

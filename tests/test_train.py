@@ -250,7 +250,7 @@ def test_two_processes_match_one_process(tmp_path):
   single = _run_helper(tmp_path / "single", tmp_path / "single.npz", "--devices", "1", "--set", *DP_SETTINGS)
   assert single.returncode == 0, single.stderr[-3000:]
   (a, sa), (b, sb) = _leaves(tmp_path / "single.npz"), _leaves(tmp_path / "dist.npz")
-  assert int(np.load(tmp_path / "dist.npz")["devices"]) == 4 and sb["step"] == 2
+  assert int(np.load(tmp_path / "dist.npz")["devices"]) == 4 and sb["step"] == 2 and sa["step"] == 2
   for x, y in zip(a, b):
     np.testing.assert_allclose(x, y, rtol=1e-3, atol=5e-5)
 
