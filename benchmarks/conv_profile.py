@@ -3,11 +3,13 @@ small Inception (batch 128, 28x28), forward, input gradient and weight gradient,
 separately in JAX (XLA's convolution and im2col) and in PyTorch when installed.
 
   python benchmarks/conv_profile.py [--cin 96 --cout 96 --size 28]
+  RETHINK_JAX_CPU_FLAGS=0 python benchmarks/conv_profile.py   # XLA's default CPU flags
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import jax
@@ -74,6 +76,7 @@ def main():
   gflop = 2 * args.batch * args.size ** 2 * 9 * args.cin * args.cout / 1e9
   print(f"3x3 conv, batch {args.batch}, {args.size}x{args.size}, {args.cin} -> {args.cout} channels: "
         f"{gflop:.2f} GFLOP per pass; jax {jax.__version__}, {jax.devices()[0].device_kind}")
+  print(f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r} (set by rethink_jax.cpu_flags; RETHINK_JAX_CPU_FLAGS=0 keeps XLA's defaults)")
   rows = {"jax xla conv": jax_times(jax.lax.conv_general_dilated, x, w),
           "jax im2col": jax_times(im2col_conv, x, w)}
   t = torch_times(x, w)

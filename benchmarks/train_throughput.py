@@ -147,6 +147,7 @@ def main():
         f"{os.cpu_count()} CPU threads, {platform.processor() or platform.machine()}")
   print(f"jax {jax.__version__}" + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
                                     if have_torch else ", torch not installed"))
+  print(f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r} (set by rethink_jax.cpu_flags; RETHINK_JAX_CPU_FLAGS=0 keeps XLA's defaults)")
   print(f"batch {args.batch_size}, full train step (forward, backward, SGD momentum, BN)\n")
   header = f"{'model':22s} {'params':>10s} {'jax img/s':>11s} {'jax im2col':>11s}"
   if have_torch:

@@ -114,3 +114,36 @@ def test_models_agree_across_conv_implementations(name):
   np.testing.assert_allclose(b(x, train=True), a(x, train=True), atol=1e-4)
   with pytest.raises(ValueError, match="conv_impl"):
     models.create(name, rngs=nnx.Rngs(0), conv_impl="fft")
+
+
+@pytest.mark.parametrize("shape,window,strides,padding", [
+    ((3, 28, 28, 8), (3, 3), (2, 2), "SAME"),
+    ((3, 15, 15, 5), (3, 3), (2, 2), "SAME"),
+    ((3, 15, 15, 5), (3, 3), (2, 2), "VALID"),
+    ((2, 12, 10, 4), (2, 2), (2, 2), "VALID"),
+    ((2, 9, 9, 4), (3, 3), (1, 1), "SAME"),
+])
+def test_max_pool_equals_nnx_with_gradient_and_ties(shape, window, strides, padding):
+  from rethink_jax.models.common import max_pool
+  # ReLU of rounded values: most windows hold several equal maxima, as after a ReLU layer.
+  x = jax.nn.relu(jnp.round(2 * jax.random.normal(jax.random.PRNGKey(1), shape)))
+  reference = lambda x: nnx.max_pool(x, window, strides=strides, padding=padding)
+  ours = jax.jit(lambda x: max_pool(x, window, strides, padding))
+  y_ref, vjp_ref = jax.vjp(reference, x)
+  y, vjp = jax.vjp(ours, x)
+  g = jax.random.normal(jax.random.PRNGKey(2), y_ref.shape)
+  assert y.shape == y_ref.shape
+  np.testing.assert_array_equal(y, y_ref)
+  # the whole gradient goes to the first maximum of each window, exactly as select_and_scatter
+  np.testing.assert_array_equal(vjp(g)[0], vjp_ref(g)[0])
+  assert float(jnp.mean((x == 0).astype(jnp.float32))) > 0.3  # the ties are really there
+
+
+def test_max_pool_bfloat16_and_bad_padding():
+  from rethink_jax.models.common import max_pool
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 8, 8, 3)).astype(jnp.bfloat16)
+  y = max_pool(x, (3, 3), (2, 2), "SAME")
+  assert y.dtype == jnp.bfloat16
+  np.testing.assert_array_equal(y, nnx.max_pool(x, (3, 3), strides=(2, 2), padding="SAME"))
+  with pytest.raises(ValueError, match="padding"):
+    max_pool(x, (3, 3), (2, 2), "FULL")

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from rethink_jax.models.common import conv_fn, dropout as _dropout
+from rethink_jax.models.common import conv_fn, dropout as _dropout, max_pool
 
 
 def local_response_norm(x: jax.Array, depth_radius: int = 4, bias: float = 1.0, alpha: float = 0.001 / 9.0,
@@ -44,7 +44,7 @@ class AlexNetSmall(nnx.Module):
   def __call__(self, x: jax.Array, *, train: bool = False, dropout_key: jax.Array | None = None) -> jax.Array:
     for conv in (self.conv1, self.conv2):
       x = jax.nn.relu(conv(x))
-      x = nnx.max_pool(x, (3, 3), strides=(2, 2), padding="SAME")
+      x = max_pool(x, (3, 3), (2, 2), "SAME")
       x = local_response_norm(x)
     x = x.reshape(x.shape[0], -1)
     x = jax.nn.relu(self.fc1(x))

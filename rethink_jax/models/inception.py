@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from rethink_jax.models.common import conv_fn, dropout as _dropout
+from rethink_jax.models.common import conv_fn, dropout as _dropout, max_pool
 
 # (kind, widths): the stages after the first 3x3/96 conv module, from Figure 3.
 STAGES = (("inc", (32, 32)), ("inc", (32, 48)), ("down", (80,)),
@@ -54,7 +54,7 @@ class Downsample(nnx.Module):
     self.conv = ConvModule(cin, c3, 3, 2, batch_norm, dtype, rngs, conv_impl)
 
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-    pooled = nnx.max_pool(x, (3, 3), strides=(2, 2), padding="SAME")
+    pooled = max_pool(x, (3, 3), (2, 2), "SAME")
     return jnp.concatenate([self.conv(x, train), pooled], axis=-1)
 
 
