@@ -290,7 +290,8 @@ def _corrupt_fn(config, key):
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike | None = None, *,
-                       train_source=None, val_source=None) -> dict:
+                       train_source: JpegDirectory | TfdsSource | None = None,
+                       val_source: JpegDirectory | TfdsSource | None = None) -> dict:
   """Trains Inception V3 (or any model of :mod:`rethink_jax.models`) on a streamed ImageNet.
 
   The run directory works as for CIFAR-10 (:func:`rethink_jax.train.train_and_evaluate`):
@@ -301,7 +302,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   Args:
     config: see ``rethink_jax/configs/imagenet.py``.
     workdir: the run directory (default ``config.workdir``).
-    train_source, val_source: sources to use instead of ``config.data`` (tests, subsets).
+    train_source: a source to use instead of ``config.data`` for training (tests, subsets).
+    val_source: the same for evaluation.
 
   Returns:
     The summary written to ``summary.json``.

@@ -13,12 +13,13 @@ ROOT = pathlib.Path(__file__).parent.parent
 def test_docs_site_builds_strict(tmp_path):
   pytest.importorskip("mkdocs")
   env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
-  proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+  proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
   assert proc.returncode == 0, proc.stdout + proc.stderr
   api = (tmp_path / "site" / "api" / "index.html").read_text()
   for name in ("rethink_jax.corruptions.partial_labels", "rethink_jax.minnorm.fit",
-               "rethink_jax.theory.depth2_interpolant", "rethink_jax.train.train_and_evaluate"):
+               "rethink_jax.theory.depth2_interpolant", "rethink_jax.train.train_and_evaluate",
+               "rethink_jax.models.common.max_pool", "rethink_jax.cpu_flags.apply"):
     assert f'id="{name}"' in api, f"{name} missing from the API reference"
 
 
