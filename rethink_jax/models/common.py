@@ -52,6 +52,7 @@ def max_pool(x: jax.Array, window: tuple[int, int] = (3, 3), strides: tuple[int,
   which is what XLA's ``select_and_scatter`` (the gradient of ``nnx.max_pool``) does, ties
   included; but it is written with elementwise operations and pads that XLA fuses, where
   ``select_and_scatter`` runs about ten times slower than PyTorch's pooling on CPU.
+  ``window`` and ``strides`` are tuples (static arguments); ``padding`` is "SAME" or "VALID".
   """
   return functools.reduce(jnp.maximum, _window_views(x, window, strides, padding))
 
@@ -65,8 +66,8 @@ def _max_pool_bwd(window, strides, padding, res, g):
   x, y = res
   views, views_vjp = jax.vjp(lambda x: _window_views(x, window, strides, padding), x)
   # Index of each window's first maximum in row-major order; counting down makes the
-  # first match win. Each view's gradient is then an independent select that XLA fuses
-  # with the pads of the transpose into one pass.
+  # first match win. Each view's gradient is then an independent select (no chain through
+  # the earlier views), which XLA fuses with the pad that puts it back in place.
   index_dtype = jnp.int8 if len(views) < 128 else jnp.int32
   first = jnp.full(y.shape, len(views), index_dtype)
   for k in reversed(range(len(views))):
