@@ -1,4 +1,3 @@
-
 from rethink_jax import records, report
 from rethink_jax.sweep import SWEEP_FILE
 

@@ -25,21 +25,25 @@ def _same_pads(size: int, k: int, s: int) -> tuple[int, int]:
   return total // 2, total - total // 2
 
 
-def _window_views(x, window, strides, padding) -> list[jax.Array]:
-  """The ``kh * kw`` strided views of ``x`` padded with -inf, one per window offset, in
+def _window_views(x, window, strides, padding, fill: float = -jnp.inf) -> list[jax.Array]:
+  """The ``kh * kw`` strided views of ``x`` padded with ``fill``, one per window offset, in
   row-major window order; element ``[n, i, j, c]`` of view ``k`` is the ``k``-th element of
-  output position ``(i, j)``'s window."""
+  output position ``(i, j)``'s window. ``padding``: "SAME", "VALID" or ``((top, bottom),
+  (left, right))``."""
   (kh, kw), (sh, sw) = window, strides
   _, h, w, _ = x.shape
   if padding == "SAME":
     pads = (_same_pads(h, kh, sh), _same_pads(w, kw, sw))
   elif padding == "VALID":
     pads = ((0, 0), (0, 0))
+  elif isinstance(padding, str):
+    raise ValueError(f"padding must be 'SAME', 'VALID' or explicit pairs, got {padding!r}.")
   else:
-    raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}.")
-  xp = jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)), constant_values=-jnp.inf)
-  oh, ow = (xp.shape[1] - kh) // sh + 1, (xp.shape[2] - kw) // sw + 1
-  return [xp[:, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw, :] for i in range(kh) for j in range(kw)]
+    pads = tuple(tuple(p) for p in padding)
+  if any(any(p) for p in pads):
+    x = jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)), constant_values=fill)
+  oh, ow = (x.shape[1] - kh) // sh + 1, (x.shape[2] - kw) // sw + 1
+  return [x[:, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw, :] for i in range(kh) for j in range(kw)]
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
@@ -80,19 +84,8 @@ max_pool.defvjp(_max_pool_fwd, _max_pool_bwd)
 
 
 def _patches(lhs, kh: int, kw: int, window_strides, padding):
-  """``[N, OH, OW, kh*kw*C]``: the shifted, strided views of the padded input, side by side."""
-  sh, sw = window_strides
-  _, h, w, _ = lhs.shape
-  if isinstance(padding, str):
-    pads = (_same_pads(h, kh, sh), _same_pads(w, kw, sw)) if padding == "SAME" else ((0, 0), (0, 0))
-  else:
-    pads = tuple(tuple(p) for p in padding)
-  x = jnp.pad(lhs, ((0, 0), pads[0], pads[1], (0, 0))) if any(any(p) for p in pads) else lhs
-  oh, ow = (x.shape[1] - kh) // sh + 1, (x.shape[2] - kw) // sw + 1
-  if kh == kw == 1:
-    return x[:, ::sh, ::sw, :][:, :oh, :ow, :]
-  return jnp.concatenate([x[:, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw, :]
-                          for i in range(kh) for j in range(kw)], axis=-1)
+  """``[N, OH, OW, kh*kw*C]``: the shifted, strided views of the zero-padded input, side by side."""
+  return jnp.concatenate(_window_views(lhs, (kh, kw), window_strides, padding, fill=0.0), axis=-1)
 
 
 def _plain(lhs, dilations, feature_group_count, dimension_numbers) -> bool:
