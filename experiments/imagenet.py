@@ -11,25 +11,27 @@ and ``figure2a.png`` from every row finished so far in ``--workdir``.
 import os
 
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 from rethink_jax import cli, imagenet, report, sweep
 
-_CONFIG = config_flags.DEFINE_config_file("config", os.path.join(cli.config_dir(), "imagenet.py"),
-                                          "Config file:row (all, aug, wd, none, random_labels, tiny).",
-                                          lock_config=False)
+_CONFIG = cli.define_config_flag(os.path.join(cli.config_dir(), "imagenet.py"),
+                                 "Config file:row (all, aug, wd, none, random_labels, tiny).")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/imagenet", "Sweep directory; each row runs in <workdir>/<row>.")
 
 
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  c = _CONFIG.value
-  sweep.run_sweep({c.row: (c, {"imagenet_row": c.row})}, _WORKDIR.value, train_fn=imagenet.train_and_evaluate,
-                  merge=True)
-  for path in report.build(_WORKDIR.value):
-    print(f"wrote {path}")
+
+  def go():
+    c = _CONFIG.value
+    sweep.run_sweep(sweep.SweepRuns("table2", {c.row: (c, {"imagenet_row": c.row})}), _WORKDIR.value,
+                    train_fn=imagenet.train_and_evaluate, merge=True)
+    for path in report.build(_WORKDIR.value):
+      print(f"wrote {path}")
+
+  cli.run_main(go)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=cli.flags_parser)

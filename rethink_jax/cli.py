@@ -2,15 +2,22 @@
 
 Every script takes ``--config path.py[:preset]`` and ``--config.key=value`` overrides
 (ml_collections config flags, as in big_vision and the Flax examples) and ``--workdir``.
+
+A user's mistake (a bad or unknown config entry, a run directory holding another run,
+missing data) prints one or two lines on stderr and exits with status 2; set
+``RETHINK_JAX_TRACEBACK=1`` to see the traceback instead.
 """
 
 from __future__ import annotations
 
 import os
 import pathlib
+import sys
 from typing import Callable
 
 import ml_collections
+
+EXIT_USAGE = 2
 
 
 def config_dir() -> str:
@@ -19,8 +26,13 @@ def config_dir() -> str:
 
 
 def default_workdir(experiment: str, config: ml_collections.ConfigDict) -> str:
+  """``runs/<experiment>/<model>-<corruption>-<source>-seed<seed>-<identity hash>``: a run that
+  computes something else (another learning rate, say) gets its own directory."""
+  from rethink_jax import records
+
   kind = config.corruption.kind + (f"{config.corruption.p:g}" if config.corruption.kind == "partial_labels" else "")
-  return str(pathlib.Path("runs") / experiment / f"{config.model}-{kind}-{config.data.source}-seed{config.seed}")
+  name = f"{config.model}-{kind}-{config.data.source}-seed{config.seed}-{records.identity_hash(config)}"
+  return str(pathlib.Path("runs") / experiment / name)
 
 
 def format_summary(summary: dict, workdir: str) -> str:
@@ -39,12 +51,75 @@ def format_summary(summary: dict, workdir: str) -> str:
   ])
 
 
-def _flags(experiment: str, workdir_default: str | None):
+def _user_errors() -> tuple[type[BaseException], ...]:
+  from rethink_jax import records
+  from rethink_jax.configs import validate
+  from rethink_jax.data import DataError
+
+  return (validate.ConfigError, records.RunDirError, records.RecordError, DataError)
+
+
+def _exit(message: str, status: int = EXIT_USAGE) -> None:
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(status)
+
+
+def flags_parser(argv):
+  """absl's parser, with config mistakes (unknown key, bad value) as one line and status 2."""
   from absl import flags
+
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    _exit(f"{e}\nPass --helpfull to see every flag.")
+  except (AttributeError, KeyError, TypeError, ValueError) as e:  # raised by a --config.key=value override
+    _bad_override(e)
+
+
+def _bad_override(e: BaseException) -> None:
+  """ml_collections reports an unknown key as a KeyError inside an AttributeError, with its
+  'Did you mean' suggestion; one line of it is enough."""
+  if os.environ.get("RETHINK_JAX_TRACEBACK"):
+    raise e
+  inner = e
+  while inner.args and isinstance(inner.args[0], BaseException):
+    inner = inner.args[0]
+  lines = str(inner.args[0] if inner.args else inner).split("\n")
+  if isinstance(inner, KeyError):
+    _exit(f"unknown config key {lines[0]}" + (f"; {' '.join(lines[1:])}" if len(lines) > 1 else ""))
+  _exit("bad --config override: " + " ".join(lines))
+
+
+def define_config_flag(config_file: str, help_text: str):
+  """``--config`` (ml_collections parses overrides when the flag is defined: errors exit with status 2)."""
   from ml_collections import config_flags
 
-  config = config_flags.DEFINE_config_file("config", os.path.join(config_dir(), f"{experiment}.py"),
-                                           "Config file[:preset].", lock_config=False)
+  try:
+    return config_flags.DEFINE_config_file("config", config_file, help_text, lock_config=False)
+  except (AttributeError, KeyError, TypeError, ValueError) as e:
+    _bad_override(e)
+
+
+def run_main(main: Callable[[], None]) -> None:
+  """Runs ``main`` turning user errors into one line and exit status 2 (1 for a diverged run)."""
+  from rethink_jax import loop
+
+  try:
+    main()
+  except _user_errors() as e:
+    if os.environ.get("RETHINK_JAX_TRACEBACK"):
+      raise
+    _exit(str(e))
+  except loop.NonFiniteLossError as e:
+    if os.environ.get("RETHINK_JAX_TRACEBACK"):
+      raise
+    _exit(str(e), status=1)
+
+
+def _flags(experiment: str, workdir_default: str | None):
+  from absl import flags
+
+  config = define_config_flag(os.path.join(config_dir(), f"{experiment}.py"), "Config file[:preset].")
   workdir = flags.DEFINE_string("workdir", workdir_default, "Run (or sweep) directory.")
   return config, workdir
 
@@ -60,12 +135,16 @@ def run_single(experiment: str) -> None:
   def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint at INFO
-    config = config_flag.value
-    workdir = workdir_flag.value or config.workdir or default_workdir(experiment, config)
-    summary = train.train_and_evaluate(config, workdir)
-    print(format_summary(summary, workdir))
 
-  app.run(main)
+    def go():
+      config = config_flag.value
+      workdir = workdir_flag.value or config.workdir or default_workdir(experiment, config)
+      summary = train.train_and_evaluate(config, workdir)
+      print(format_summary(summary, workdir))
+
+    run_main(go)
+
+  app.run(main, flags_parser=flags_parser)
 
 
 def run_sweep_script(experiment: str, build: Callable, report: Callable) -> None:
@@ -80,9 +159,13 @@ def run_sweep_script(experiment: str, build: Callable, report: Callable) -> None
   def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    config = config_flag.value
-    sweep.run_sweep(build(config), workdir_flag.value, only=only.value, vmapped=config.get("vmapped", False))
-    for path in report(workdir_flag.value):
-      print(f"wrote {path}")
 
-  app.run(main)
+    def go():
+      config = config_flag.value
+      sweep.run_sweep(build(config), workdir_flag.value, only=only.value, vmapped=config.get("vmapped", False))
+      for path in report(workdir_flag.value):
+        print(f"wrote {path}")
+
+    run_main(go)
+
+  app.run(main, flags_parser=flags_parser)

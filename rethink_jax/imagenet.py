@@ -32,7 +32,6 @@ import io
 import math
 import os
 import pathlib
-import time
 from typing import Any, Iterator
 
 import jax
@@ -42,12 +41,13 @@ import numpy as np
 import optax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from rethink_jax import corruptions, models, records, train
+from rethink_jax import corruptions, loop, models, records, train
+from rethink_jax.configs import validate
 from rethink_jax.data import DataError
 
 __all__ = ["JpegDirectory", "TfdsSource", "open_source", "decode_image", "inception_crop_box", "preprocess_train",
            "preprocess_eval", "to_model_input", "top_k_correct", "train_batches", "eval_batches",
-           "train_and_evaluate", "IMAGE_SIZE", "NUM_CLASSES", "EVAL_CROP_FRACTION", "PREPARE_TFDS"]
+           "train_and_evaluate", "corruption_record", "IMAGE_SIZE", "NUM_CLASSES", "EVAL_CROP_FRACTION", "PREPARE_TFDS"]
 
 IMAGE_SIZE = 299
 NUM_CLASSES = 1000
@@ -278,15 +278,98 @@ def eval_batches(source, indices: np.ndarray, *, batch: int, size: int = IMAGE_S
 
 # ----------------------------------------------------------------------------- training
 
+def corruption_record(config, key: jax.Array) -> dict:
+  """The run record of ImageNet's label corruption, in the form of
+  :class:`rethink_jax.corruptions.CorruptionRecord` (labels are corrupted by example index
+  inside the train step, so the changed fraction is not counted: ``fraction_changed`` is None)."""
+  kind = config.corruption.kind
+  p = {"true_labels": None, "random_labels": None}.get(kind, float(config.corruption.get("p", 0.0)))
+  return {"kind": kind, "p": p, "key_data": [int(v) for v in np.ravel(jax.random.key_data(key))],
+          "fraction_changed": None, "splits": [] if kind == "true_labels" else ["train"]}
+
+
 def _corrupt_fn(config, key):
   kind, p = config.corruption.kind, config.corruption.get("p", 0.0)
   if kind == "true_labels":
     return lambda batch, num_classes: batch["label"]
-  if kind not in ("random_labels", "partial_labels"):
-    raise ValueError(f"ImageNet supports true_labels, random_labels and partial_labels, not {kind!r}.")
   p = 1.0 if kind == "random_labels" else p
   return lambda batch, num_classes: corruptions.partial_labels_by_index(key, batch["index"], batch["label"], p,
                                                                         num_classes)
+
+
+class _ImagenetProgram:
+  """Inception V3 on a streamed ImageNet (the loop's :class:`~rethink_jax.loop.Program`)."""
+
+  engine, num_runs, fit_metric = "imagenet", 1, "train_top1"
+
+  def __init__(self, config, mesh, graphdef, keys, train_source, val_source, num_classes: int):
+    self.config, self.mesh = config, mesh
+    self.train_source, self.val_source = train_source, val_source
+    self.steps_per_epoch = len(train_source) // config.batch_size
+    self.batch_size = config.batch_size
+    self.size = size = config.data.image_size
+    self.pi, self.pc = jax.process_index(), jax.process_count()
+    o = config.optim
+    self._schedule = train.lr_schedule(o.lr, o.lr_decay, o.decay_examples, config.batch_size)
+    corrupt = _corrupt_fn(config, keys["corruption"])
+    train_step = train.make_train_step(graphdef, config, keys["dropout"])
+    self._batch_sharding = batch_sharding = NamedSharding(mesh, P("data"))
+
+    @functools.partial(jax.jit, donate_argnums=(0, 2))
+    def step_fn(state, batch, sums):
+      images = jax.lax.with_sharding_constraint(to_model_input(batch["image"]), batch_sharding)
+      new_state, m = train_step(state, {"image": images, "label": corrupt(batch, num_classes)})
+      return new_state, loop.add_step(sums, m, state.step)
+
+    @functools.partial(jax.jit, static_argnums=2)
+    def eval_fn(state, batch, with_corruption: bool):
+      logits, _ = train.forward(graphdef, state.params, state.model_state, to_model_input(batch["image"]), False,
+                                None)
+      labels = corrupt(batch, num_classes) if with_corruption else batch["label"]
+      mask = batch["mask"]
+      return (jnp.sum(optax.softmax_cross_entropy_with_integer_labels(logits, labels) * mask),
+              jnp.sum(top_k_correct(logits, labels, 1) * mask), jnp.sum(top_k_correct(logits, labels, 5) * mask))
+
+    self._step, self._eval = step_fn, eval_fn
+    self.eval_train = np.sort(np.random.default_rng((config.seed, 4)).permutation(len(train_source))
+                              [:min(config.eval_train_examples, len(train_source))])
+    self.eval_val = np.arange(min(config.eval_test_examples or len(val_source), len(val_source)))
+    self._batches, self._next_step = None, None
+
+  def _global(self, local: dict) -> dict:
+    return {k: jax.make_array_from_process_local_data(self._batch_sharding, v) for k, v in local.items()}
+
+  def zero_sums(self) -> loop.StepSums:
+    return train.replicate(self.mesh, loop.StepSums.zeros())
+
+  def train(self, state, sums, first_step, num_steps, active):
+    del active
+    if self._next_step != first_step:  # (re)open the stream where the loop is: the same batches on resume
+      c = self.config
+      self._batches = train_batches(self.train_source, global_batch=c.batch_size, seed=c.seed, start_step=first_step,
+                                    num_steps=records.total_steps(c, self.steps_per_epoch) - first_step,
+                                    augment=c.augment.inception_crop, size=self.size, process_index=self.pi,
+                                    process_count=self.pc, num_threads=c.data.num_threads)
+    for _ in range(num_steps):
+      state, sums = self._step(state, self._global(next(self._batches)), sums)
+    self._next_step = first_step + num_steps
+    return state, sums
+
+  def _evaluate(self, state, source, indices, with_corruption):
+    sums = jnp.zeros(3)  # summed on device: one host read per evaluation, not per batch
+    for local in eval_batches(source, indices, batch=self.config.eval_batch_size, size=self.size,
+                              process_index=self.pi, process_count=self.pc, num_threads=self.config.data.num_threads):
+      sums = sums + jnp.stack(self._eval(state, self._global(local), with_corruption))
+    return np.asarray(sums) / len(indices)
+
+  def evaluate(self, state) -> list[dict[str, float]]:
+    _, train_top1, _ = self._evaluate(state, self.train_source, self.eval_train, True)
+    test_loss, test_top1, test_top5 = self._evaluate(state, self.val_source, self.eval_val, False)
+    return [{"train_top1": float(train_top1), "test_loss": float(test_loss), "test_top1": float(test_top1),
+             "test_top5": float(test_top5)}]
+
+  def learning_rate(self, step: int) -> float:
+    return float(self._schedule(step))
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike | None = None, *,
@@ -294,10 +377,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
                        val_source: JpegDirectory | TfdsSource | None = None) -> dict:
   """Trains Inception V3 (or any model of :mod:`rethink_jax.models`) on a streamed ImageNet.
 
-  The run directory works as for CIFAR-10 (:func:`rethink_jax.train.train_and_evaluate`):
-  ``config.json``, ``metrics.jsonl`` (rows with ``train_top1``, ``test_top1``,
-  ``test_top5`` at evaluations), ``summary.json``, orbax checkpoints; a killed run resumes
-  from its last checkpoint and replays the same batches; another config is refused.
+  The run directory is the same as for CIFAR-10 (:mod:`rethink_jax.records`), written by
+  the same loop (:func:`rethink_jax.loop.run`): ``config.json``, ``metrics.jsonl`` (rows
+  with ``train_top1``, ``test_loss``, ``test_top1``, ``test_top5`` at evaluations),
+  ``summary.json`` (time to fit watches ``train_top1``), orbax checkpoints, TensorBoard
+  events; a killed run resumes from its last checkpoint and replays the same batches;
+  another config is refused.
 
   Args:
     config: see ``rethink_jax/configs/imagenet.py``.
@@ -308,127 +393,29 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   Returns:
     The summary written to ``summary.json``.
   """
-
-  workdir = records.check_writable(workdir or config.workdir)
-  cfg_dict = config.to_dict()
-  cfg_path = workdir / records.CONFIG
-  if cfg_path.exists():
-    diff = train._diff(train._config_for_compare(records.read_json(cfg_path)["config"]),
-                       train._config_for_compare(cfg_dict))
-    if diff:
-      raise train.ConfigMismatchError(f"{workdir} holds a run with another config; refusing to resume it:\n  "
-                                      + "\n  ".join(diff))
+  validate.check(config, "imagenet")
+  if not (workdir or config.workdir):
+    raise validate.ConfigError("No run directory: pass workdir or set config.workdir.")
+  workdir = pathlib.Path(workdir or config.workdir).expanduser()
+  done = loop.already_finished(workdir, config)
+  if done is not None:
+    return done
   train_source = train_source if train_source is not None else open_source(config, "train")
   val_source = val_source if val_source is not None else open_source(config, "val")
   num_classes, size = train_source.num_classes, config.data.image_size
   keys = train.stream_keys(config.seed)
   mesh = train.make_mesh()
-  if config.batch_size % mesh.size:
-    raise ValueError(f"batch_size {config.batch_size} is not divisible by the {mesh.size} devices.")
+  validate.check_batch(config, len(train_source), mesh.size)
+  records.check_writable(workdir)
+
   graphdef, state = train.create_train_state(config, keys["init"], (size, size, 3), num_classes)
   n_params = models.count_params(state.params)
   state = train.replicate(mesh, state)
-  steps_per_epoch = len(train_source) // config.batch_size
-  total_steps = int(math.ceil(config.num_epochs * steps_per_epoch))
-  pi, pc = jax.process_index(), jax.process_count()
-  is_main = pi == 0
-  if is_main:
-    records.write_json(cfg_path, {"config": cfg_dict, "seed": config.seed, "num_params": n_params,
-                                  "input_shape": [size, size, 3], "num_classes": num_classes,
-                                  "dataset": train_source.provenance, "val": val_source.provenance,
-                                  "num_train": len(train_source), "num_test": len(val_source),
-                                  "steps_per_epoch": steps_per_epoch, "mesh": {"data": mesh.size},
-                                  "environment": records.environment()})
-
-  corrupt = _corrupt_fn(config, keys["corruption"])
-  train_step = train.make_train_step(graphdef, config, keys["dropout"])
-  batch_sharding = NamedSharding(mesh, P("data"))
-
-  @functools.partial(jax.jit, donate_argnums=(0, 2))
-  def step_fn(state, batch, sums):
-    images = jax.lax.with_sharding_constraint(to_model_input(batch["image"]), batch_sharding)
-    old = state.step
-    state, m = train_step(state, {"image": images, "label": corrupt(batch, num_classes)})
-    bad = jnp.logical_and(sums.nonfinite_step < 0, ~jnp.isfinite(m["loss"]))
-    return state, train.StepSums(sums.loss + m["loss"], sums.accuracy + m["accuracy"],
-                                 jnp.where(bad, old, sums.nonfinite_step))
-
-  @functools.partial(jax.jit, static_argnums=2)
-  def eval_fn(state, batch, with_corruption: bool):
-    logits, _ = train._forward(graphdef, state.params, state.model_state, to_model_input(batch["image"]), False,
-                               None)
-    labels = corrupt(batch, num_classes) if with_corruption else batch["label"]
-    mask = batch["mask"]
-    return (jnp.sum(optax.softmax_cross_entropy_with_integer_labels(logits, labels) * mask),
-            jnp.sum(top_k_correct(logits, labels, 1) * mask), jnp.sum(top_k_correct(logits, labels, 5) * mask))
-
-  def global_batch(local: dict) -> dict:
-    return {k: jax.make_array_from_process_local_data(batch_sharding, v) for k, v in local.items()}
-
-  def evaluate(source, indices, with_corruption):
-    sums = jnp.zeros(3)  # summed on device: one host read per evaluation, not per batch
-    for local in eval_batches(source, indices, batch=config.eval_batch_size, size=size, process_index=pi,
-                              process_count=pc, num_threads=config.data.num_threads):
-      sums = sums + jnp.stack(eval_fn(state, global_batch(local), with_corruption))
-    return np.asarray(sums) / len(indices)
-
-  eval_train = np.sort(np.random.default_rng((config.seed, 4)).permutation(len(train_source))
-                       [:min(config.eval_train_examples, len(train_source))])
-  eval_val = np.arange(min(config.eval_test_examples or len(val_source), len(val_source)))
-
-  manager = train._checkpoint_manager(workdir, config)
-  metrics, meta = [], {"train_seconds": 0.0}
-  state, meta, restored_step = train._restore_latest(manager, state, meta)
-  if restored_step is not None:
-    metrics = train._metrics_until(workdir, restored_step)
-
-  def log(step, sums, n_steps, with_eval):
-    row = {"step": step, "epoch": step / steps_per_epoch, "train_seconds": meta["train_seconds"]}
-    if n_steps:
-      row.update(batch_loss=float(sums.loss) / n_steps, batch_accuracy=float(sums.accuracy) / n_steps)
-    if with_eval:
-      _, train_top1, _ = evaluate(train_source, eval_train, True)
-      test_loss, test_top1, test_top5 = evaluate(val_source, eval_val, False)
-      row.update(train_top1=float(train_top1), test_loss=float(test_loss), test_top1=float(test_top1),
-                 test_top5=float(test_top5))
-    metrics.append(row)
-    if is_main:
-      records.write_jsonl(workdir / records.METRICS, metrics)
-    return row
-
-  step = int(state.step)
-  if step == 0 and not metrics:
-    log(0, None, 0, with_eval=config.eval_at_start)
-  batches = train_batches(train_source, global_batch=config.batch_size, seed=config.seed, start_step=step,
-                          num_steps=total_steps - step, augment=config.augment.inception_crop, size=size,
-                          process_index=pi, process_count=pc, num_threads=config.data.num_threads)
-  sums, n_since = train.replicate(mesh, train.StepSums.zeros()), 0
-  t0 = time.perf_counter()
-  while step < total_steps:
-    state, sums = step_fn(state, global_batch(next(batches)), sums)
-    step += 1
-    n_since += 1
-    with_eval = step % config.eval_every_steps == 0 or step == total_steps
-    if with_eval or step % config.log_every_steps == 0 or step % config.checkpoint_every_steps == 0:
-      if int(sums.nonfinite_step) >= 0:
-        raise train.NonFiniteLossError(f"Training loss became non-finite at step {int(sums.nonfinite_step)}; the "
-                                       f"last good checkpoint (step {manager.latest_step()}) in {workdir} is kept.")
-      meta["train_seconds"] += time.perf_counter() - t0
-      log(step, sums, n_since, with_eval)
-      sums, n_since = train.replicate(mesh, train.StepSums.zeros()), 0
-      if step % config.checkpoint_every_steps == 0 or step == total_steps:
-        train._save(manager, step, state, meta)
-      t0 = time.perf_counter()
-  manager.wait_until_finished()
-  manager.close()
-
-  evals = [m for m in metrics if "test_top1" in m]
-  last = evals[-1]
-  summary = {"step": step, "epoch": step / steps_per_epoch, "train_top1": float(last["train_top1"]),
-             "test_top1": float(last["test_top1"]), "test_top5": float(last["test_top5"]),
-             "best_test_top1": float(max(m["test_top1"] for m in evals)), "train_seconds": meta["train_seconds"],
-             "num_params": n_params, "model": config.model, "corruption": config.corruption.kind,
-             "dataset": train_source.provenance}
-  if is_main:
-    records.write_json(workdir / records.SUMMARY, summary)
-  return summary
+  program = _ImagenetProgram(config, mesh, graphdef, keys, train_source, val_source, num_classes)
+  kind = config.corruption.kind
+  dataset = train_source.provenance + ("" if kind == "true_labels" else f" | corrupted: {kind}")
+  run = loop.Run(workdir=workdir, config=config, corruption=corruption_record(config, keys["corruption"]),
+                 dataset=dataset, num_params=n_params,
+                 record={"input_shape": [size, size, 3], "num_classes": num_classes, "val": val_source.provenance,
+                         "num_train": len(train_source), "num_test": len(val_source), "mesh": {"data": mesh.size}})
+  return loop.run(program, state, [run], workdir / records.CHECKPOINTS)[0]

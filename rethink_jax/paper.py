@@ -1,5 +1,8 @@
 """The paper's reported numbers (Zhang et al., 2017), for reports that print them beside ours."""
 
+# Figure 1a: the five randomization tests whose loss curves it draws, in its legend's order.
+FIGURE1_KINDS = ("true_labels", "random_labels", "shuffled_pixels", "random_pixels", "gaussian")
+
 # Table 1: (model, random_crop, weight_decay, random_labels) -> (train %, test %)
 TABLE1 = {
     ("inception_small", True, True, False): (100.0, 89.05),

@@ -1,29 +1,96 @@
-"""Run directories: ``config.json``, ``metrics.jsonl``, ``summary.json``, all written atomically.
+"""The run directory: what a run is, what it wrote, and how to read it back.
 
-A run directory is the single source of truth for a run: tables and figures are rebuilt
-from it, never copied by hand. Every file is written to a temporary name in the same
-directory and renamed into place, so a killed run never leaves half a file.
+A run directory is the single source of truth for a run; tables and figures are rebuilt
+from it, never copied by hand. Every engine (single runs, vmapped runs, ImageNet) writes
+the same files:
+
+* ``config.json``: ``{"config", "identity", "seed", "num_params", "input_shape",
+  "num_classes", "dataset", "num_train", "num_test", "steps_per_epoch", "corruption",
+  "mesh", "engine", "environment", ...}``;
+* ``metrics.jsonl``: one JSON row per log step, **appended** as training goes (on resume
+  it is cut back to the restored step, so it always equals an uninterrupted run's);
+* ``summary.json``: :data:`SUMMARY_FIELDS` plus the last evaluation's metrics;
+* ``checkpoints/``: orbax checkpoints (:mod:`rethink_jax.checkpoint`);
+* ``tensorboard/``: TensorBoard event files (:mod:`rethink_jax.monitoring`).
+
+**A run's identity** is its config without :data:`HOW_KEYS`: the entries that change
+only how long a run goes, how often it logs, evaluates or checkpoints, where it writes or
+how a convolution is computed. Two configs with the same identity compute the same
+thing step for step, so one may resume the other's checkpoint; a longer ``num_epochs``
+continues a finished run. :func:`identity_hash` names the identity in checkpoints, default
+run directories and vmapped groups.
+
+This module reads and writes files only: reading records for a report never imports the
+training engine. Every file is written to a temporary name and renamed into place, so a
+killed run never leaves half a file (``metrics.jsonl`` is appended line by line; a torn
+last line is dropped on resume).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import pathlib
 import resource
 import subprocess
 import tempfile
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
-__all__ = ["RunDirError", "atomic_write_text", "write_json", "read_json", "write_jsonl", "read_jsonl",
-           "check_writable", "environment"]
+__all__ = ["RunDirError", "RecordError", "ConfigMismatchError", "CONFIG", "METRICS", "SUMMARY", "CHECKPOINTS",
+           "TENSORBOARD", "SWEEP", "HOW_KEYS", "TIMING_KEYS", "SUMMARY_FIELDS", "ARTIFACTS",
+           "atomic_write_text", "write_json", "read_json", "write_jsonl", "read_jsonl", "MetricsLog",
+           "identity", "identity_hash", "identity_diff", "check_run_dir", "total_steps", "finished_summary",
+           "make_summary", "write_sweep", "read_sweep", "check_writable", "environment", "write_results",
+           "peak_rss_gb"]
 
-CONFIG, METRICS, SUMMARY, CHECKPOINTS = "config.json", "metrics.jsonl", "summary.json", "checkpoints"
+CONFIG, METRICS, SUMMARY, CHECKPOINTS, TENSORBOARD = (
+    "config.json", "metrics.jsonl", "summary.json", "checkpoints", "tensorboard")
+SWEEP = "sweep.json"
+
+# Config entries that do not change what a run computes (dotted for nested entries).
+HOW_KEYS = ("num_epochs", "eval_every_steps", "log_every_steps", "checkpoint_every_steps", "stop_at_fit",
+            "eval_at_start", "progress", "workdir", "keep_checkpoints", "conv_impl", "wandb", "data.num_threads")
+
+# Row and summary entries that are measurements of time, not results.
+TIMING_KEYS = ("train_seconds", "images_per_second")
+
+# summary.json, the same for every engine; the last evaluation's metrics (``train_accuracy``,
+# ``test_accuracy``, ... or ImageNet's ``train_top1``, ``test_top1``, ``test_top5``) and
+# ``best_<test metric>`` follow them.
+SUMMARY_FIELDS = {
+    "engine": "which engine trained it: 'single', 'vmapped' or 'imagenet'",
+    "step": "the last step trained",
+    "epoch": "step / steps_per_epoch",
+    "train_seconds": "seconds spent in training steps (evaluation and I/O excluded)",
+    "time_to_fit": "{step, epoch, seconds} of the first evaluation with fit_metric >= fit_threshold, or null",
+    "fit_metric": "the evaluation metric time_to_fit watches",
+    "fit_threshold": "the threshold it is held against",
+    "num_params": "trainable parameters",
+    "model": "config.model",
+    "corruption": "the corruption record: {kind, p, key_data, fraction_changed, splits}",
+    "dataset": "provenance of the data, corruption included",
+    "vmapped_runs": "how many runs shared one compiled program (1 when trained alone)",
+}
+
+# What a sweep directory can reproduce; report.build dispatches on it.
+ARTIFACTS = ("table1", "appendix", "figure1a", "figure1bc", "figure2b", "table2")
 
 
 class RunDirError(OSError):
   """The run directory cannot be written, or holds a run with another config."""
 
+
+class ConfigMismatchError(RunDirError):
+  """A run directory (or its checkpoints) holds a run with another configuration."""
+
+
+class RecordError(ValueError):
+  """A record file is missing, corrupt or of another kind; the message names the file."""
+
+
+# ----------------------------------------------------------------------------- files
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
   path = pathlib.Path(path)
@@ -39,24 +106,55 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
       os.unlink(tmp)
 
 
+def _dumps(obj: Any, **kw) -> str:
+  return json.dumps(obj, sort_keys=True, default=_jsonable, allow_nan=True, **kw)
+
+
 def write_json(path, obj: Any) -> None:
-  atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+  atomic_write_text(path, _dumps(obj, indent=2) + "\n")
 
 
 def read_json(path) -> Any:
-  with open(path) as f:
-    return json.load(f)
+  """Reads a JSON record; a missing or corrupt file raises :class:`RecordError` naming it."""
+  path = pathlib.Path(path)
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except FileNotFoundError:
+    raise RecordError(f"{path} does not exist.") from None
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise RecordError(f"{path} is not valid JSON ({e}); the file is corrupt or truncated.") from None
 
 
 def write_jsonl(path, rows: Iterable[dict]) -> None:
-  atomic_write_text(path, "".join(json.dumps(r, sort_keys=True, default=_jsonable) + "\n" for r in rows))
+  atomic_write_text(path, "".join(_dumps(r) + "\n" for r in rows))
 
 
-def read_jsonl(path) -> list[dict]:
+def read_jsonl(path, *, drop_torn_tail: bool = False) -> list[dict]:
+  """The rows of a JSON-lines file (``[]`` if it does not exist).
+
+  A corrupt line raises :class:`RecordError` naming the file and line, except a last line
+  without its newline when ``drop_torn_tail`` (a write cut short by a kill).
+  """
   path = pathlib.Path(path)
   if not path.exists():
     return []
-  return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+  text = path.read_text()
+  lines = text.split("\n")
+  rows = []
+  for i, line in enumerate(lines):
+    if not line.strip():
+      continue
+    try:
+      row = json.loads(line)
+    except json.JSONDecodeError as e:
+      if drop_torn_tail and i == len(lines) - 1:
+        break
+      raise RecordError(f"{path}, line {i + 1}, is not valid JSON ({e}); the file is corrupt.") from None
+    if not isinstance(row, dict) or "step" not in row:
+      raise RecordError(f"{path}, line {i + 1}, is not a metrics row (a JSON object with a 'step').")
+    rows.append(row)
+  return rows
 
 
 def _jsonable(x):
@@ -66,6 +164,162 @@ def _jsonable(x):
     return list(x)
   return str(x)
 
+
+class MetricsLog:
+  """``metrics.jsonl`` of one run: cut back to ``keep_until`` once, then appended row by row.
+
+  ``keep_until`` is the restored checkpoint's step (rows after it were computed by the
+  killed process and will be computed again); ``None`` starts an empty file. With
+  ``write=False`` (processes other than 0) rows are kept in memory only.
+  """
+
+  def __init__(self, path: str | os.PathLike, keep_until: int | None, *, write: bool = True):
+    self.path = pathlib.Path(path)
+    self.write = write
+    old = read_jsonl(self.path, drop_torn_tail=True) if keep_until is not None else []
+    self.rows = [r for r in old if r["step"] <= keep_until] if keep_until is not None else []
+    if write:
+      write_jsonl(self.path, self.rows)
+
+  def append(self, row: dict) -> None:
+    self.rows.append(row)
+    if self.write:
+      with open(self.path, "a") as f:
+        f.write(_dumps(row) + "\n")
+
+  @property
+  def last(self) -> dict | None:
+    return self.rows[-1] if self.rows else None
+
+
+# ----------------------------------------------------------------------------- identity
+
+def _as_dict(config) -> dict:
+  return config.to_dict() if hasattr(config, "to_dict") else dict(config)
+
+
+def identity(config) -> dict:
+  """What a run computes: its config without :data:`HOW_KEYS`."""
+  out = json.loads(_dumps(_as_dict(config)))
+  for key in HOW_KEYS:
+    *parents, leaf = key.split(".")
+    node = out
+    for p in parents:
+      node = node.get(p) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+      node.pop(leaf, None)
+  return out
+
+
+def identity_hash(*configs) -> str:
+  """A short hash of the identity of one config, or of a group of configs in order."""
+  ids = [identity(c) for c in configs]
+  text = _dumps(ids[0] if len(ids) == 1 else ids, separators=(",", ":"))
+  return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def identity_diff(saved: dict, now: dict, prefix: str = "") -> list[str]:
+  """``key: saved vs now`` for every entry where two identities differ."""
+  out = []
+  for k in sorted(set(saved) | set(now)):
+    a, b = saved.get(k, "<absent>"), now.get(k, "<absent>")
+    if isinstance(a, dict) and isinstance(b, dict):
+      out += identity_diff(a, b, f"{prefix}{k}.")
+    elif a != b:
+      out.append(f"{prefix}{k}: {a!r} (saved) vs {b!r} (now)")
+  return out
+
+
+def check_run_dir(workdir, config) -> dict | None:
+  """Before anything is written: may ``config`` train in ``workdir``? Returns its saved config.json.
+
+  Raises :class:`ConfigMismatchError` if the directory holds a run with another identity,
+  or checkpoints without a ``config.json`` (copied in from elsewhere: they are never
+  resumed silently). A missing directory is fine; this function creates nothing.
+  """
+  workdir = pathlib.Path(workdir).expanduser()
+  cfg_path = workdir / CONFIG
+  if cfg_path.exists():
+    saved = read_json(cfg_path)
+    if not isinstance(saved, dict) or "config" not in saved:
+      raise RecordError(f"{cfg_path} is not a run's config record.")
+    diff = identity_diff(identity(saved["config"]), identity(config))
+    if diff:
+      raise ConfigMismatchError(f"{workdir} holds a run with another config; refusing to resume it: "
+                                + "; ".join(diff) + ". Use another --workdir, or the saved config.")
+    return saved
+  ckpt = workdir / CHECKPOINTS
+  if ckpt.is_dir() and any(ckpt.iterdir()):
+    raise ConfigMismatchError(f"{ckpt} holds checkpoints but {cfg_path} is missing, so nothing says which run "
+                              "they belong to; refusing to resume them. Remove them or use another --workdir.")
+  return None
+
+
+def total_steps(config, steps_per_epoch: int) -> int:
+  """The step budget: ``ceil(num_epochs * steps_per_epoch)``."""
+  return int(math.ceil(config.num_epochs * steps_per_epoch))
+
+
+def finished_summary(workdir, config) -> dict | None:
+  """The summary of a run in ``workdir`` that already did what ``config`` asks, else ``None``.
+
+  Finished means: same identity, a ``summary.json``, and it reached the step budget of
+  ``config.num_epochs`` (or fitted, when ``config.stop_at_fit``). A longer budget than the
+  one trained is not finished: the run resumes and goes on.
+  """
+  workdir = pathlib.Path(workdir).expanduser()
+  saved = check_run_dir(workdir, config)
+  if saved is None or not (workdir / SUMMARY).exists():
+    return None
+  summary = read_json(workdir / SUMMARY)
+  if summary["step"] >= total_steps(config, saved["steps_per_epoch"]):
+    return summary
+  if config.get("stop_at_fit", False) and summary.get("time_to_fit") is not None:
+    return summary
+  return None
+
+
+def make_summary(*, engine: str, step: int, steps_per_epoch: int, train_seconds: float, time_to_fit: dict | None,
+                 fit_metric: str | None, fit_threshold: float | None, num_params: int, model: str,
+                 corruption: dict, dataset: str, vmapped_runs: int, evaluations: Sequence[dict]) -> dict:
+  """``summary.json`` (schema: :data:`SUMMARY_FIELDS`) from the run's evaluated metric rows."""
+  last = dict(evaluations[-1])
+  metrics = {k: v for k, v in last.items() if k not in ("step", "epoch", "examples", "lr") + TIMING_KEYS
+             and not k.startswith("batch_")}
+  best = {f"best_{k}": max(r[k] for r in evaluations if k in r) for k in metrics
+          if k.startswith("test_") and "loss" not in k}
+  return {"engine": engine, "step": step, "epoch": step / steps_per_epoch, "train_seconds": train_seconds,
+          "time_to_fit": time_to_fit, "fit_metric": fit_metric, "fit_threshold": fit_threshold,
+          "num_params": num_params, "model": model, "corruption": corruption, "dataset": dataset,
+          "vmapped_runs": vmapped_runs, **metrics, **best}
+
+
+# ----------------------------------------------------------------------------- sweeps
+
+def write_sweep(sweep_dir, artifact: str, runs: dict[str, dict]) -> None:
+  """``sweep.json``: the paper artifact a sweep reproduces and each run's config and metadata."""
+  if artifact not in ARTIFACTS:
+    raise ValueError(f"Unknown paper artifact {artifact!r}; choose one of {ARTIFACTS}.")
+  write_json(pathlib.Path(sweep_dir) / SWEEP, {"artifact": artifact, "runs": runs})
+
+
+def read_sweep(sweep_dir) -> tuple[str, dict[str, dict]]:
+  """``(artifact, {name: {"meta", "config", "summary" (or None), "metrics", "dir"}})`` of a sweep."""
+  sweep_dir = pathlib.Path(sweep_dir)
+  spec = read_json(sweep_dir / SWEEP)
+  if not isinstance(spec, dict) or spec.get("artifact") not in ARTIFACTS or not isinstance(spec.get("runs"), dict):
+    raise RecordError(f"{sweep_dir / SWEEP} does not name a paper artifact (one of {ARTIFACTS}); it was written "
+                      "by an older version or by hand. Re-run the experiment script to rewrite it.")
+  out = {}
+  for name, entry in spec["runs"].items():
+    workdir = sweep_dir / name
+    summary = read_json(workdir / SUMMARY) if (workdir / SUMMARY).exists() else None
+    out[name] = {"meta": entry["meta"], "config": entry["config"], "summary": summary,
+                 "metrics": read_jsonl(workdir / METRICS, drop_torn_tail=True), "dir": str(workdir)}
+  return spec["artifact"], out
+
+
+# ----------------------------------------------------------------------------- environment
 
 def check_writable(workdir: str | os.PathLike) -> pathlib.Path:
   """Creates ``workdir`` and proves a file can be written there, before any training."""
@@ -129,4 +383,3 @@ def write_results(workdir, config, dataset: str, **fields) -> pathlib.Path:
 def peak_rss_gb() -> float:
   """Peak resident memory of this process so far, in GB (Linux reports KiB)."""
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-

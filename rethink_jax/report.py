@@ -22,7 +22,6 @@ import sys
 import tempfile
 
 from rethink_jax import paper, records
-from rethink_jax.sweep import FIGURE1_KINDS, SWEEP_FILE, load_sweep
 
 __all__ = ["table1", "appendix", "figure1a", "figure1bc", "figure2b", "table2", "figure2a", "build", "build_all"]
 
@@ -42,7 +41,7 @@ def _provenance(runs: dict) -> str:
       datasets.add(run["summary"]["dataset"].split(" | corrupted")[0])
       seconds += run["summary"]["train_seconds"]
   for name in runs:
-    cfg = pathlib.Path(runs[name]["_dir"]) / records.CONFIG
+    cfg = pathlib.Path(runs[name]["dir"]) / records.CONFIG
     if cfg.exists():
       env = records.read_json(cfg)["environment"]
       devices.add(f"{env['device_count']} x {'/'.join(env['device_kinds'])} ({env['backend']}), "
@@ -52,10 +51,7 @@ def _provenance(runs: dict) -> str:
 
 
 def _load(sweep_dir) -> dict:
-  runs = load_sweep(sweep_dir)
-  for name in runs:
-    runs[name]["_dir"] = str(pathlib.Path(sweep_dir) / name)
-  return runs
+  return records.read_sweep(sweep_dir)[1]
 
 
 def _atomic_text(path: pathlib.Path, text: str) -> pathlib.Path:
@@ -121,7 +117,7 @@ def figure1a(sweep_dir) -> pathlib.Path:
   runs = _load(sweep_dir)
   plt = _plt()
   fig, ax = plt.subplots(figsize=(6, 4))
-  for kind in FIGURE1_KINDS:
+  for kind in paper.FIGURE1_KINDS:
     run = next((r for r in runs.values() if r["meta"].get("kind") == kind), None)
     if run is None:
       continue
@@ -246,28 +242,20 @@ def figure2a(sweep_dir) -> pathlib.Path:
 
 
 def build(sweep_dir) -> list[pathlib.Path]:
-  """Everything a sweep reproduces, recognised from its runs' metadata."""
-  spec = records.read_json(pathlib.Path(sweep_dir) / SWEEP_FILE)
-  metas = [e["meta"] for e in spec.values()]
-  if not metas:
+  """Everything a sweep reproduces: the paper artifact its ``sweep.json`` names."""
+  artifact, runs = records.read_sweep(sweep_dir)
+  if not runs:
     return []
-  if all("random_crop" in m for m in metas):
-    return [table1(sweep_dir)]
-  if all("regularizer" in m for m in metas):
-    return [appendix(sweep_dir)]
-  if all("kind" in m for m in metas):
-    return [figure1a(sweep_dir)]
-  if all("p" in m for m in metas):
-    return figure1bc(sweep_dir)
-  if all("imagenet_row" in m for m in metas):
-    return [table2(sweep_dir), figure2a(sweep_dir)]
-  return [figure2b(sweep_dir)]
+  builders = {"table1": lambda d: [table1(d)], "appendix": lambda d: [appendix(d)],
+              "figure1a": lambda d: [figure1a(d)], "figure1bc": figure1bc, "figure2b": lambda d: [figure2b(d)],
+              "table2": lambda d: [table2(d), figure2a(d)]}
+  return builders[artifact](sweep_dir)
 
 
 def build_all(root) -> list[pathlib.Path]:
   """Rebuilds the reports of every sweep directory below ``root``."""
   out = []
-  for spec in sorted(pathlib.Path(root).rglob(SWEEP_FILE)):
+  for spec in sorted(pathlib.Path(root).rglob(records.SWEEP)):
     out += build(spec.parent)
   return out
 
@@ -275,5 +263,10 @@ def build_all(root) -> list[pathlib.Path]:
 if __name__ == "__main__":
   if len(sys.argv) != 2:
     sys.exit("usage: python -m rethink_jax.report RUNS_DIR")
-  for path in build_all(sys.argv[1]):
+  try:
+    written = build_all(sys.argv[1])
+  except records.RecordError as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+  for path in written:
     print(f"wrote {path}")

@@ -1,9 +1,11 @@
 """Many runs in one sweep directory, resumable: finished runs are skipped, a half-finished
 run resumes from its checkpoint (through :func:`rethink_jax.train.train_and_evaluate`).
 
-A sweep directory holds ``sweep.json`` (each run's name, config and metadata such as the
-Table 1 row it reproduces) and one run directory per run. Builders below turn an
-experiment config into its runs, one per paper artifact.
+A sweep directory holds ``sweep.json`` (the paper artifact it reproduces, and each run's
+name, config and metadata such as the Table 1 row it reproduces; see
+:func:`rethink_jax.records.write_sweep`) and one run directory per run. Builders below turn
+an experiment config into its runs, one per paper artifact; each returns :class:`SweepRuns`,
+which carries the artifact's name.
 """
 
 from __future__ import annotations
@@ -14,47 +16,61 @@ from typing import Any
 
 import ml_collections
 
-from rethink_jax import records, train
+from rethink_jax import paper, records, train
 from rethink_jax.configs import common
 
-__all__ = ["run_sweep", "load_sweep", "table1_runs", "appendix_runs", "fitting_curves_runs",
-           "label_corruption_runs", "implicit_regularization_runs", "SWEEP_FILE"]
+__all__ = ["run_sweep", "load_sweep", "SweepRuns", "table1_runs", "appendix_runs", "fitting_curves_runs",
+           "label_corruption_runs", "implicit_regularization_runs", "SWEEP_FILE", "FIGURE1_KINDS"]
 
-SWEEP_FILE = "sweep.json"
-Runs = dict[str, tuple[ml_collections.ConfigDict, dict[str, Any]]]
-
-
-def _what_it_computes(config: dict) -> dict:
-  # A finished run counts as done unless a setting that changes its result differs (a longer
-  # num_epochs does: the run then resumes and goes on).
-  return {k: v for k, v in config.items() if k not in ("conv_impl", "progress", "workdir")}
+SWEEP_FILE = records.SWEEP
+FIGURE1_KINDS = paper.FIGURE1_KINDS
 
 
-def run_sweep(runs: Runs, sweep_dir, *, only: str | None = None, train_fn=None, merge: bool = False,
+class SweepRuns(dict):
+  """``{name: (config, meta)}`` of a sweep, and ``artifact``: the paper artifact it reproduces
+  (one of :data:`rethink_jax.records.ARTIFACTS`)."""
+
+  def __init__(self, artifact: str, runs: dict[str, tuple[ml_collections.ConfigDict, dict[str, Any]]]):
+    if artifact not in records.ARTIFACTS:
+      raise ValueError(f"Unknown paper artifact {artifact!r}; choose one of {records.ARTIFACTS}.")
+    super().__init__(runs)
+    self.artifact = artifact
+
+
+def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=None, merge: bool = False,
               vmapped: bool = False) -> dict[str, dict]:
   """Runs every run of the sweep not yet finished; returns ``{name: summary}``.
 
-  A run counts as finished when its ``summary.json`` exists and its saved config equals
-  the one asked for; otherwise ``train_fn`` (default :func:`rethink_jax.train.train_and_evaluate`)
-  resumes or starts it. ``merge=True`` keeps the other runs already listed in the sweep
-  directory (a sweep grown one run at a time, as ImageNet's Table 2 rows are).
-  ``vmapped=True`` trains all unfinished runs as one program
-  (:func:`rethink_jax.multirun.train_many`; they must differ only in labels and seeds).
+  A run counts as finished when :func:`rethink_jax.records.finished_summary` says so (same
+  identity, and its budget reached); otherwise ``train_fn`` (default
+  :func:`rethink_jax.train.train_and_evaluate`) resumes or starts it. ``merge=True`` keeps
+  the other runs already listed in the sweep directory (a sweep grown one run at a time,
+  as ImageNet's Table 2 rows are). ``vmapped=True`` trains all unfinished runs as one
+  program (:func:`rethink_jax.multirun.train_many`; they must differ only in labels and seeds).
   """
-  train_fn = train_fn or train.train_and_evaluate
+  artifact = getattr(runs, "artifact", None)
+  if artifact is None:
+    raise ValueError("run_sweep needs SweepRuns (the paper artifact it reproduces), as the builders here return.")
+  if only is not None and only not in runs:
+    raise ValueError(f"No run named {only!r} in this sweep; its runs are {sorted(runs)}.")
+  for name, (cfg, _) in runs.items():  # a mismatched run directory fails before anything is written
+    records.check_run_dir(pathlib.Path(sweep_dir).expanduser() / name, cfg)
   sweep_dir = records.check_writable(sweep_dir)
-  spec = records.read_json(sweep_dir / SWEEP_FILE) if merge and (sweep_dir / SWEEP_FILE).exists() else {}
+  spec = {}
+  if merge and (sweep_dir / SWEEP_FILE).exists():
+    saved_artifact, saved = records.read_sweep(sweep_dir)
+    if saved_artifact != artifact:
+      raise records.RecordError(f"{sweep_dir / SWEEP_FILE} holds a {saved_artifact} sweep, not {artifact}.")
+    spec = {name: {"config": run["config"], "meta": run["meta"]} for name, run in saved.items()}
   spec.update({name: {"config": cfg.to_dict(), "meta": meta} for name, (cfg, meta) in runs.items()})
-  records.write_json(sweep_dir / SWEEP_FILE, spec)
+  records.write_sweep(sweep_dir, artifact, spec)
   summaries, todo = {}, {}
   for name, (cfg, meta) in runs.items():
     if only and name != only:
       continue
-    workdir = sweep_dir / name
-    summary_path, config_path = workdir / records.SUMMARY, workdir / records.CONFIG
-    if summary_path.exists() and config_path.exists() and (
-        _what_it_computes(records.read_json(config_path)["config"]) == _what_it_computes(cfg.to_dict())):
-      summaries[name] = records.read_json(summary_path)
+    done = records.finished_summary(sweep_dir / name, cfg)
+    if done is not None:
+      summaries[name] = done
       print(f"[{name}] finished earlier: skipped")
       continue
     todo[name] = cfg
@@ -71,7 +87,7 @@ def run_sweep(runs: Runs, sweep_dir, *, only: str | None = None, train_fn=None, 
   for name, cfg in todo.items():
     print(f"[{name}] {cfg.model}, {cfg.corruption.kind}" + (f" p={cfg.corruption.p}" if cfg.corruption.kind ==
                                                              "partial_labels" else ""), flush=True)
-    summaries[name] = train_fn(cfg, sweep_dir / name)
+    summaries[name] = train_fn(cfg, sweep_dir / name) if train_fn else train.train_and_evaluate(cfg, sweep_dir / name)
     s = summaries[name]
     accuracy = (f"train {s['train_accuracy']:.4f} test {s['test_accuracy']:.4f}" if "train_accuracy" in s else
                 f"train top-1 {s['train_top1']:.4f} test top-1 {s['test_top1']:.4f} top-5 {s['test_top5']:.4f}")
@@ -80,19 +96,11 @@ def run_sweep(runs: Runs, sweep_dir, *, only: str | None = None, train_fn=None, 
 
 
 def load_sweep(sweep_dir) -> dict[str, dict]:
-  """``{name: {"meta", "config", "summary" (or None), "metrics"}}`` for every run of a sweep."""
-  sweep_dir = pathlib.Path(sweep_dir)
-  spec = records.read_json(sweep_dir / SWEEP_FILE)
-  out = {}
-  for name, entry in spec.items():
-    workdir = sweep_dir / name
-    summary = records.read_json(workdir / records.SUMMARY) if (workdir / records.SUMMARY).exists() else None
-    out[name] = {"meta": entry["meta"], "config": entry["config"], "summary": summary,
-                 "metrics": records.read_jsonl(workdir / records.METRICS)}
-  return out
+  """``{name: {"meta", "config", "summary" (or None), "metrics", "dir"}}`` for every run of a sweep."""
+  return records.read_sweep(sweep_dir)[1]
 
 
-def table1_runs(c: ml_collections.ConfigDict) -> Runs:
+def table1_runs(c: ml_collections.ConfigDict) -> SweepRuns:
   """Table 1: each model with/without random crop and weight decay, and with random labels."""
   runs = {}
   for model in c.models:
@@ -108,10 +116,10 @@ def table1_runs(c: ml_collections.ConfigDict) -> Runs:
                                                         "num_epochs": c.random_label_epochs}),
                                       {"model": model, "random_crop": False, "weight_decay": False,
                                        "random_labels": True})
-  return runs
+  return SweepRuns("table1", runs)
 
 
-def appendix_runs(c: ml_collections.ConfigDict) -> Runs:
+def appendix_runs(c: ml_collections.ConfigDict) -> SweepRuns:
   """Appendix table: random labels with regularizers."""
   runs = {}
   for model in c.models:
@@ -125,18 +133,16 @@ def appendix_runs(c: ml_collections.ConfigDict) -> Runs:
       runs[f"{model}-random_labels-augment"] = (
           common.override(base, **{"augment.flip": True, "augment.rotate_degrees": 25.0, "optim.lr_decay": 0.999}),
           {"model": model, "regularizer": "augmentation"})
-  return runs
+  return SweepRuns("appendix", runs)
 
 
-FIGURE1_KINDS = ("true_labels", "random_labels", "shuffled_pixels", "random_pixels", "gaussian")
-
-
-def fitting_curves_runs(c: ml_collections.ConfigDict) -> Runs:
+def fitting_curves_runs(c: ml_collections.ConfigDict) -> SweepRuns:
   """Figure 1a: the five randomization tests, same model and hyperparameters."""
-  return {kind: (common.override(c.train, **{"corruption.kind": kind}), {"kind": kind}) for kind in FIGURE1_KINDS}
+  return SweepRuns("figure1a", {kind: (common.override(c.train, **{"corruption.kind": kind}), {"kind": kind})
+                                for kind in FIGURE1_KINDS})
 
 
-def label_corruption_runs(c: ml_collections.ConfigDict) -> Runs:
+def label_corruption_runs(c: ml_collections.ConfigDict) -> SweepRuns:
   """Figures 1b and 1c: partially corrupted labels at each level in ``c.levels``, for each
   seed in ``c.seeds`` (default: just ``c.train.seed``; more seeds give error bars)."""
   seeds = tuple(c.get("seeds", None) or (c.train.seed,))
@@ -146,9 +152,10 @@ def label_corruption_runs(c: ml_collections.ConfigDict) -> Runs:
       name = f"p{p:.2f}" + (f"-seed{seed}" if len(seeds) > 1 else "")
       runs[name] = (common.override(c.train, **{"corruption.kind": "partial_labels", "corruption.p": float(p),
                                                 "seed": int(seed)}), {"p": float(p), "seed": int(seed)})
-  return runs
+  return SweepRuns("figure1bc", runs)
 
 
-def implicit_regularization_runs(c: ml_collections.ConfigDict) -> Runs:
+def implicit_regularization_runs(c: ml_collections.ConfigDict) -> SweepRuns:
   """Figure 2b: Inception with and without BatchNorm on true labels."""
-  return {model: (common.set_model(copy.deepcopy(c.train), model), {"model": model}) for model in c.models}
+  return SweepRuns("figure2b", {model: (common.set_model(copy.deepcopy(c.train), model), {"model": model})
+                                for model in c.models})

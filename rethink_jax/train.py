@@ -22,9 +22,7 @@ init, shuffle, dropout (:data:`STREAMS`); the dropout key of step ``s`` is
 from __future__ import annotations
 
 import dataclasses
-import math
-import sys
-import time
+import pathlib
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -35,27 +33,21 @@ import optax
 from flax import nnx, struct
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from rethink_jax import augment, corruptions, data as data_lib, models, preprocess, records
+from rethink_jax import augment, checkpoint, corruptions, data as data_lib, loop, models, preprocess, records
+from rethink_jax.configs import validate
 
 __all__ = ["TrainState", "STREAMS", "stream_keys", "make_mesh", "lr_schedule", "create_train_state",
            "make_train_step", "DataStepper", "StepSums", "make_eval_fn", "train_and_evaluate", "NonFiniteLossError",
-           "ConfigMismatchError"]
+           "ConfigMismatchError", "build_model", "make_optimizer", "forward", "replicate", "put_replicated",
+           "make_input_fn", "DeviceData", "load_dataset", "corrupt", "restore_state"]
 
 STREAMS = {"corruption": 0, "init": 1, "shuffle": 2, "dropout": 3, "augment": 4}
 
-# Config entries that may change between a run and its resumption (they do not change
-# what is computed, only how long it runs, how often it logs, or what it prints).
-RESUMABLE_KEYS = ("num_epochs", "eval_every_steps", "log_every_steps", "checkpoint_every_steps",
-                  "stop_at_fit", "progress", "workdir", "keep_checkpoints",
-                  "conv_impl")  # how convolutions are computed, not what
 
-
-class NonFiniteLossError(FloatingPointError):
-  """The training loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-class ConfigMismatchError(records.RunDirError):
-  """A run directory holds a run with another configuration."""
+# Shared with the loop and the run records; exported here for the engine's users.
+NonFiniteLossError = loop.NonFiniteLossError
+ConfigMismatchError = records.ConfigMismatchError
+StepSums = loop.StepSums
 
 
 class TrainState(struct.PyTreeNode):
@@ -119,7 +111,9 @@ def l2_penalty(params) -> jax.Array:
   return 0.5 * sum(jnp.sum(jnp.square(x)) for x in leaves)
 
 
-def _forward(graphdef, params, model_state, images, train: bool, dropout_key):
+def forward(graphdef, params, model_state, images, train: bool, dropout_key):
+  """Logits of the model ``graphdef`` with ``params`` and ``model_state``, and its updated
+  non-parameter state (BatchNorm statistics in training mode)."""
   model = nnx.merge(graphdef, params, model_state, copy=True)
   logits = model(images, train=train, dropout_key=dropout_key)
   return logits, nnx.state(model, nnx.Not(nnx.Param))
@@ -141,7 +135,7 @@ def make_train_step(graphdef: nnx.GraphDef, config: ml_collections.ConfigDict, d
     dropout_key = jax.random.fold_in(dropout_stream, state.step)
 
     def loss_fn(params):
-      logits, new_model_state = _forward(graphdef, params, state.model_state, batch["image"], True, dropout_key)
+      logits, new_model_state = forward(graphdef, params, state.model_state, batch["image"], True, dropout_key)
       ce = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
       loss = ce + weight_decay * l2_penalty(params) if weight_decay else ce
       return loss, (ce, logits, new_model_state)
@@ -201,18 +195,6 @@ def make_input_fn(config) -> Callable[..., jax.Array]:
   return input_fn
 
 
-class StepSums(NamedTuple):
-  """Per-interval sums kept on device: summed batch loss and accuracy, and the first
-  step whose loss was not finite (-1 if none)."""
-  loss: jax.Array
-  accuracy: jax.Array
-  nonfinite_step: jax.Array
-
-  @classmethod
-  def zeros(cls) -> "StepSums":
-    return cls(jnp.zeros(()), jnp.zeros(()), jnp.array(-1, jnp.int32))
-
-
 class DataStepper:
   """Runs train steps on a split that lives on the devices.
 
@@ -243,11 +225,8 @@ class DataStepper:
       idx = jax.lax.with_sharding_constraint(jax.lax.dynamic_slice(perm, (start,), (batch_size,)), batch_sharding)
       aug_key = None if augment_stream is None else jax.random.fold_in(augment_stream, state.step)
       images = jax.lax.with_sharding_constraint(input_fn(data.x[idx], aug_key), batch_sharding)
-      old_step = state.step
-      state, m = train_step(state, {"image": images, "label": data.y[idx]})
-      bad = jnp.logical_and(sums.nonfinite_step < 0, ~jnp.isfinite(m["loss"]))
-      return state, StepSums(sums.loss + m["loss"], sums.accuracy + m["accuracy"],
-                             jnp.where(bad, old_step, sums.nonfinite_step))
+      new_state, m = train_step(state, {"image": images, "label": data.y[idx]})
+      return new_state, loop.add_step(sums, m, state.step)
 
     self.step = jax.jit(step, donate_argnums=(0, 3))
     self.permutation = jax.jit(lambda epoch: jax.random.permutation(jax.random.fold_in(shuffle_stream, epoch),
@@ -284,7 +263,7 @@ def make_eval_fn(graphdef, config, mesh, eval_batch_size: int):
     pos = start + jnp.arange(eval_batch_size)
     idx = jax.lax.with_sharding_constraint(jnp.minimum(pos, n - 1), batch_sharding)
     mask = (pos < n).astype(jnp.float32)
-    logits, _ = _forward(graphdef, state.params, state.model_state, input_fn(data.x[idx]), False, None)
+    logits, _ = forward(graphdef, state.params, state.model_state, input_fn(data.x[idx]), False, None)
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, data.y[idx])
     return jnp.sum(ce * mask), jnp.sum((jnp.argmax(logits, -1) == data.y[idx]) * mask)
 
@@ -300,27 +279,14 @@ def make_eval_fn(graphdef, config, mesh, eval_batch_size: int):
   return evaluate
 
 
-# ----------------------------------------------------------------------------- the loop
+# ----------------------------------------------------------------------------- the run
 
-def _config_for_compare(config: dict) -> dict:
-  return {k: v for k, v in config.items() if k not in RESUMABLE_KEYS}
-
-
-def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
-  out = []
-  for k in sorted(set(a) | set(b)):
-    va, vb = a.get(k, "<absent>"), b.get(k, "<absent>")
-    if isinstance(va, dict) and isinstance(vb, dict):
-      out += _diff(va, vb, f"{prefix}{k}.")
-    elif va != vb:
-      out.append(f"{prefix}{k}: {va!r} (saved) vs {vb!r} (now)")
-  return out
-
-
-def _load_dataset(config) -> data_lib.Dataset:
+def load_dataset(config) -> data_lib.Dataset:
+  """The dataset ``config.data`` names, cut to ``data.max_train`` / ``data.max_test`` examples
+  (the first ones, in canonical order: a fixed subset for quick runs)."""
   ds = data_lib.load(config.data.name, source=config.data.source, data_dir=config.data.data_dir or None)
   n_train, n_test = config.data.get("max_train", 0), config.data.get("max_test", 0)
-  if n_train or n_test:  # the first examples, in canonical order: a fixed subset for quick runs
+  if n_train or n_test:
     ds = dataclasses.replace(
         ds, x_train=ds.x_train[:n_train or None], y_train=ds.y_train[:n_train or None],
         x_test=ds.x_test[:n_test or None], y_test=ds.y_test[:n_test or None],
@@ -329,175 +295,92 @@ def _load_dataset(config) -> data_lib.Dataset:
   return ds
 
 
-def _corrupt(config, ds, key):
+def corrupt(config, ds: data_lib.Dataset, key: jax.Array) -> tuple[data_lib.Dataset, corruptions.CorruptionRecord]:
+  """``config.corruption`` applied once to the whole dataset (Section 2)."""
   c = config.corruption
   p = c.p if c.kind == "partial_labels" else None
   return corruptions.apply(key, ds, c.kind, p=p)
 
 
-def _checkpoint_manager(workdir, config):
-  import orbax.checkpoint as ocp
+class _SingleProgram:
+  """One run on a dataset that lives on the devices (the loop's :class:`~rethink_jax.loop.Program`)."""
 
-  options = ocp.CheckpointManagerOptions(max_to_keep=config.get("keep_checkpoints", 2), create=True,
-                                         enable_async_checkpointing=False)
-  return ocp.CheckpointManager((workdir / records.CHECKPOINTS).absolute(), options=options)
+  engine, num_runs, fit_metric = "single", 1, "train_accuracy"
 
+  def __init__(self, config, mesh, stepper: DataStepper, evaluate, train_data: DeviceData, test_data: DeviceData):
+    self.mesh, self.stepper, self._evaluate = mesh, stepper, evaluate
+    self.train_data, self.test_data = train_data, test_data
+    self.steps_per_epoch, self.batch_size = stepper.steps_per_epoch, config.batch_size
+    o = config.optim
+    self._schedule = lr_schedule(o.lr, o.lr_decay, o.decay_examples, config.batch_size)
 
-def _restore_latest(manager, state, meta: dict) -> tuple[Any, dict, int | None]:
-  """The latest checkpoint's train state and meta, and its step (``None``: nothing saved yet)."""
-  import orbax.checkpoint as ocp
+  def zero_sums(self) -> StepSums:
+    return replicate(self.mesh, StepSums.zeros())
 
-  step = manager.latest_step()
-  if step is None:
-    return state, meta, None
-  restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(state),
-                                                           meta=ocp.args.JsonRestore()))
-  return restored["state"], dict(restored["meta"]), step
+  def train(self, state, sums, first_step, num_steps, active):
+    del active  # one run: the loop stops it
+    return self.stepper.run(state, self.train_data, first_step, num_steps, sums)
 
+  def evaluate(self, state) -> list[dict[str, float]]:
+    tr, te = self._evaluate(state, self.train_data), self._evaluate(state, self.test_data)
+    return [{"train_loss": float(tr["loss"]), "train_accuracy": float(tr["accuracy"]),
+             "test_loss": float(te["loss"]), "test_accuracy": float(te["accuracy"])}]
 
-def _save(manager, step: int, state, meta: dict) -> None:
-  import orbax.checkpoint as ocp
-
-  manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
-               force=True)
-
-
-def _metrics_until(workdir, step: int) -> list[dict]:
-  return [m for m in records.read_jsonl(workdir / records.METRICS) if m["step"] <= step]
+  def learning_rate(self, step: int) -> float:
+    return float(self._schedule(step))
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = None, *,
                        dataset: data_lib.Dataset | None = None) -> dict:
   """Trains one run to the end (or to fit), writing and resuming its run directory.
 
+  Everything is checked before anything is written: the config
+  (:func:`rethink_jax.configs.validate.check`), the run directory (a run with another
+  identity, or checkpoints without their ``config.json``, raise
+  :class:`ConfigMismatchError`), the data and the batch size. A run directory that already
+  holds this run, finished, returns its summary without training; unfinished, it resumes
+  from its last checkpoint. The loop itself is :func:`rethink_jax.loop.run`.
+
   Args:
     config: see ``rethink_jax/configs/``; ``config.workdir`` is used when ``workdir`` is None.
-    workdir: the run directory. If it already holds this run, training resumes from its
-      last checkpoint; if it holds a run with another config, :class:`ConfigMismatchError`.
+    workdir: the run directory.
     dataset: train on these arrays instead of loading ``config.data`` (the corruption in
       ``config.corruption`` is still applied); its provenance goes into the run record.
 
   Returns:
-    The summary written to ``summary.json``.
+    The summary written to ``summary.json`` (schema: :data:`rethink_jax.records.SUMMARY_FIELDS`).
   """
-  workdir = records.check_writable(workdir or config.workdir)
-  is_main = jax.process_index() == 0
-  cfg_dict = config.to_dict()
-  cfg_path = workdir / records.CONFIG
-  if cfg_path.exists():
-    saved = records.read_json(cfg_path)
-    diff = _diff(_config_for_compare(saved["config"]), _config_for_compare(cfg_dict))
-    if diff:
-      raise ConfigMismatchError(f"{workdir} holds a run with another config; refusing to resume it:\n  "
-                                + "\n  ".join(diff) + "\nUse another --workdir, or the saved config.")
+  validate.check(config, "single")
+  if not (workdir or config.workdir):
+    raise validate.ConfigError("No run directory: pass workdir or set config.workdir.")
+  workdir = pathlib.Path(workdir or config.workdir).expanduser()
+  done = loop.already_finished(workdir, config)
+  if done is not None:
+    return done
 
   keys = stream_keys(config.seed)
-  ds = _load_dataset(config) if dataset is None else dataset
-  ds, corruption = _corrupt(config, ds, keys["corruption"])
+  ds = load_dataset(config) if dataset is None else dataset
+  ds, corruption = corrupt(config, ds, keys["corruption"])
   n_train = len(ds.y_train)
-  if config.batch_size > n_train:
-    raise ValueError(f"batch_size {config.batch_size} exceeds the {n_train} training examples.")
-
   mesh = make_mesh()
-  if config.batch_size % mesh.size:
-    raise ValueError(f"batch_size {config.batch_size} is not divisible by the {mesh.size} devices.")
+  validate.check_batch(config, n_train, mesh.size)
+  records.check_writable(workdir)
+
   input_shape = (config.data.crop, config.data.crop, ds.x_train.shape[-1])
   graphdef, state = create_train_state(config, keys["init"], input_shape, ds.num_classes)
   n_params = models.count_params(state.params)
   state = replicate(mesh, state)
-
   train_data = DeviceData(put_replicated(mesh, ds.x_train), put_replicated(mesh, ds.y_train))
   test_data = DeviceData(put_replicated(mesh, ds.x_test), put_replicated(mesh, ds.y_test))
   stepper = DataStepper(make_train_step(graphdef, config, keys["dropout"]), config, mesh, keys["shuffle"], n_train,
                         augment_stream=keys["augment"])
-  evaluate = make_eval_fn(graphdef, config, mesh, config.eval_batch_size)
-
-  steps_per_epoch = n_train // config.batch_size
-  total_steps = int(math.ceil(config.num_epochs * steps_per_epoch))
-  if is_main:
-    records.write_json(cfg_path, {"config": cfg_dict, "seed": config.seed, "num_params": n_params,
-                                  "input_shape": list(input_shape), "num_classes": ds.num_classes,
-                                  "dataset": ds.provenance, "num_train": n_train, "num_test": len(ds.y_test),
-                                  "steps_per_epoch": steps_per_epoch, "corruption": corruption.to_dict(),
-                                  "mesh": {"data": mesh.size}, "environment": records.environment()})
-
-  manager = _checkpoint_manager(workdir, config)
-  metrics, meta = [], {"train_seconds": 0.0, "time_to_fit": None}
-  state, meta, restored_step = _restore_latest(manager, state, meta)
-  if restored_step is not None:
-    metrics = _metrics_until(workdir, restored_step)
-
-  def save(state):
-    _save(manager, int(state.step), state, meta)
-
-  def log(step, sums, n_steps, with_eval):
-    row = {"step": step, "epoch": step / steps_per_epoch, "examples": step * config.batch_size,
-           "train_seconds": meta["train_seconds"]}
-    if n_steps:  # mean over the steps since the last row, on the batches as trained
-      row["batch_loss"] = float(sums.loss) / n_steps
-      row["batch_accuracy"] = float(sums.accuracy) / n_steps
-    if with_eval:
-      tr, te = evaluate(state, train_data), evaluate(state, test_data)
-      row.update(train_loss=float(tr["loss"]), train_accuracy=float(tr["accuracy"]),
-                 test_loss=float(te["loss"]), test_accuracy=float(te["accuracy"]))
-      if meta["time_to_fit"] is None and row["train_accuracy"] >= config.fit_threshold:
-        meta["time_to_fit"] = {"step": step, "epoch": row["epoch"], "seconds": meta["train_seconds"]}
-    metrics.append(row)
-    if is_main:
-      records.write_jsonl(workdir / records.METRICS, metrics)
-    return row
-
-  step = int(state.step)
-  if step == 0 and not metrics:
-    log(0, None, 0, with_eval=True)
-  bar = _progress(config, total_steps, step)
-  boundaries = (config.log_every_steps, steps_per_epoch, config.eval_every_steps, config.checkpoint_every_steps)
-  sums, n_since = None, 0
-  while step < total_steps and not (config.stop_at_fit and meta["time_to_fit"] is not None):
-    nxt = min([total_steps] + [(step // b + 1) * b for b in boundaries if b > 0])
-    t0 = time.perf_counter()
-    state, sums = stepper.run(state, train_data, step, nxt - step, sums)
-    bad = int(sums.nonfinite_step)  # one host sync per boundary, never per step
-    meta["train_seconds"] += time.perf_counter() - t0
-    if bad >= 0:
-      raise NonFiniteLossError(f"Training loss became non-finite at step {bad}; the last good checkpoint "
-                               f"(step {manager.latest_step()}) in {workdir} is kept. Lower the learning rate.")
-    n_since += nxt - step
-    step = nxt
-    bar.update(nxt - bar.n)
-    with_eval = step % config.eval_every_steps == 0 or step == total_steps
-    if with_eval or step % config.log_every_steps == 0:
-      row = log(step, sums, n_since, with_eval)
-      sums, n_since = None, 0
-      if with_eval:
-        bar.set_postfix(train=f"{row['train_accuracy']:.3f}", test=f"{row['test_accuracy']:.3f}")
-    if step % config.checkpoint_every_steps == 0:
-      save(state)
-  bar.close()
-  if "train_accuracy" not in metrics[-1] or metrics[-1]["step"] != step:
-    log(step, sums, n_since, with_eval=True)
-  if manager.latest_step() != step:
-    save(state)
-  manager.wait_until_finished()
-  manager.close()
-
-  last = metrics[-1]  # always an evaluated row
-  summary = {"step": step, "epoch": step / steps_per_epoch, "train_accuracy": last["train_accuracy"],
-             "test_accuracy": last["test_accuracy"], "train_loss": last["train_loss"],
-             "test_loss": last["test_loss"], "time_to_fit": meta["time_to_fit"],
-             "fit_threshold": config.fit_threshold, "train_seconds": meta["train_seconds"],
-             "num_params": n_params, "model": config.model, "corruption": corruption.to_dict(),
-             "dataset": ds.provenance}
-  if is_main:
-    records.write_json(workdir / records.SUMMARY, summary)
-  return summary
-
-
-def _progress(config, total, initial):
-  from tqdm.auto import tqdm
-
-  show = config.get("progress", True) and sys.stderr.isatty() and jax.process_index() == 0
-  return tqdm(total=total, initial=initial, disable=not show, unit="step", dynamic_ncols=True)
+  program = _SingleProgram(config, mesh, stepper, make_eval_fn(graphdef, config, mesh, config.eval_batch_size),
+                           train_data, test_data)
+  run = loop.Run(workdir=workdir, config=config, corruption=corruption.to_dict(), dataset=ds.provenance,
+                 num_params=n_params,
+                 record={"input_shape": list(input_shape), "num_classes": ds.num_classes, "num_train": n_train,
+                         "num_test": len(ds.y_test), "mesh": {"data": mesh.size}})
+  return loop.run(program, state, [run], workdir / records.CHECKPOINTS)[0]
 
 
 def restore_state(workdir, config=None, step: int | None = None) -> TrainState:
@@ -506,20 +389,15 @@ def restore_state(workdir, config=None, step: int | None = None) -> TrainState:
   The model is rebuilt from the run's ``config.json`` (input shape and class count
   included), so this works for runs trained on a caller-provided ``dataset`` too.
   """
-  import pathlib
-
-  import orbax.checkpoint as ocp
-
   workdir = pathlib.Path(workdir)
   saved = records.read_json(workdir / records.CONFIG)
   if config is None:
     config = ml_collections.ConfigDict(saved["config"])
   _, state = create_train_state(config, stream_keys(config.seed)["init"], tuple(saved["input_shape"]),
                                 saved["num_classes"])
-  manager = _checkpoint_manager(workdir, config)
-  step = manager.latest_step() if step is None else step
-  if step is None:
-    raise FileNotFoundError(f"No checkpoint in {workdir / records.CHECKPOINTS}.")
-  out = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(state)))
-  manager.close()
-  return out["state"]
+  ckpt = checkpoint.Checkpoints(workdir / records.CHECKPOINTS, records.identity_hash(config),
+                                keep=config.get("keep_checkpoints", 2))
+  try:
+    return ckpt.restore_state(state, step)
+  finally:
+    ckpt.close()

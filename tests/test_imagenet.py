@@ -207,7 +207,7 @@ def test_tfds_format_random_labels_resume_and_table2(tmp_path):
     assert len(train_src) == 24 and train_src.num_classes == 1000
     c = _tiny("mlp_1x512", **{"corruption.kind": "random_labels", "data.image_size": 32, "num_epochs": 2.0,
                               "eval_every_steps": 3})
-    runs = {"random_labels": (c, {"imagenet_row": "random_labels"})}
+    runs = sweep.SweepRuns("table2", {"random_labels": (c, {"imagenet_row": "random_labels"})})
     whole = sweep.run_sweep(runs, tmp_path / "whole", train_fn=lambda cfg, wd: imagenet.train_and_evaluate(
         cfg, wd, train_source=train_src, val_source=val_src))["random_labels"]
     half = c.copy_and_resolve_references()

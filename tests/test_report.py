@@ -1,11 +1,15 @@
+import subprocess
+import sys
+
+import pytest
+
 from rethink_jax import records, report
-from rethink_jax.sweep import SWEEP_FILE
 
 
-def _fixture_sweep(root, runs):
+def _fixture_sweep(root, runs, artifact):
   """A sweep directory with hand-written run records: (name, meta, summary, metrics)."""
   root.mkdir(parents=True, exist_ok=True)
-  records.write_json(root / SWEEP_FILE, {n: {"config": {}, "meta": m} for n, m, _, _ in runs})
+  records.write_sweep(root, artifact, {n: {"config": {}, "meta": m} for n, m, _, _ in runs})
   for name, _, summary, metrics in runs:
     (root / name).mkdir()
     if summary is not None:
@@ -26,7 +30,7 @@ def test_table1_from_fixture_records_exactly(tmp_path):
       ("a", meta("mlp_1x512", False, False, False), _summary(1.0, 0.4512, 390), []),
       ("b", meta("mlp_1x512", False, False, True), _summary(0.99125, 0.1034, 780), []),
       ("c", meta("mlp_3x512", False, True, False), None, []),
-  ])
+  ], "table1")
   text = report.table1(tmp_path).read_text()
   assert text == (
       "# Table 1: CIFAR-10 train / test accuracy (%)\n\n"
@@ -41,10 +45,10 @@ def test_table1_from_fixture_records_exactly(tmp_path):
 def test_figures_from_fixture_records(tmp_path):
   rows = [{"step": s, "batch_loss": 2.3 - s / 100, "test_accuracy": 0.1 + s / 1000} for s in (10, 20, 30)]
   _fixture_sweep(tmp_path / "fig1a", [(k, {"kind": k}, _summary(1.0, 0.1), rows)
-                                      for k in ("true_labels", "random_labels", "gaussian")])
+                                      for k in ("true_labels", "random_labels", "gaussian")], "figure1a")
   _fixture_sweep(tmp_path / "fig1bc", [(f"p{p}", {"p": p}, _summary(1.0, 0.5 - p / 3, fit={"step": int(100 + 200 * p)}),
-                                        rows) for p in (0.0, 0.5, 1.0)])
-  _fixture_sweep(tmp_path / "fig2b", [("inception_small", {"model": "inception_small"}, _summary(1.0, 0.8), rows)])
+                                        rows) for p in (0.0, 0.5, 1.0)], "figure1bc")
+  _fixture_sweep(tmp_path / "fig2b", [("inception_small", {"model": "inception_small"}, _summary(1.0, 0.8), rows)], "figure2b")
   written = report.build_all(tmp_path)
   names = sorted(p.name for p in written)
   assert names == ["figure1a.png", "figure1b.png", "figure1bc.md", "figure1c.png", "figure2b.png"]
@@ -53,3 +57,27 @@ def test_figures_from_fixture_records(tmp_path):
       assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
   table = (tmp_path / "fig1bc" / "figure1bc.md").read_text()
   assert "| 0.50 | 200 | 2.00 | 100.00 | 66.67 |" in table
+
+
+def test_report_dispatches_on_the_recorded_artifact_and_names_bad_files(tmp_path):
+  rows = [{"step": s, "batch_loss": 2.3 - s / 100, "test_accuracy": 0.5} for s in (10, 20)]
+  # metadata that looks like Figure 1a's, recorded as Figure 2b: the record decides, not the keys
+  _fixture_sweep(tmp_path / "a", [("true_labels", {"kind": "true_labels", "model": "m"}, _summary(1.0, 0.8), rows)],
+                 "figure2b")
+  assert [p.name for p in report.build(tmp_path / "a")] == ["figure2b.png"]
+  (tmp_path / "old").mkdir()
+  records.write_json(tmp_path / "old" / "sweep.json", {"x": {"config": {}, "meta": {"kind": "gaussian"}}})  # no artifact
+  with pytest.raises(records.RecordError, match=r"old/sweep.json does not name a paper artifact"):
+    report.build(tmp_path / "old")
+  (tmp_path / "a" / "true_labels" / "metrics.jsonl").write_text('{"step": 1}\n{"step": 2, "batch_lo\n{"step": 3}\n')
+  with pytest.raises(records.RecordError, match=r"true_labels/metrics.jsonl, line 2"):
+    report.build(tmp_path / "a")
+
+
+def test_reading_records_does_not_import_the_training_engine():
+  code = ("import sys, rethink_jax.report, rethink_jax.records; "
+          "print(sorted(m for m in sys.modules if m.split('.')[-1] in ('train', 'loop', 'multirun', 'imagenet', "
+          "'checkpoint') and m.startswith('rethink_jax')))")
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert out.stdout.strip() == "[]"

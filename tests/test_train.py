@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
+from tensorboard.util import tensor_util
 
 from rethink_jax import data, models, preprocess, records, train
 from rethink_jax.configs import common
@@ -111,7 +112,7 @@ def test_eval_pads_and_masks_the_last_batch(sample):
   n = 333  # not a multiple of the eval batch
   dd = train.DeviceData(train.put_replicated(mesh, sample.x_test[:n]), train.put_replicated(mesh, sample.y_test[:n]))
   got = train.make_eval_fn(graphdef, config, mesh, 128)(state, dd)
-  logits, _ = train._forward(graphdef, state.params, state.model_state, preprocess.cifar10_paper(sample.x_test[:n]),
+  logits, _ = train.forward(graphdef, state.params, state.model_state, preprocess.cifar10_paper(sample.x_test[:n]),
                              False, None)
   acc = float(jnp.mean(jnp.argmax(logits, -1) == sample.y_test[:n]))
   loss = float(jnp.mean(jax.nn.logsumexp(logits, -1) - logits[jnp.arange(n), sample.y_test[:n]]))
@@ -255,38 +256,54 @@ def test_two_processes_match_one_process(tmp_path):
     np.testing.assert_allclose(x, y, rtol=1e-3, atol=5e-5)
 
 
+def _tensorboard_scalars(logdir) -> dict[str, dict[int, float]]:
+  from tensorboard.backend.event_processing import event_accumulator
+
+  acc = event_accumulator.EventAccumulator(str(logdir), size_guidance={event_accumulator.TENSORS: 0})
+  acc.Reload()
+  out = {}
+  for tag in acc.Tags()["tensors"]:
+    out[tag] = {e.step: float(np.asarray(tensor_util.make_ndarray(e.tensor_proto))) for e in acc.Tensors(tag)}
+  return out
+
+
+def _without_timings(rows):
+  return [{k: v for k, v in r.items() if k not in records.TIMING_KEYS} for r in rows]
+
+
 def test_sigkill_and_resume_is_bit_identical(tmp_path):
-  settings = ["model=mlp_1x512", "batch_size=64", "num_epochs=40.0", "eval_every_steps=31",
-              "log_every_steps=31", "checkpoint_every_steps=62", "corruption.kind=random_labels"]
+  """Killed between a checkpoint (every 10 steps) and the next log row (every 7; evaluations
+  every 13), the resumed run ends with the same parameters, metrics rows and TensorBoard curves."""
+  settings = ["model=mlp_1x512", "batch_size=64", "num_epochs=3.0", "eval_every_steps=13", "log_every_steps=7",
+              "checkpoint_every_steps=10", "corruption.kind=random_labels"]
   ref = _run_helper(tmp_path / "ref", tmp_path / "ref.npz", "--set", *settings)
   assert ref.returncode == 0, ref.stderr[-3000:]
 
   workdir = tmp_path / "killed"
-  cmd = [sys.executable, str(HELPER), str(workdir), str(tmp_path / "unused.npz"), "--set", *settings]
-  proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env())
-  ckpt = workdir / "checkpoints"
-  deadline = time.time() + 240
-  while time.time() < deadline and proc.poll() is None:
-    done = [p for p in ckpt.glob("*") if p.name.isdigit()] if ckpt.exists() else []
-    if any(int(p.name) >= 124 for p in done):
-      break
-    time.sleep(0.05)
-  assert proc.poll() is None, "the run finished before it could be killed; make it longer"
-  proc.send_signal(signal.SIGKILL)
-  proc.wait()
+  killed = _run_helper(workdir, tmp_path / "unused.npz", "--kill-after-row", "35", "--set", *settings)
+  assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
   assert not (workdir / "summary.json").exists()
+  assert [r["step"] for r in records.read_jsonl(workdir / "metrics.jsonl")][-1] == 35  # past checkpoint 30
 
   resumed = _run_helper(workdir, tmp_path / "resumed.npz", "--set", *settings)
   assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert f"Resuming from step 30 of {workdir}" in resumed.stderr
   (a, sa), (b, sb) = _leaves(tmp_path / "ref.npz"), _leaves(tmp_path / "resumed.npz")
   for x, y in zip(a, b):
     np.testing.assert_array_equal(x, y)
   metrics_ref = records.read_jsonl(tmp_path / "ref" / "metrics.jsonl")
   metrics_res = records.read_jsonl(workdir / "metrics.jsonl")
-  strip = lambda rows: [{k: v for k, v in r.items() if k != "train_seconds"} for r in rows]
-  assert strip(metrics_ref) == strip(metrics_res)
+  assert [r["step"] for r in metrics_ref] == [0, 7, 13, 14, 21, 26, 28, 35, 39, 42, 49, 52, 56, 63, 65, 70, 77, 78,
+                                              84, 91, 93]
+  assert _without_timings(metrics_ref) == _without_timings(metrics_res)
   assert {k: v for k, v in sa.items() if k not in ("train_seconds", "time_to_fit")} == \
          {k: v for k, v in sb.items() if k not in ("train_seconds", "time_to_fit")}
+  # TensorBoard shows each step once, with the uninterrupted run's values (float32 in the events).
+  tb_ref, tb_res = _tensorboard_scalars(tmp_path / "ref" / "tensorboard"), _tensorboard_scalars(workdir / "tensorboard")
+  for tag in ("train/loss", "test/accuracy", "batch/loss", "lr"):
+    assert tb_res[tag] == tb_ref[tag], tag
+  assert sorted(tb_res["batch/loss"]) == [r["step"] for r in metrics_ref if "batch_loss" in r]
+  assert tb_res["batch/loss"][35] == pytest.approx(metrics_ref[7]["batch_loss"], rel=1e-6)
 
 
 def test_augmentations_in_the_engine(sample, tmp_path):

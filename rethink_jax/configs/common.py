@@ -62,8 +62,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.keep_checkpoints = 2
   c.fit_threshold = 1.0         # time to fit: first evaluation with train accuracy >= this
   c.stop_at_fit = False
-  c.progress = True
-  c.workdir = ""                # empty: runs/<experiment>/<model>-<corruption>-seed<seed>
+  c.progress = True             # a bar at a terminal, one line per evaluation elsewhere
+  c.workdir = ""                # empty: runs/<experiment>/<model>-<corruption>-<source>-seed<seed>-<hash>
+  c.wandb = ml_collections.ConfigDict({"project": "", "entity": ""})  # project set: log to W&B
   return c
 
 

@@ -60,8 +60,9 @@ def get_config(preset: str = "none") -> ml_collections.ConfigDict:
   c.eval_every_steps = 5004       # one epoch at batch 256
   c.checkpoint_every_steps = 2000
   c.keep_checkpoints = 2
-  c.progress = False
+  c.progress = True
   c.workdir = ""
+  c.wandb = ml_collections.ConfigDict({"project": "", "entity": ""})
   if preset == "tiny":
     c.data.image_size = 75        # the smallest input Inception V3 accepts
     c.data.num_threads = 4

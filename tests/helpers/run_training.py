@@ -18,6 +18,8 @@ parser.add_argument("--process", type=int, default=None)
 parser.add_argument("--num-processes", type=int, default=1)
 parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--set", nargs="*", default=[])
+parser.add_argument("--kill-after-row", type=int, default=None,
+                    help="SIGKILL this process right after the metrics row of this step is written")
 args = parser.parse_args()
 
 import jax  # noqa: E402
@@ -29,8 +31,21 @@ if args.process is not None:
 
 import numpy as np  # noqa: E402
 
-from rethink_jax import train  # noqa: E402
+from rethink_jax import records, train  # noqa: E402
 from rethink_jax.configs import common  # noqa: E402
+
+if args.kill_after_row is not None:  # a kill at a known point, between checkpoints and log rows
+  import os
+  import signal
+
+  append = records.MetricsLog.append
+
+  def append_then_die(self, row):
+    append(self, row)
+    if row["step"] == args.kill_after_row:
+      os.kill(os.getpid(), signal.SIGKILL)
+
+  records.MetricsLog.append = append_then_die
 
 config = common.base_config()
 for item in args.set:

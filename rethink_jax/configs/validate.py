@@ -1,0 +1,120 @@
+"""Config checks run before anything is written, loaded or compiled.
+
+Every engine calls :func:`check` first, and :func:`check_batch` once the training set's
+size and the device count are known (still before the run directory is created), so a
+bad value costs one clear line naming the key, the value and what is allowed, and leaves
+nothing behind.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = ["ConfigError", "check", "check_batch", "ENGINES"]
+
+ENGINES = ("single", "vmapped", "imagenet")
+
+
+class ConfigError(ValueError):
+  """A config entry has a value the engine cannot use; the message names the key."""
+
+
+_MISSING = object()
+
+
+def _get(config, key: str) -> Any:
+  node = config
+  for part in key.split("."):
+    try:
+      node = node[part]
+    except (KeyError, TypeError, AttributeError):
+      return _MISSING
+  return node
+
+
+def _is_int(v) -> bool:
+  return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+  return (isinstance(v, (int, float)) and not isinstance(v, bool)) and math.isfinite(v)
+
+
+def _fail(key: str, value: Any, allowed: str) -> None:
+  raise ConfigError(f"config.{key} = {value!r}: must be {allowed}.")
+
+
+POSITIVE_INTS = ("batch_size", "eval_batch_size", "log_every_steps", "eval_every_steps", "checkpoint_every_steps",
+                 "keep_checkpoints", "data.crop", "data.image_size", "data.num_threads", "eval_train_examples")
+NON_NEGATIVE_INTS = ("seed", "data.max_train", "data.max_test", "eval_test_examples")
+POSITIVE_NUMBERS = ("num_epochs", "optim.lr", "optim.decay_examples")
+# key: (low, high, low inclusive, high inclusive)
+RANGES = {"optim.momentum": (0.0, 1.0, True, False), "optim.lr_decay": (0.0, 1.0, False, True),
+          "optim.weight_decay": (0.0, math.inf, True, False), "dropout": (0.0, 1.0, True, False),
+          "fit_threshold": (0.0, 1.0, False, True), "corruption.p": (0.0, 1.0, True, True)}
+
+
+def _choices(engine: str) -> dict[str, tuple]:
+  from rethink_jax import corruptions, data, models
+
+  if engine == "imagenet":
+    return {"model": models.NAMES + models.IMAGENET_NAMES, "data.source": ("tfds", "jpeg"),
+            "corruption.kind": ("true_labels", "random_labels", "partial_labels"),
+            "compute_dtype": ("float32", "bfloat16"), "conv_impl": ("xla", "im2col")}
+  kinds = corruptions.LABEL_KINDS if engine == "vmapped" else corruptions.KINDS
+  return {"model": models.NAMES, "data.name": data.NAMES, "data.source": data.SOURCES, "corruption.kind": kinds,
+          "compute_dtype": ("float32", "bfloat16"), "conv_impl": ("xla", "im2col")}
+
+
+def check(config, engine: str = "single") -> None:
+  """Raises :class:`ConfigError` for the first entry of ``config`` an engine cannot use.
+
+  Sizes and intervals must be positive integers, ``num_epochs``, ``optim.lr`` and
+  ``optim.decay_examples`` positive, rates in their ranges, names known (models, datasets,
+  sources, corruptions), and ``wandb.project`` a string. Entries a config does not have
+  are not checked (ImageNet's config has no ``data.crop``, CIFAR-10's no ``data.image_size``).
+  """
+  if engine not in ENGINES:
+    raise ValueError(f"Unknown engine {engine!r}; choose one of {ENGINES}.")
+  for key in POSITIVE_INTS:
+    v = _get(config, key)
+    if v is not _MISSING and not (_is_int(v) and v > 0):
+      _fail(key, v, "a positive integer")
+  for key in NON_NEGATIVE_INTS:
+    v = _get(config, key)
+    if v is not _MISSING and not (_is_int(v) and v >= 0):
+      _fail(key, v, "an integer >= 0")
+  for key in POSITIVE_NUMBERS:
+    v = _get(config, key)
+    if v is not _MISSING and not (_is_number(v) and v > 0):
+      _fail(key, v, "a finite number > 0")
+  for key, (lo, hi, lo_in, hi_in) in RANGES.items():
+    v = _get(config, key)
+    if v is _MISSING:
+      continue
+    ok = _is_number(v) and (v >= lo if lo_in else v > lo) and (v <= hi if hi_in else v < hi)
+    if not ok:
+      _fail(key, v, f"a number in {'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}")
+  for key, allowed in _choices(engine).items():
+    v = _get(config, key)
+    if v is not _MISSING and v not in allowed:
+      _fail(key, v, f"one of {', '.join(map(repr, allowed))}")
+  project = _get(config, "wandb.project")
+  if project is not _MISSING and not isinstance(project, str):
+    _fail("wandb.project", project, "a string (empty: no Weights & Biases logging)")
+  if project is not _MISSING and project:
+    from rethink_jax import monitoring
+
+    if not monitoring.wandb_available():
+      raise ConfigError(f"config.wandb.project = {project!r} needs the wandb package, which is not installed: "
+                        "pip install wandb (or leave wandb.project empty).")
+
+
+def check_batch(config, num_train: int, num_devices: int) -> None:
+  """``batch_size`` must fit the training set and divide over the devices."""
+  b = config.batch_size
+  if b > num_train:
+    _fail("batch_size", b, f"at most the {num_train} training examples")
+  if b % num_devices:
+    _fail("batch_size", b, f"divisible by the {num_devices} devices")

@@ -1,0 +1,244 @@
+"""The one training loop, shared by every engine (paper Section 2's runs, single or many).
+
+:func:`run` owns everything between two compiled steps: step boundaries, the non-finite
+loss guard (read once per boundary, **before** any checkpoint is written), periodic
+evaluation, time to fit and stop-at-fit, checkpoint save and restore, ``metrics.jsonl``,
+``summary.json``, TensorBoard and W&B rows, progress and log lines. An engine supplies
+only what differs, as a :class:`Program`: the compiled steps over its data, its
+evaluation and its learning-rate schedule.
+
+* Single runs: :func:`rethink_jax.train.train_and_evaluate` (the dataset on the devices).
+* K vmapped runs: :func:`rethink_jax.multirun.train_many` (one program, K run directories).
+* ImageNet: :func:`rethink_jax.imagenet.train_and_evaluate` (streamed from the host).
+
+Boundaries are multiples of ``log_every_steps``, ``eval_every_steps`` and
+``checkpoint_every_steps`` and the last step. Each checkpoint holds, beside the train
+state, the metric sums since the last log row and the loop's bookkeeping, so a run killed
+anywhere and resumed writes the same ``metrics.jsonl``, row for row, as one that never
+stopped (timings aside).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import time
+from typing import Any, NamedTuple, Protocol, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rethink_jax import checkpoint, monitoring, records
+
+__all__ = ["Program", "Run", "StepSums", "add_step", "run", "already_finished", "NonFiniteLossError"]
+
+
+class NonFiniteLossError(FloatingPointError):
+  """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class StepSums(NamedTuple):
+  """Per-interval sums kept on device: summed batch loss and accuracy, and the first
+  step whose loss was not finite (-1 if none). Scalars, or ``[K]`` for K vmapped runs."""
+  loss: jax.Array
+  accuracy: jax.Array
+  nonfinite_step: jax.Array
+
+  @classmethod
+  def zeros(cls, shape: tuple[int, ...] = ()) -> "StepSums":
+    return cls(jnp.zeros(shape), jnp.zeros(shape), jnp.full(shape, -1, jnp.int32))
+
+
+def add_step(sums: StepSums, metrics: dict, step: jax.Array, active: jax.Array | bool = True) -> StepSums:
+  """Adds one step's ``loss`` and ``accuracy`` (inside compiled code) and notes the first non-finite step."""
+  bad = jnp.logical_and(active, jnp.logical_and(sums.nonfinite_step < 0, ~jnp.isfinite(metrics["loss"])))
+  return StepSums(sums.loss + jnp.where(active, metrics["loss"], 0.0),
+                  sums.accuracy + jnp.where(active, metrics["accuracy"], 0.0),
+                  jnp.where(bad, step, sums.nonfinite_step))
+
+
+class Program(Protocol):
+  """What an engine gives the loop."""
+
+  engine: str            # "single", "vmapped" or "imagenet" (recorded in config.json and summary.json)
+  num_runs: int          # K; each run has its own directory
+  steps_per_epoch: int
+  batch_size: int
+  fit_metric: str        # the evaluation metric time to fit watches, e.g. "train_accuracy"
+
+  def zero_sums(self) -> StepSums: ...
+
+  def train(self, state: Any, sums: StepSums, first_step: int, num_steps: int, active: np.ndarray
+            ) -> tuple[Any, StepSums]:
+    """Steps ``first_step .. first_step + num_steps - 1``, dispatched without reading anything back."""
+
+  def evaluate(self, state: Any) -> list[dict[str, float]]:
+    """One dict of evaluation metrics per run."""
+
+  def learning_rate(self, step: int) -> float: ...
+
+
+@dataclasses.dataclass
+class Run:
+  """One run of a program: its directory, config and what its records say about it."""
+
+  workdir: pathlib.Path
+  config: Any              # ml_collections.ConfigDict
+  record: dict             # config.json entries the engine knows (dataset, shapes, ...)
+  corruption: dict         # the corruption record
+  dataset: str             # data provenance, corruption included
+  num_params: int
+
+
+def already_finished(workdir, config) -> dict | None:
+  """The summary of a finished run of ``config`` in ``workdir`` (saying so), else ``None``."""
+  summary = records.finished_summary(workdir, config)
+  if summary is not None and jax.process_index() == 0:
+    import sys
+
+    print(f"{workdir} is finished (step {summary['step']}); remove it or pass another --workdir to train again.",
+          file=sys.stderr, flush=True)
+  return summary
+
+
+def _host(x) -> np.ndarray:
+  return np.atleast_1d(np.asarray(jax.device_get(x)))
+
+
+def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str | pathlib.Path, *,
+        label: str | None = None) -> list[dict]:
+  """Trains ``program`` from its latest checkpoint (or ``state``) to the end; returns the summaries.
+
+  ``runs[i].config`` must agree on everything but what the runs' identities let differ;
+  the loop's settings (intervals, budget, fit) are read from ``runs[0].config``. The run
+  directories must exist (the engine validated everything before creating them).
+  """
+  c = runs[0].config
+  k = len(runs)
+  if k != program.num_runs:
+    raise ValueError(f"{program.num_runs} runs in the program but {k} run records.")
+  is_main = jax.process_index() == 0
+  spe, batch = program.steps_per_epoch, program.batch_size
+  total = records.total_steps(c, spe)
+  log_every, eval_every, ckpt_every = c.log_every_steps, c.eval_every_steps, c.checkpoint_every_steps
+  fit_threshold = c.get("fit_threshold", 1.0)
+  stop_at_fit = c.get("stop_at_fit", False)
+  identity = records.identity_hash(*[r.config for r in runs])
+
+  ckpt = checkpoint.Checkpoints(checkpoint_dir, identity, keep=c.keep_checkpoints)
+  sums = program.zero_sums()
+  meta = {"train_seconds": 0.0, "time_to_fit": [None] * k, "active": [True] * k, "steps_since_log": 0}
+  restored = ckpt.restore(state, sums)
+  step = 0
+  if restored is not None:
+    state, sums, saved, step = restored
+    meta.update({key: saved[key] for key in meta})
+
+  label = label or (runs[0].workdir.name if k == 1 else f"{k} vmapped runs")
+  progress = monitoring.Progress(label=label, total=total, initial=step, stop_at_fit=stop_at_fit,
+                                 enabled=c.get("progress", True), is_main=is_main)
+  if restored is not None:
+    where = runs[0].workdir if k == 1 else ckpt.directory
+    progress.message(f"Resuming from step {step} of {where}")
+
+  logs, views = [], []
+  for r in runs:
+    if is_main:
+      records.write_json(r.workdir / records.CONFIG, {
+          "config": r.config.to_dict(), "identity": records.identity_hash(r.config), "engine": program.engine,
+          "seed": r.config.seed, "num_params": r.num_params, "corruption": r.corruption, "dataset": r.dataset,
+          "steps_per_epoch": spe, "vmapped_runs": k, **r.record, "environment": records.environment()})
+      (r.workdir / records.SUMMARY).unlink(missing_ok=True)  # a run going on is not finished
+    logs.append(records.MetricsLog(r.workdir / records.METRICS, step if restored is not None else None,
+                                   write=is_main))
+    views.append(_views(r, identity) if is_main else [])
+
+  last_log = {"seconds": meta["train_seconds"], "step": step}
+
+  def log(step: int, sums: StepSums | None, n_steps: int, with_eval: bool) -> None:
+    evals = program.evaluate(state) if with_eval else None
+    speed = None
+    if step > last_log["step"] and meta["train_seconds"] > last_log["seconds"]:
+      speed = (step - last_log["step"]) * batch / (meta["train_seconds"] - last_log["seconds"])
+    last_log.update(seconds=meta["train_seconds"], step=step)
+    base = {"step": step, "epoch": step / spe, "examples": step * batch, "lr": program.learning_rate(step),
+            "train_seconds": meta["train_seconds"]}
+    if speed is not None:
+      base["images_per_second"] = speed
+    if n_steps:
+      loss, accuracy = _host(sums.loss), _host(sums.accuracy)
+    shown = []
+    for i in range(k):
+      if not meta["active"][i]:
+        continue  # a run that stopped at its fit writes nothing more, as it would alone
+      row = dict(base)
+      if n_steps:
+        row.update(batch_loss=float(loss[i]) / n_steps, batch_accuracy=float(accuracy[i]) / n_steps)
+      if evals is not None:
+        row.update(evals[i])
+        if meta["time_to_fit"][i] is None and row[program.fit_metric] >= fit_threshold:
+          meta["time_to_fit"][i] = {"step": step, "epoch": row["epoch"], "seconds": meta["train_seconds"]}
+          if stop_at_fit:
+            meta["active"][i] = False
+        shown.append(row)
+      logs[i].append(row)
+      for view in views[i]:
+        view.write(row)
+    if evals is not None:
+      progress.evaluated(step, step / spe, shown, speed, sum(t is not None for t in meta["time_to_fit"]), k)
+
+  if restored is None:
+    log(0, None, 0, with_eval=c.get("eval_at_start", True))
+  while step < total and any(meta["active"]):
+    nxt = min([total] + [(step // b + 1) * b for b in (log_every, eval_every, ckpt_every)])
+    t0 = time.perf_counter()
+    state, sums = program.train(state, sums, step, nxt - step, np.asarray(meta["active"]))
+    bad = _host(sums.nonfinite_step)  # the one host sync per boundary
+    meta["train_seconds"] += time.perf_counter() - t0
+    if (bad >= 0).any():
+      i = int(np.argmax(bad >= 0))
+      progress.close()
+      raise NonFiniteLossError(
+          f"Training loss of {runs[i].workdir} became non-finite at step {int(bad[i])}; the last good checkpoint "
+          f"(step {ckpt.latest_step()}) in {ckpt.directory} is kept. Lower the learning rate.")
+    meta["steps_since_log"] += nxt - step
+    step = nxt
+    progress.advance(step)
+    with_eval = step % eval_every == 0 or step == total
+    if with_eval or step % log_every == 0:
+      log(step, sums, meta["steps_since_log"], with_eval)
+      sums, meta["steps_since_log"] = program.zero_sums(), 0
+    if step % ckpt_every == 0:
+      ckpt.save(step, state, sums, meta)
+  progress.close()
+
+  if any(meta["active"][i] and (program.fit_metric not in (logs[i].last or {}) or logs[i].last["step"] != step)
+         for i in range(k)):
+    log(step, sums, meta["steps_since_log"], with_eval=True)  # every run ends on an evaluation
+  if ckpt.latest_step() != step:
+    ckpt.save(step, state, sums, meta)
+  ckpt.close()
+
+  summaries = []
+  for i, r in enumerate(runs):
+    evaluated = [row for row in logs[i].rows if program.fit_metric in row]
+    summary = records.make_summary(
+        engine=program.engine, step=logs[i].last["step"], steps_per_epoch=spe, train_seconds=meta["train_seconds"],
+        time_to_fit=meta["time_to_fit"][i], fit_metric=program.fit_metric, fit_threshold=fit_threshold,
+        num_params=r.num_params, model=r.config.model, corruption=r.corruption, dataset=r.dataset,
+        vmapped_runs=k, evaluations=evaluated)
+    if is_main:
+      records.write_json(r.workdir / records.SUMMARY, summary)
+    for view in views[i]:
+      view.close()
+    summaries.append(summary)
+  return summaries
+
+
+def _views(r: Run, identity: str) -> list:
+  out = [monitoring.TensorBoard(r.workdir / records.TENSORBOARD)]
+  wandb = r.config.get("wandb", None)
+  if wandb is not None and wandb.get("project", ""):
+    out.append(monitoring.Wandb(wandb.project, r.workdir, r.config.to_dict(), identity, entity=wandb.get("entity", "")))
+  return out
