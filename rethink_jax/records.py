@@ -288,10 +288,11 @@ def make_summary(*, engine: str, step: int, steps_per_epoch: int, train_seconds:
              and not k.startswith("batch_")}
   best = {f"best_{k}": max(r[k] for r in evaluations if k in r) for k in metrics
           if k.startswith("test_") and "loss" not in k}
-  return {"engine": engine, "step": step, "epoch": step / steps_per_epoch, "train_seconds": train_seconds,
-          "time_to_fit": time_to_fit, "fit_metric": fit_metric, "fit_threshold": fit_threshold,
-          "num_params": num_params, "model": model, "corruption": corruption, "dataset": dataset,
-          "vmapped_runs": vmapped_runs, **metrics, **best}
+  summary = {"engine": engine, "step": step, "epoch": step / steps_per_epoch, "train_seconds": train_seconds,
+             "time_to_fit": time_to_fit, "fit_metric": fit_metric, "fit_threshold": fit_threshold,
+             "num_params": num_params, "model": model, "corruption": corruption, "dataset": dataset,
+             "vmapped_runs": vmapped_runs, **metrics, **best}
+  return json.loads(_dumps(summary))  # as it reads back from summary.json
 
 
 # ----------------------------------------------------------------------------- sweeps

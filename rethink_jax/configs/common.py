@@ -120,5 +120,4 @@ def sweep_config(preset: str) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.train = randomization_config("true_labels", preset)
   c.train.stop_at_fit = False
-  c.train.progress = False
   return c
