@@ -51,7 +51,7 @@ def main():
   diff = max(max(abs(a["train_accuracy"] - b["train_accuracy"]), abs(a["test_accuracy"] - b["test_accuracy"]))
              for a, b in zip(seq, vm))
   print(f"{'':22s} {'wall s':>8s} {'run-steps/s':>12s}")
-  print(f"{'sequential (11 runs)':22s} {t_seq:8.1f} {len(configs) * steps / t_seq:12.1f}")
+  print(f"{f'sequential ({len(configs)} runs)':22s} {t_seq:8.1f} {len(configs) * steps / t_seq:12.1f}")
   print(f"{'vmapped (1 program)':22s} {t_vm:8.1f} {len(configs) * steps / t_vm:12.1f}")
   print(f"speedup {t_seq / t_vm:.2f}x; {steps} steps per run; largest final accuracy difference {diff:.4f}")
 

@@ -393,11 +393,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   Returns:
     The summary written to ``summary.json``.
   """
-  validate.check(config, "imagenet")
-  if not (workdir or config.workdir):
-    raise validate.ConfigError("No run directory: pass workdir or set config.workdir.")
-  workdir = pathlib.Path(workdir or config.workdir).expanduser()
-  done = loop.already_finished(workdir, config)
+  workdir, done = loop.begin(config, workdir, "imagenet")
   if done is not None:
     return done
   train_source = train_source if train_source is not None else open_source(config, "train")

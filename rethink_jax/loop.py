@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
+import sys
 import time
 from typing import Any, NamedTuple, Protocol, Sequence
 
@@ -31,7 +32,7 @@ import numpy as np
 
 from rethink_jax import checkpoint, monitoring, records
 
-__all__ = ["Program", "Run", "StepSums", "add_step", "run", "already_finished", "NonFiniteLossError"]
+__all__ = ["Program", "Run", "StepSums", "add_step", "run", "begin", "already_finished", "NonFiniteLossError"]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -91,12 +92,23 @@ class Run:
   num_params: int
 
 
+def begin(config, workdir, engine: str) -> tuple[pathlib.Path, dict | None]:
+  """An engine's first step, before anything is loaded or written: checks ``config``
+  (:func:`rethink_jax.configs.validate.check`) and the run directory; returns the run
+  directory and, if it already holds this run finished, its summary."""
+  from rethink_jax.configs import validate
+
+  validate.check(config, engine)
+  if not (workdir or config.get("workdir", "")):
+    raise validate.ConfigError("No run directory: pass workdir or set config.workdir.")
+  workdir = pathlib.Path(workdir or config.workdir).expanduser()
+  return workdir, already_finished(workdir, config)
+
+
 def already_finished(workdir, config) -> dict | None:
   """The summary of a finished run of ``config`` in ``workdir`` (saying so), else ``None``."""
   summary = records.finished_summary(workdir, config)
   if summary is not None and jax.process_index() == 0:
-    import sys
-
     print(f"{workdir} is finished (step {summary['step']}); remove it or pass another --workdir to train again.",
           file=sys.stderr, flush=True)
   return summary
@@ -160,7 +172,8 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
     evals = program.evaluate(state) if with_eval else None
     speed = None
     if step > last_log["step"] and meta["train_seconds"] > last_log["seconds"]:
-      speed = (step - last_log["step"]) * batch / (meta["train_seconds"] - last_log["seconds"])
+      # images through the whole program: K vmapped runs each train a batch per step
+      speed = (step - last_log["step"]) * batch * k / (meta["train_seconds"] - last_log["seconds"])
     last_log.update(seconds=meta["train_seconds"], step=step)
     base = {"step": step, "epoch": step / spe, "examples": step * batch, "lr": program.learning_rate(step),
             "train_seconds": meta["train_seconds"]}

@@ -350,11 +350,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = 
   Returns:
     The summary written to ``summary.json`` (schema: :data:`rethink_jax.records.SUMMARY_FIELDS`).
   """
-  validate.check(config, "single")
-  if not (workdir or config.workdir):
-    raise validate.ConfigError("No run directory: pass workdir or set config.workdir.")
-  workdir = pathlib.Path(workdir or config.workdir).expanduser()
-  done = loop.already_finished(workdir, config)
+  workdir, done = loop.begin(config, workdir, "single")
   if done is not None:
     return done
 
