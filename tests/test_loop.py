@@ -292,3 +292,21 @@ def test_wandb_asked_for_but_missing_is_a_clear_error(tmp_path, monkeypatch):
   with pytest.raises(validate.ConfigError, match="needs the wandb package, which is not installed"):
     train.train_and_evaluate(config, tmp_path / "run")
   assert not (tmp_path / "run").exists()
+
+
+def test_one_compilation_per_run_whatever_the_intervals(tmp_path):
+  """After a warm-up run (eager helpers compiled once per process), a whole run compiles exactly
+  its four programs, the step, the epoch permutation and the evaluation for each split's
+  size, however its log, evaluation and checkpoint boundaries cut the steps into chunks."""
+  from jax import monitoring
+
+  compiles = []
+  monitoring.register_event_duration_secs_listener(
+      lambda name, secs, **kw: compiles.append(name) if name == "/jax/core/compile/backend_compile_duration" else None)
+  base = small_config(num_epochs=2.0)
+  train.train_and_evaluate(base, tmp_path / "warm-up")
+  for i, (log, ev, ck) in enumerate([(10, 10, 10), (7, 13, 5), (3, 31, 11)]):
+    compiles.clear()
+    train.train_and_evaluate(common.override(base, log_every_steps=log, eval_every_steps=ev,
+                                             checkpoint_every_steps=ck), tmp_path / f"run{i}")
+    assert len(compiles) == 4, (log, ev, ck)
