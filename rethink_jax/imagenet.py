@@ -47,7 +47,7 @@ from rethink_jax.data import DataError
 
 __all__ = ["JpegDirectory", "TfdsSource", "open_source", "decode_image", "inception_crop_box", "preprocess_train",
            "preprocess_eval", "to_model_input", "top_k_correct", "train_batches", "eval_batches",
-           "train_and_evaluate", "corruption_record", "IMAGE_SIZE", "NUM_CLASSES", "EVAL_CROP_FRACTION", "PREPARE_TFDS"]
+           "train_and_evaluate", "make_imagenet_step", "corruption_record", "IMAGE_SIZE", "NUM_CLASSES", "EVAL_CROP_FRACTION", "PREPARE_TFDS"]
 
 IMAGE_SIZE = 299
 NUM_CLASSES = 1000
@@ -297,6 +297,27 @@ def _corrupt_fn(config, key):
                                                                         num_classes)
 
 
+def make_imagenet_step(graphdef, config: ml_collections.ConfigDict, mesh, keys: dict[str, jax.Array],
+                       num_classes: int):
+  """The compiled ImageNet step ``(state, batch, sums) -> (state, sums)`` (state and sums donated).
+
+  ``batch`` is a global batch ``{"image": [B, S, S, 3] uint8, "label": [B], "index": [B]}``
+  sharded over the mesh's ``data`` axis; labels are corrupted by example index with the
+  run's ``corruption`` key, the model trained with its ``dropout`` key (:data:`rethink_jax.train.STREAMS`).
+  """
+  corrupt = _corrupt_fn(config, keys["corruption"])
+  train_step = train.make_train_step(graphdef, config, keys["dropout"])
+  batch_sharding = NamedSharding(mesh, P("data"))
+
+  @functools.partial(jax.jit, donate_argnums=(0, 2))
+  def step_fn(state, batch, sums):
+    images = jax.lax.with_sharding_constraint(to_model_input(batch["image"]), batch_sharding)
+    new_state, m = train_step(state, {"image": images, "label": corrupt(batch, num_classes)})
+    return new_state, loop.add_step(sums, m, state.step)
+
+  return step_fn
+
+
 class _ImagenetProgram:
   """Inception V3 on a streamed ImageNet (the loop's :class:`~rethink_jax.loop.Program`)."""
 
@@ -312,14 +333,8 @@ class _ImagenetProgram:
     o = config.optim
     self._schedule = train.lr_schedule(o.lr, o.lr_decay, o.decay_examples, config.batch_size)
     corrupt = _corrupt_fn(config, keys["corruption"])
-    train_step = train.make_train_step(graphdef, config, keys["dropout"])
-    self._batch_sharding = batch_sharding = NamedSharding(mesh, P("data"))
-
-    @functools.partial(jax.jit, donate_argnums=(0, 2))
-    def step_fn(state, batch, sums):
-      images = jax.lax.with_sharding_constraint(to_model_input(batch["image"]), batch_sharding)
-      new_state, m = train_step(state, {"image": images, "label": corrupt(batch, num_classes)})
-      return new_state, loop.add_step(sums, m, state.step)
+    self._batch_sharding = NamedSharding(mesh, P("data"))
+    step_fn = make_imagenet_step(graphdef, config, mesh, keys, num_classes)
 
     @functools.partial(jax.jit, static_argnums=2)
     def eval_fn(state, batch, with_corruption: bool):

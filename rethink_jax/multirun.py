@@ -29,7 +29,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from rethink_jax import corruptions, data as data_lib, loop, models, records, train
 from rethink_jax.configs import validate
 
-__all__ = ["train_many", "VARYING_KEYS", "check_compatible"]
+__all__ = ["train_many", "make_vmapped_step", "VARYING_KEYS", "check_compatible"]
 
 # What may differ between the runs of one program; everything else must be equal.
 VARYING_KEYS = ("seed", "corruption.kind", "corruption.p", "workdir")
@@ -65,6 +65,39 @@ def _stack(trees):
   return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
 
 
+def make_vmapped_step(graphdef, config: ml_collections.ConfigDict, mesh, num_train: int):
+  """The compiled step of K runs: ``(state, x_train, y_train, streams, perms, sums, active) -> (state, sums)``.
+
+  ``state`` and ``sums`` carry a leading run axis K (donated); ``x_train`` ``[n, H, W, C]``
+  is shared; ``y_train`` ``[K, n]``, ``perms`` ``[K, n]`` (each run's epoch order) and
+  ``streams`` ``{"dropout", "augment"}`` (``[K, ...]`` key data) are per run; a run whose
+  ``active`` is False keeps its state (it stopped at its fit).
+  """
+  steps_per_epoch, batch = num_train // config.batch_size, config.batch_size
+  input_fn = train.make_input_fn(config)
+  run_batch = NamedSharding(mesh, P(None, "data"))
+  wrap = jax.random.wrap_key_data
+
+  @functools.partial(jax.jit, donate_argnums=(0, 5))
+  def step_fn(state, x_train, y_train, streams, perms, sums, active):
+    steps = state.step                                                         # [K]
+    idx = jax.vmap(lambda perm, s: jax.lax.dynamic_slice(perm, ((s % steps_per_epoch) * batch,), (batch,)))(
+        perms, steps)
+    idx = jax.lax.with_sharding_constraint(idx, run_batch)                     # [K, B]
+    aug_keys = jax.vmap(lambda k, s: jax.random.fold_in(wrap(k), s))(streams["augment"], steps)
+    images = jax.vmap(input_fn)(x_train[idx], aug_keys)
+    labels = jnp.take_along_axis(y_train, idx, axis=1)
+
+    def one(st, images, labels, dropout_stream):
+      return train.make_train_step(graphdef, config, wrap(dropout_stream))(st, {"image": images, "label": labels})
+
+    new, m = jax.vmap(one)(state, images, labels, streams["dropout"])
+    keep = lambda a, b: jnp.where(active.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)  # frozen runs stay put
+    return jax.tree.map(keep, new, state), loop.add_step(sums, m, steps, active)
+
+  return step_fn
+
+
 class _VmappedProgram:
   """K runs as one vmapped program (the loop's :class:`~rethink_jax.loop.Program`)."""
 
@@ -73,39 +106,19 @@ class _VmappedProgram:
   def __init__(self, c0, mesh, graphdef, ds, y_train_runs: np.ndarray, keys: list[dict], k_runs: int):
     self.num_runs, self.mesh = k_runs, mesh
     n_train = len(ds.y_train)
-    self.steps_per_epoch = steps_per_epoch = n_train // c0.batch_size
-    self.batch_size = batch = c0.batch_size
+    self.steps_per_epoch, self.batch_size = n_train // c0.batch_size, c0.batch_size
     o = c0.optim
-    self._schedule = train.lr_schedule(o.lr, o.lr_decay, o.decay_examples, batch)
+    self._schedule = train.lr_schedule(o.lr, o.lr_decay, o.decay_examples, c0.batch_size)
     put = functools.partial(train.put_replicated, mesh)
     self.x_train, self.x_test = put(ds.x_train), put(ds.x_test)
-    self.y_train = y_train = put(y_train_runs)                                              # [K, n]
+    self.y_train = put(y_train_runs)                                                        # [K, n]
     self.y_test = jnp.broadcast_to(put(ds.y_test), (k_runs,) + ds.y_test.shape)
     key_data = lambda name: put(np.stack([np.asarray(jax.random.key_data(k[name])) for k in keys]))
-    dropout_streams, self._shuffle_streams, augment_streams = (key_data(n) for n in ("dropout", "shuffle", "augment"))
+    self._streams = {"dropout": key_data("dropout"), "augment": key_data("augment")}
+    self._shuffle_streams = key_data("shuffle")
     input_fn = train.make_input_fn(c0)
-    run_batch = NamedSharding(mesh, P(None, "data"))
     wrap = jax.random.wrap_key_data
-    x_train = self.x_train
-
-    @functools.partial(jax.jit, donate_argnums=(0, 2))
-    def step_fn(state, perms, sums, active):
-      steps = state.step                                                         # [K]
-      idx = jax.vmap(lambda perm, s: jax.lax.dynamic_slice(perm, ((s % steps_per_epoch) * batch,), (batch,)))(
-          perms, steps)
-      idx = jax.lax.with_sharding_constraint(idx, run_batch)                     # [K, B]
-      aug_keys = jax.vmap(lambda k, s: jax.random.fold_in(wrap(k), s))(augment_streams, steps)
-      images = jax.vmap(input_fn)(x_train[idx], aug_keys)
-      labels = jnp.take_along_axis(y_train, idx, axis=1)
-
-      def one(st, images, labels, dropout_stream):
-        return train.make_train_step(graphdef, c0, wrap(dropout_stream))(st, {"image": images, "label": labels})
-
-      new, m = jax.vmap(one)(state, images, labels, dropout_streams)
-      keep = lambda a, b: jnp.where(active.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)  # frozen runs stay put
-      return jax.tree.map(keep, new, state), loop.add_step(sums, m, steps, active)
-
-    self._step = step_fn
+    self._step = make_vmapped_step(graphdef, c0, mesh, n_train)
     self._permutations = jax.jit(jax.vmap(
         lambda k, epoch: jax.random.permutation(jax.random.fold_in(wrap(k), epoch), n_train), in_axes=(0, None)))
     self._perm_epoch, self._perms = None, None
@@ -135,7 +148,7 @@ class _VmappedProgram:
       if s // self.steps_per_epoch != self._perm_epoch:
         self._perm_epoch = s // self.steps_per_epoch
         self._perms = self._permutations(self._shuffle_streams, jnp.asarray(self._perm_epoch, jnp.int32))
-      state, sums = self._step(state, self._perms, sums, active)
+      state, sums = self._step(state, self.x_train, self.y_train, self._streams, self._perms, sums, active)
     return state, sums
 
   def _evaluate_split(self, state, x, y_runs):
