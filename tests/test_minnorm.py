@@ -230,3 +230,57 @@ def test_float32_breakdown_is_rescued_by_a_shifted_preconditioner():
   assert shift > 0 and history[-1] < history[0] and history[-1] < 1e-3
   r = np.linalg.norm(k.astype(np.float32).astype(np.float64) @ alpha - y) / np.linalg.norm(y)
   assert r == pytest.approx(history[-1], rel=1e-6)
+
+
+def test_no_nan_predictor_bad_inputs_raise_before_any_work():
+  rng = np.random.default_rng(0)
+  x, labels = rng.normal(size=(40, 6)), np.arange(40) % 3
+  with pytest.raises(ValueError, match=r"inputs contain 1 non-finite values"):
+    minnorm.fit(np.where(np.arange(240).reshape(40, 6) == 7, np.inf, x), labels, "linear")
+  with pytest.raises(ValueError, match=r"targets contain 2 non-finite values"):
+    minnorm.fit(x, np.r_[rng.normal(size=38), np.nan, np.inf], "linear")
+  with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\) for 3 classes; got \[-1\]"):
+    minnorm.fit(x, np.r_[labels[:-1], -1], "linear")
+  with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\) for 3 classes; got \[7\]"):
+    minnorm.fit(x, np.r_[labels[:-1], 7], "linear", num_classes=3)
+  with pytest.raises(ValueError, match=r"got shape \(0, 6\)"):
+    minnorm.fit(np.zeros((0, 6)), np.zeros(0, np.int32), "linear")
+  with pytest.raises(ValueError, match=r"ridge must be a finite number >= 0"):
+    minnorm.fit(x, labels, "linear", ridge=-1.0)
+
+
+@pytest.mark.parametrize("solver", ["cg", "cholesky"])
+def test_duplicate_inputs_with_different_targets_are_named(solver):
+  rng = np.random.default_rng(1)
+  x, labels = rng.normal(size=(40, 60)), np.arange(40) % 3
+  x[25] = x[4]
+  labels[25] = (labels[4] + 1) % 3
+  with pytest.raises(ValueError, match="inputs 4 and 25 are identical but their targets differ"):
+    minnorm.fit(x, labels, "gaussian", bandwidth=8.0, solver=solver)
+  labels[25] = labels[4]  # consistent duplicates: K is singular but an interpolant exists
+  p = minnorm.fit(x, labels, "gaussian", bandwidth=8.0, solver="cg")
+  assert np.all(np.isfinite(p.alpha)) and p.residual < 1e-6
+  assert np.all(np.isfinite(minnorm.fit(x, np.r_[labels[:25], (labels[4] + 1) % 3, labels[26:]], "gaussian",
+                                        bandwidth=8.0, ridge=1e-3).alpha))  # ridge: fine
+
+
+def test_cg_whose_residual_becomes_non_finite_raises_with_the_iteration():
+  from rethink_jax.minnorm import solve
+
+  k = np.diag([1.0, 1e-300, 1.0])  # an operator that overflows: the residual turns inf, then NaN
+  with np.errstate(over="ignore", invalid="ignore"), \
+       pytest.raises(FloatingPointError, match=r"non-finite at iteration \d+"):
+    solve._pcg(lambda v: k @ v * 1e308, np.ones((3, 1)), lambda v: v, 1e-12, 50)
+
+
+def test_predict_checks_shapes_and_predictor_repr_is_short():
+  rng = np.random.default_rng(2)
+  x, labels = rng.normal(size=(30, 8)), np.arange(30) % 2
+  p = minnorm.fit(x, labels, "gaussian", bandwidth=3.0)
+  with pytest.raises(ValueError, match=r"shape \(4, 5\) \(5 features each\); the predictor was fitted on 8"):
+    p.predict(np.zeros((4, 5)))
+  with pytest.raises(ValueError, match=r"got shape \(0, 8\)"):
+    p.predict(np.zeros((0, 8)))
+  text = repr(p)
+  assert text.startswith("Predictor(n=30, outputs=2, features=8, kernel=gaussian, solver=cholesky, residual=")
+  assert f"norm={p.norm():.4g}" in text and len(text) < 200

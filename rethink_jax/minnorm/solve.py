@@ -29,10 +29,22 @@ class IllConditionedWarning(UserWarning):
 
 def encode_targets(y, num_classes: int | None = None, encoding: str = "onehot") -> np.ndarray:
   """Integer labels to ``[n, K]`` targets (``onehot``, or ``centered``: one-hot minus 1/K);
-  real targets ``[n]`` or ``[n, K]`` are returned as float64 ``[n, K]``."""
+  real targets ``[n]`` or ``[n, K]`` are returned as float64 ``[n, K]``.
+
+  Raises ``ValueError`` for labels outside ``[0, num_classes)`` (``num_classes`` defaults to
+  the largest label + 1), non-finite real targets, or an empty or wrongly shaped ``y``.
+  """
   y = np.asarray(y)
+  if y.ndim not in (1, 2) or len(y) == 0:
+    raise ValueError(f"targets must be [n] labels or [n] / [n, K] real values with n > 0, got shape {y.shape}.")
+  if y.dtype == bool or not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
+    raise ValueError(f"targets must be integer labels or real values, got dtype {y.dtype}.")
   if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
     k = int(num_classes or y.max() + 1)
+    if y.min() < 0 or y.max() >= k:
+      bad = y[(y < 0) | (y >= k)]
+      raise ValueError(f"labels must lie in [0, {k}) for {k} classes; got {np.unique(bad)[:5].tolist()} "
+                       f"({len(bad)} of {len(y)} labels).")
     out = np.eye(k)[y]
     if encoding == "centered":
       out -= 1.0 / k
@@ -40,6 +52,8 @@ def encode_targets(y, num_classes: int | None = None, encoding: str = "onehot") 
       raise ValueError(f"encoding must be 'onehot' or 'centered', got {encoding!r}.")
     return out
   y = y.astype(np.float64)
+  if not np.all(np.isfinite(y)):
+    raise ValueError(f"targets contain {int(np.sum(~np.isfinite(y)))} non-finite values (NaN or inf).")
   return y[:, None] if y.ndim == 1 else y
 
 
@@ -102,7 +116,11 @@ def _pcg(matvec: Callable, y: np.ndarray, precond: Callable, tol: float, max_ite
       return x, it
     x += p * step
     r -= kp * step
-    if np.linalg.norm(r) <= tol * ynorm:
+    rnorm = np.linalg.norm(r)
+    if not np.isfinite(rnorm):
+      raise FloatingPointError(f"CG's residual became non-finite at iteration {it}; the system is singular or "
+                               "badly scaled. Use ridge > 0 or solver='cholesky'.")
+    if rnorm <= tol * ynorm:
       return x, it
     zv = precond(r)
     rz_new = np.sum(r * zv, axis=0)
@@ -138,7 +156,7 @@ def _nystrom_preconditioner(k_mat: np.ndarray, ridge: float, rank: int, seed: in
   return apply
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(repr=False)
 class Predictor:
   """A fitted min-norm (or ridge) kernel interpolant.
 
@@ -158,12 +176,23 @@ class Predictor:
   _features: Callable | None
   _quad: float
   _is_linear: bool
+  kernel_name: str = "callable"
+
+  def __repr__(self) -> str:
+    n, k = self.alpha.shape
+    d = "precomputed" if self._kernel is None else self._x_train.shape[1]
+    return (f"Predictor(n={n}, outputs={k}, features={d}, kernel={self.kernel_name}, solver={self.solver}, "
+            f"residual={self.residual:.2e}, norm={self.norm():.4g}, iterations={self.iterations}, "
+            f"seconds={self.seconds:.1f})")
 
   def predict(self, x_new, block: int = 4096) -> np.ndarray:
     """Scores ``[n_new, K]`` = ``k(x_new, x_train) @ alpha``, blockwise."""
     if self._kernel is None:
       raise ValueError("This predictor was fitted on a precomputed kernel: use predict_precomputed(p, k_new_train).")
     z = _prepare(x_new, self._features)
+    if z.shape[1] != self._x_train.shape[1]:
+      raise ValueError(f"predict got inputs of shape {np.shape(x_new)} ({z.shape[1]} features each); the predictor "
+                       f"was fitted on {self._x_train.shape[1]} features per example.")
     out = np.empty((len(z), self.alpha.shape[1]))
     for i in range(0, len(z), block):
       out[i:i + block] = gram(self._kernel, z[i:i + block], self._x_train, block=block) @ self.alpha
@@ -183,12 +212,33 @@ class Predictor:
 
 def _prepare(x, features) -> np.ndarray:
   x = np.asarray(x)
+  if x.ndim < 2 or x.shape[0] == 0 or x.size == 0:
+    raise ValueError(f"inputs must be [n, ...] with n > 0 examples of at least one value, got shape {x.shape}.")
+  if not (np.issubdtype(x.dtype, np.number) and not np.issubdtype(x.dtype, np.complexfloating)):
+    raise ValueError(f"inputs must be real numbers, got dtype {x.dtype}.")
+  if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
+    raise ValueError(f"inputs contain {int(np.sum(~np.isfinite(x)))} non-finite values (NaN or inf).")
   if features is not None:
     x = np.asarray(features(x))
   x = x.reshape(len(x), -1).astype(np.float64)
   if not np.all(np.isfinite(x)):
-    raise ValueError("inputs contain non-finite values.")
+    raise ValueError("features of the inputs contain non-finite values.")
   return x
+
+
+def _check_duplicates(z: np.ndarray, targets: np.ndarray) -> None:
+  """Identical inputs with different targets: no interpolant exists (ridge 0); say which rows.
+
+  Rows are compared through a random projection first (one matrix-vector product), then
+  exactly where two projections agree.
+  """
+  h = z @ np.random.default_rng(0).standard_normal(z.shape[1])
+  order = np.argsort(h, kind="stable")
+  for j in np.flatnonzero(h[order][1:] == h[order][:-1]):
+    a, b = sorted((int(order[j]), int(order[j + 1])))
+    if np.array_equal(z[a], z[b]) and not np.array_equal(targets[a], targets[b]):
+      raise ValueError(f"inputs {a} and {b} are identical but their targets differ, so no interpolant exists; "
+                       "use ridge > 0.")
 
 
 def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian", *,
@@ -231,6 +281,10 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
   targets = encode_targets(y, num_classes, encoding)
   if len(targets) != len(z):
     raise ValueError(f"{len(z)} inputs but {len(targets)} targets.")
+  if not (np.isfinite(ridge) and ridge >= 0):
+    raise ValueError(f"ridge must be a finite number >= 0, got {ridge!r}.")
+  if not precomputed and ridge == 0:
+    _check_duplicates(z, targets)
   if solver not in ("auto", "cholesky", "cg"):
     raise ValueError(f"solver must be 'auto', 'cholesky' or 'cg', got {solver!r}.")
   k_fn = None if precomputed else kernels_lib.get(kernel, bandwidth)
@@ -270,6 +324,9 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
     precond = _nystrom_preconditioner(k_mat, ridge, min(precond_rank, n - 1))
     alpha, iterations = _pcg(matvec, targets, precond, tol, max_iter)
     k_alpha = _matvec_blocked(k_mat, alpha)
+  if not np.all(np.isfinite(alpha)):
+    raise FloatingPointError(f"The {solver} solve produced non-finite coefficients; the system is singular or "
+                             "badly scaled. Use ridge > 0.")
   residual = float(np.linalg.norm(k_alpha + ridge * alpha - targets) / np.linalg.norm(targets))
   quad = float(np.sum(alpha * k_alpha))
   if residual > 1e-3:
@@ -277,7 +334,8 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
                   "ill-conditioned at this size; use ridge > 0 or more iterations.", IllConditionedWarning)
   return Predictor(alpha=alpha, residual=residual, solver=solver, iterations=iterations,
                    seconds=time.perf_counter() - t0, _kernel=k_fn, _x_train=z, _features=features,
-                   _quad=quad, _is_linear=k_fn is kernels_lib.linear)
+                   _quad=quad, _is_linear=k_fn is kernels_lib.linear,
+                   kernel_name=kernel if isinstance(kernel, str) else getattr(kernel, "__name__", "callable"))
 
 
 def predict_precomputed(predictor: Predictor, k_new_train) -> np.ndarray:
