@@ -47,7 +47,8 @@ from rethink_jax.data import DataError
 
 __all__ = ["JpegDirectory", "TfdsSource", "open_source", "decode_image", "inception_crop_box", "preprocess_train",
            "preprocess_eval", "to_model_input", "top_k_correct", "train_batches", "eval_batches",
-           "train_and_evaluate", "make_imagenet_step", "corruption_record", "IMAGE_SIZE", "NUM_CLASSES", "EVAL_CROP_FRACTION", "PREPARE_TFDS"]
+           "train_and_evaluate", "make_imagenet_step", "corruption_record", "IMAGE_SIZE", "NUM_CLASSES",
+           "EVAL_CROP_FRACTION", "PREPARE_TFDS"]
 
 IMAGE_SIZE = 299
 NUM_CLASSES = 1000

@@ -201,52 +201,53 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
     if evals is not None:
       progress.evaluated(step, step / spe, shown, speed, sum(t is not None for t in meta["time_to_fit"]), k)
 
-  if restored is None:
-    log(0, None, 0, with_eval=c.get("eval_at_start", True))
-  while step < total and any(meta["active"]):
-    nxt = min([total] + [(step // b + 1) * b for b in (log_every, eval_every, ckpt_every)])
-    t0 = time.perf_counter()
-    state, sums = program.train(state, sums, step, nxt - step, np.asarray(meta["active"]))
-    bad = _host(sums.nonfinite_step)  # the one host sync per boundary
-    meta["train_seconds"] += time.perf_counter() - t0
-    if (bad >= 0).any():
-      i = int(np.argmax(bad >= 0))
-      progress.close()
-      raise NonFiniteLossError(
-          f"Training loss of {runs[i].workdir} became non-finite at step {int(bad[i])}; the last good checkpoint "
-          f"(step {ckpt.latest_step()}) in {ckpt.directory} is kept. Lower the learning rate.")
-    meta["steps_since_log"] += nxt - step
-    step = nxt
-    progress.advance(step)
-    with_eval = step % eval_every == 0 or step == total
-    if with_eval or step % log_every == 0:
-      log(step, sums, meta["steps_since_log"], with_eval)
-      sums, meta["steps_since_log"] = program.zero_sums(), 0
-    if step % ckpt_every == 0:
+  try:  # writers and the checkpoint manager are closed however the loop ends
+    if restored is None:
+      log(0, None, 0, with_eval=c.get("eval_at_start", True))
+    while step < total and any(meta["active"]):
+      nxt = min([total] + [(step // b + 1) * b for b in (log_every, eval_every, ckpt_every)])
+      t0 = time.perf_counter()
+      state, sums = program.train(state, sums, step, nxt - step, np.asarray(meta["active"]))
+      bad = _host(sums.nonfinite_step)  # the one host sync per boundary
+      meta["train_seconds"] += time.perf_counter() - t0
+      if (bad >= 0).any():
+        i = int(np.argmax(bad >= 0))
+        raise NonFiniteLossError(
+            f"Training loss of {runs[i].workdir} became non-finite at step {int(bad[i])}; the last good checkpoint "
+            f"(step {ckpt.latest_step()}) in {ckpt.directory} is kept. Lower the learning rate.")
+      meta["steps_since_log"] += nxt - step
+      step = nxt
+      progress.advance(step)
+      with_eval = step % eval_every == 0 or step == total
+      if with_eval or step % log_every == 0:
+        log(step, sums, meta["steps_since_log"], with_eval)
+        sums, meta["steps_since_log"] = program.zero_sums(), 0
+      if step % ckpt_every == 0:
+        ckpt.save(step, state, sums, meta)
+
+    if any(meta["active"][i] and (program.fit_metric not in (logs[i].last or {}) or logs[i].last["step"] != step)
+           for i in range(k)):
+      log(step, sums, meta["steps_since_log"], with_eval=True)  # every run ends on an evaluation
+    if ckpt.latest_step() != step:
       ckpt.save(step, state, sums, meta)
-  progress.close()
 
-  if any(meta["active"][i] and (program.fit_metric not in (logs[i].last or {}) or logs[i].last["step"] != step)
-         for i in range(k)):
-    log(step, sums, meta["steps_since_log"], with_eval=True)  # every run ends on an evaluation
-  if ckpt.latest_step() != step:
-    ckpt.save(step, state, sums, meta)
-  ckpt.close()
-
-  summaries = []
-  for i, r in enumerate(runs):
-    evaluated = [row for row in logs[i].rows if program.fit_metric in row]
-    summary = records.make_summary(
-        engine=program.engine, step=logs[i].last["step"], steps_per_epoch=spe, train_seconds=meta["train_seconds"],
-        time_to_fit=meta["time_to_fit"][i], fit_metric=program.fit_metric, fit_threshold=fit_threshold,
-        num_params=r.num_params, model=r.config.model, corruption=r.corruption, dataset=r.dataset,
-        vmapped_runs=k, evaluations=evaluated)
-    if is_main:
-      records.write_json(r.workdir / records.SUMMARY, summary)
-    for view in views[i]:
+    summaries = []
+    for i, r in enumerate(runs):
+      evaluated = [row for row in logs[i].rows if program.fit_metric in row]
+      summary = records.make_summary(
+          engine=program.engine, step=logs[i].last["step"], steps_per_epoch=spe, train_seconds=meta["train_seconds"],
+          time_to_fit=meta["time_to_fit"][i], fit_metric=program.fit_metric, fit_threshold=fit_threshold,
+          num_params=r.num_params, model=r.config.model, corruption=r.corruption, dataset=r.dataset,
+          vmapped_runs=k, evaluations=evaluated)
+      if is_main:
+        records.write_json(r.workdir / records.SUMMARY, summary)
+      summaries.append(summary)
+    return summaries
+  finally:
+    progress.close()
+    ckpt.close()
+    for view in (v for vs in views for v in vs):
       view.close()
-    summaries.append(summary)
-  return summaries
 
 
 def _views(r: Run, identity: str) -> list:

@@ -20,7 +20,8 @@ def test_docs_site_builds_strict(tmp_path):
   for name in ("rethink_jax.corruptions.partial_labels", "rethink_jax.minnorm.fit",
                "rethink_jax.theory.depth2_interpolant", "rethink_jax.train.train_and_evaluate",
                "rethink_jax.models.common.max_pool", "rethink_jax.cpu_flags.apply", "rethink_jax.loop.run",
-               "rethink_jax.records.identity", "rethink_jax.checkpoint.Checkpoints", "rethink_jax.configs.validate.check"):
+               "rethink_jax.records.identity", "rethink_jax.checkpoint.Checkpoints",
+               "rethink_jax.configs.validate.check"):
     assert f'id="{name}"' in api, f"{name} missing from the API reference"
 
 
