@@ -19,6 +19,7 @@ import pytest
 from jax import export
 
 from rethink_jax import imagenet, loop, models, multirun, train
+from rethink_jax.minnorm import device, kernels as minnorm_kernels
 from rethink_jax.configs import common, imagenet as imagenet_configs
 
 ACCELERATORS = ("cuda", "tpu")
@@ -90,3 +91,12 @@ def test_imagenet_inception_v3_step_lowers_for_accelerators():
            "index": jax.ShapeDtypeStruct((b,), jnp.int32)}
   step = imagenet.make_imagenet_step(graphdef, config, train.make_mesh(), keys, 1000)
   _assert_portable(step, _abstract(state), batch, _abstract(loop.StepSums.zeros()))
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "laplacian", "linear"])
+def test_minnorm_device_path_lowers_for_accelerators(kernel):
+  k_fn = minnorm_kernels.get(kernel, 5.0)
+  programs = device.compiled_programs(k_fn, n=4096, d=784, outputs=10, tile=1024)
+  assert sorted(programs) == ["correction", "factor", "gram tile", "kernel rows times alpha"]
+  for fn, args in programs.values():
+    _assert_portable(fn, *args)

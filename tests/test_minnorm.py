@@ -282,5 +282,6 @@ def test_predict_checks_shapes_and_predictor_repr_is_short():
   with pytest.raises(ValueError, match=r"got shape \(0, 8\)"):
     p.predict(np.zeros((0, 8)))
   text = repr(p)
-  assert text.startswith("Predictor(n=30, outputs=2, features=8, kernel=gaussian, solver=cholesky, residual=")
+  assert text.startswith("Predictor(n=30, outputs=2, features=8, kernel=gaussian, solver=cholesky, backend=numpy, "
+                         "residual=")
   assert f"norm={p.norm():.4g}" in text and len(text) < 200

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.linalg
 
-from rethink_jax.minnorm import blocked, kernels as kernels_lib
+from rethink_jax.minnorm import blocked, device, kernels as kernels_lib
 
 
 __all__ = ["fit", "predict_precomputed", "Predictor", "gram", "min_norm_linear", "encode_targets", "memory_needed", "IllConditionedWarning"]
@@ -163,7 +163,8 @@ class Predictor:
   Attributes:
     alpha: ``[n, K]`` dual coefficients (``K alpha = y``).
     residual: relative residual ``||K alpha - y|| / ||y||`` in float64, always computed.
-    solver, iterations, seconds: how it was solved.
+    solver, iterations, seconds, backend: how it was solved (``backend="jax"``: ``predict``
+      runs on the device too).
   """
 
   alpha: np.ndarray
@@ -177,11 +178,13 @@ class Predictor:
   _quad: float
   _is_linear: bool
   kernel_name: str = "callable"
+  backend: str = "numpy"
 
   def __repr__(self) -> str:
     n, k = self.alpha.shape
     d = "precomputed" if self._kernel is None else self._x_train.shape[1]
     return (f"Predictor(n={n}, outputs={k}, features={d}, kernel={self.kernel_name}, solver={self.solver}, "
+            f"backend={self.backend}, "
             f"residual={self.residual:.2e}, norm={self.norm():.4g}, iterations={self.iterations}, "
             f"seconds={self.seconds:.1f})")
 
@@ -193,6 +196,8 @@ class Predictor:
     if z.shape[1] != self._x_train.shape[1]:
       raise ValueError(f"predict got inputs of shape {np.shape(x_new)} ({z.shape[1]} features each); the predictor "
                        f"was fitted on {self._x_train.shape[1]} features per example.")
+    if self.backend == "jax":
+      return device.predict(self._kernel, z, self._x_train, self.alpha, tile=block)
     out = np.empty((len(z), self.alpha.shape[1]))
     for i in range(0, len(z), block):
       out[i:i + block] = gram(self._kernel, z[i:i + block], self._x_train, block=block) @ self.alpha
@@ -245,7 +250,7 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
         bandwidth: float | None = None, ridge: float = 0.0, solver: str = "auto",
         features: Callable | None = None, num_classes: int | None = None, encoding: str = "onehot",
         tol: float = 1e-10, max_iter: int = 1000, precond_rank: int = 200, dtype: npt.DTypeLike | None = None,
-        memory_limit: int | None = None) -> Predictor:
+        memory_limit: int | None = None, backend: str = "auto") -> Predictor:
   """Solves ``(K + ridge I) alpha = y`` for the min-norm kernel interpolant (Section 5).
 
   Args:
@@ -262,6 +267,10 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
     dtype: precision of the stored Gram matrix (default float64 when it fits in
       ``memory_limit``, else float32; residuals are always computed in float64).
     memory_limit: bytes the Gram matrix may use (default: available memory).
+    backend: ``"numpy"`` (the host path above), ``"jax"`` (Gram matrix, float32 Cholesky and
+      float64 refinement on JAX's default device, :mod:`rethink_jax.minnorm.device`; Cholesky
+      only, kernels given by name or as jax-traceable callables, not ``"precomputed"``), or
+      ``"auto"``: ``"jax"`` when a GPU or TPU is present, else ``"numpy"``.
 
   Returns:
     A :class:`Predictor`.
@@ -287,7 +296,17 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
     _check_duplicates(z, targets)
   if solver not in ("auto", "cholesky", "cg"):
     raise ValueError(f"solver must be 'auto', 'cholesky' or 'cg', got {solver!r}.")
+  if backend not in ("auto", "numpy", "jax"):
+    raise ValueError(f"backend must be 'auto', 'numpy' or 'jax', got {backend!r}.")
+  if backend == "auto":
+    backend = "jax" if device.accelerator_present() and not precomputed and solver != "cg" else "numpy"
+  if backend == "jax" and (precomputed or solver == "cg"):
+    raise ValueError("backend='jax' computes K from the inputs and factors it (Cholesky): use backend='numpy' for "
+                     "kernel='precomputed' or solver='cg'.")
   k_fn = None if precomputed else kernels_lib.get(kernel, bandwidth)
+  if backend == "jax":
+    return _fit_on_device(k_fn, z, targets, ridge=ridge, tol=tol, features=features, t0=t0,
+                          kernel_name=kernel if isinstance(kernel, str) else getattr(kernel, "__name__", "callable"))
   n = len(z)
   limit = memory_limit or int(0.8 * _available_memory())
   if dtype is None:
@@ -336,6 +355,25 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
                    seconds=time.perf_counter() - t0, _kernel=k_fn, _x_train=z, _features=features,
                    _quad=quad, _is_linear=k_fn is kernels_lib.linear,
                    kernel_name=kernel if isinstance(kernel, str) else getattr(kernel, "__name__", "callable"))
+
+
+def _fit_on_device(k_fn, z, targets, *, ridge, tol, features, t0, kernel_name) -> Predictor:
+  out = device.solve(k_fn, z, targets, ridge=ridge, tol=tol)
+  alpha, k_alpha, history = out["alpha"], out["k_alpha"], out["history"]
+  if out["shift"]:
+    warnings.warn(f"K + ridge I was not positive definite in float32 on the device; factored K + "
+                  f"{out['shift']:.1e} I and refined against K (relative residual {history[-1]:.1e}).",
+                  IllConditionedWarning)
+  if not np.all(np.isfinite(alpha)):
+    raise FloatingPointError("The device solve produced non-finite coefficients; use ridge > 0.")
+  residual = float(np.linalg.norm(k_alpha + ridge * alpha - targets) / np.linalg.norm(targets))
+  if residual > 1e-3:
+    warnings.warn(f"Relative residual {residual:.2e} after the device solve: the system is ill-conditioned at "
+                  "this size; use ridge > 0.", IllConditionedWarning)
+  return Predictor(alpha=alpha, residual=residual, solver="cholesky", iterations=len(history) - 1,
+                   seconds=time.perf_counter() - t0, _kernel=k_fn, _x_train=z, _features=features,
+                   _quad=float(np.sum(alpha * k_alpha)), _is_linear=k_fn is kernels_lib.linear,
+                   kernel_name=kernel_name, backend="jax")
 
 
 def predict_precomputed(predictor: Predictor, k_new_train) -> np.ndarray:
