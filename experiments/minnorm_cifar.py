@@ -9,12 +9,10 @@ import time
 import jax
 import numpy as np
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 from rethink_jax import cli, data, minnorm, preprocess, records
 
-_CONFIG = config_flags.DEFINE_config_file("config", os.path.join(cli.config_dir(), "minnorm_cifar.py"),
-                                          "Config file[:preset].", lock_config=False)
+_CONFIG = cli.define_config_flag(os.path.join(cli.config_dir(), "minnorm_cifar.py"), "Config file[:preset].")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/minnorm_cifar", "Where results.json goes.")
 
 
@@ -27,17 +25,22 @@ def main(argv):
   x, y, xt, yt = ds.x_train[:n], ds.y_train[:n], ds.x_test, ds.y_test
   print(f"data: {ds.provenance}; {n} train, {len(yt)} test")
   flat = lambda a: np.asarray(preprocess.cifar10_paper(a)).reshape(len(a), -1).astype(np.float64)
+  unknown = sorted(set(c.methods) - {"gaussian", "random_conv"})
+  if unknown:
+    raise SystemExit(f"error: config.methods has unknown entries {unknown}; choose from 'gaussian', 'random_conv'.")
   rows = []
   t0 = time.perf_counter()
-  p = minnorm.fit(flat(x), y, "gaussian", bandwidth=c.bandwidth)
-  err = float(np.mean(p.predict(flat(xt)).argmax(1) != yt))
-  rows.append({"method": "Gaussian kernel on pixels", "test_error": err, "norm": p.norm(), "residual": p.residual,
-               "seconds": time.perf_counter() - t0})
+  if "gaussian" in c.methods:
+    p = minnorm.fit(flat(x), y, "gaussian", bandwidth=c.bandwidth)
+    err = float(np.mean(p.predict(flat(xt)).argmax(1) != yt))
+    rows.append({"method": "Gaussian kernel on pixels", "test_error": err, "norm": p.norm(), "residual": p.residual,
+                 "seconds": time.perf_counter() - t0, "backend": p.backend})
   t0 = time.perf_counter()
-  k_train, k_test = minnorm.random_conv_gram(jax.random.key(0), x, xt, c.num_filters, filter_block=c.filter_block)
+  if "random_conv" in c.methods:
+    k_train, k_test = minnorm.random_conv_gram(jax.random.key(0), x, xt, c.num_filters, filter_block=c.filter_block)
   gram_seconds = time.perf_counter() - t0
-  scale = np.trace(k_train) / n  # ridge is relative to the mean diagonal
-  for ridge in c.ridges:
+  scale = np.trace(k_train) / n if "random_conv" in c.methods else 0.0  # ridge is relative to the mean diagonal
+  for ridge in (c.ridges if "random_conv" in c.methods else ()):
     t1 = time.perf_counter()
     p = minnorm.fit(k_train, y, "precomputed", ridge=ridge * scale)
     err = float(np.mean(minnorm.predict_precomputed(p, k_test).argmax(1) != yt))
@@ -53,4 +56,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=cli.flags_parser)

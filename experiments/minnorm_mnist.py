@@ -10,12 +10,10 @@ import time
 
 import numpy as np
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 from rethink_jax import cli, data, minnorm, records
 
-_CONFIG = config_flags.DEFINE_config_file("config", os.path.join(cli.config_dir(), "minnorm_mnist.py"),
-                                          "Config file[:preset].", lock_config=False)
+_CONFIG = cli.define_config_flag(os.path.join(cli.config_dir(), "minnorm_mnist.py"), "Config file[:preset].")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/minnorm_mnist", "Where results.json goes.")
 
 
@@ -49,4 +47,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=cli.flags_parser)

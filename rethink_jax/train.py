@@ -87,17 +87,20 @@ def _compute_dtype(name: str):
 
 
 def build_model(config: ml_collections.ConfigDict, key: jax.Array, input_shape, num_classes: int) -> nnx.Module:
+  """The network ``config.model`` (Table 1's, or Inception V3), initialised from ``key``."""
   return models.create(config.model, num_classes=num_classes, rngs=nnx.Rngs(params=key),
                        input_shape=input_shape, dropout=config.dropout,
                        dtype=_compute_dtype(config.compute_dtype), conv_impl=config.get("conv_impl", "xla"))
 
 
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  """SGD with momentum and the paper's decaying learning rate (Appendix A)."""
   o = config.optim
   return optax.sgd(lr_schedule(o.lr, o.lr_decay, o.decay_examples, config.batch_size), momentum=o.momentum)
 
 
 def create_train_state(config, key, input_shape, num_classes) -> tuple[nnx.GraphDef, TrainState]:
+  """The model's graph definition and its initial :class:`TrainState` (step 0)."""
   model = build_model(config, key, input_shape, num_classes)
   graphdef, params, model_state = nnx.split(model, nnx.Param, ...)
   opt_state = make_optimizer(config).init(params)

@@ -18,6 +18,7 @@ def get_config(preset: str = "cpu"):
   c.num_filters = {"cpu": 2000, "subset": 4000, "full": 32_000}.get(preset, 2000)
   c.filter_block = 500
   c.ridges = (0.0, 1e-3)
+  c.methods = ("gaussian", "random_conv")  # either or both rows of the paper's Section 5 on CIFAR-10
   if preset not in ("cpu", "subset", "full"):
     raise ValueError(f"Unknown preset {preset!r}; choose 'cpu', 'subset' or 'full'.")
   return c
