@@ -37,12 +37,15 @@ def main(argv):
                  "seconds": time.perf_counter() - t0, "backend": p.backend})
   t0 = time.perf_counter()
   if "random_conv" in c.methods:
-    k_train, k_test = minnorm.random_conv_gram(jax.random.key(0), x, xt, c.num_filters, filter_block=c.filter_block)
+    if c.gram_dtype not in ("float32", "float64"):
+      raise SystemExit(f"error: config.gram_dtype = {c.gram_dtype!r}: must be 'float32' or 'float64'.")
+    k_train, k_test = minnorm.random_conv_gram(jax.random.key(0), x, xt, c.num_filters, filter_block=c.filter_block,
+                                               dtype=np.dtype(c.gram_dtype))
   gram_seconds = time.perf_counter() - t0
   scale = np.trace(k_train) / n if "random_conv" in c.methods else 0.0  # ridge is relative to the mean diagonal
   for ridge in (c.ridges if "random_conv" in c.methods else ()):
     t1 = time.perf_counter()
-    p = minnorm.fit(k_train, y, "precomputed", ridge=ridge * scale)
+    p = minnorm.fit(k_train, y, "precomputed", ridge=ridge * scale, copy_k=False)  # solved in place, K restored
     err = float(np.mean(minnorm.predict_precomputed(p, k_test).argmax(1) != yt))
     rows.append({"method": f"{c.num_filters} random conv filters, ridge {ridge:g} x mean diag", "test_error": err,
                  "norm": p.norm(), "residual": p.residual, "seconds": gram_seconds + time.perf_counter() - t1})

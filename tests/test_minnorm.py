@@ -285,3 +285,21 @@ def test_predict_checks_shapes_and_predictor_repr_is_short():
   assert text.startswith("Predictor(n=30, outputs=2, features=8, kernel=gaussian, solver=cholesky, backend=numpy, "
                          "residual=")
   assert f"norm={p.norm():.4g}" in text and len(text) < 200
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_precomputed_fit_in_place_restores_the_callers_matrix(mnist_small, dtype):
+  x, y, _, _ = mnist_small
+  k = np.asarray(minnorm.gram(lambda a, b: minnorm.gaussian(a, b, 5.0), x[:600]), dtype)
+  before = k.copy()
+  copied = minnorm.fit(k, y[:600], "precomputed", ridge=1e-3, dtype=dtype)  # the same arithmetic, on a copy
+  in_place = minnorm.fit(k, y[:600], "precomputed", ridge=1e-3, copy_k=False)
+  np.testing.assert_array_equal(k, before)  # solved in the caller's array, then put back
+  np.testing.assert_allclose(in_place.alpha, copied.alpha, rtol=1e-9, atol=1e-12)
+  assert in_place.residual == pytest.approx(copied.residual, rel=1e-6, abs=1e-14)
+  indefinite = (np.ones((50, 50)) - 3 * np.eye(50)).astype(dtype)  # every factorisation fails: k comes back intact
+  with pytest.raises(ValueError, match="not numerically positive definite"):
+    minnorm.fit(indefinite, np.arange(50) % 2, "precomputed", copy_k=False)
+  np.testing.assert_array_equal(indefinite, (np.ones((50, 50)) - 3 * np.eye(50)).astype(dtype))
+  with pytest.raises(ValueError, match="copy_k=False needs the Cholesky solver"):
+    minnorm.fit(k, y[:600], "precomputed", copy_k=False, solver="cg")

@@ -118,7 +118,7 @@ def sym_matvec(a: np.ndarray, diag: np.ndarray, v: np.ndarray, tile: int = DEFAU
 
 
 def solve_refined(a: np.ndarray, y: np.ndarray, *, ridge: float = 0.0, tile: int = DEFAULT_TILE, steps: int = 3,
-                  tol: float = 1e-12, jitters: tuple[float, ...] = ()
+                  tol: float = 1e-12, jitters: tuple[float, ...] = (), restore: bool = False
                   ) -> tuple[np.ndarray, np.ndarray, list[float], float]:
   """Factors ``K + ridge I`` in place and solves with float64 iterative refinement.
 
@@ -128,6 +128,8 @@ def solve_refined(a: np.ndarray, y: np.ndarray, *, ridge: float = 0.0, tile: int
   ``jitters`` is tried in turn: ``K + (ridge + s) I`` is factored and used only as the
   preconditioner of the refinement, whose residual stays that of ``K + ridge I`` (so the
   answer still interpolates, to the residual reported), with up to ``4 * steps`` steps.
+  With ``restore=True``, ``a`` holds ``K`` again on return (its upper triangle mirrored back
+  and its diagonal restored), so a caller's matrix can be solved in place and reused.
 
   Returns:
     ``(alpha, diag, residual history, shift used)``, residuals relative
@@ -158,6 +160,8 @@ def solve_refined(a: np.ndarray, y: np.ndarray, *, ridge: float = 0.0, tile: int
       break
     except np.linalg.LinAlgError:
       if attempt == len(jitters):
+        if restore:
+          mirror_upper()
         raise
   k_diag = diag + ridge
   max_steps = steps * 4 if shift else steps
@@ -170,4 +174,6 @@ def solve_refined(a: np.ndarray, y: np.ndarray, *, ridge: float = 0.0, tile: int
     if history[-1] <= tol or len(history) > max_steps:
       break
     alpha += solve_factored(a, r, tile)
+  if restore:
+    mirror_upper()
   return alpha, diag, history, shift

@@ -250,7 +250,7 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
         bandwidth: float | None = None, ridge: float = 0.0, solver: str = "auto",
         features: Callable | None = None, num_classes: int | None = None, encoding: str = "onehot",
         tol: float = 1e-10, max_iter: int = 1000, precond_rank: int = 200, dtype: npt.DTypeLike | None = None,
-        memory_limit: int | None = None, backend: str = "auto") -> Predictor:
+        memory_limit: int | None = None, backend: str = "auto", copy_k: bool = True) -> Predictor:
   """Solves ``(K + ridge I) alpha = y`` for the min-norm kernel interpolant (Section 5).
 
   Args:
@@ -267,6 +267,10 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
     dtype: precision of the stored Gram matrix (default float64 when it fits in
       ``memory_limit``, else float32; residuals are always computed in float64).
     memory_limit: bytes the Gram matrix may use (default: available memory).
+    copy_k: for ``kernel="precomputed"`` with the Cholesky solver: ``False`` solves in the
+      caller's array (float32 or float64, C order) and restores it before returning, so no
+      second ``n x n`` matrix is allocated (the array is briefly overwritten: do not share
+      it with another thread meanwhile).
     backend: ``"numpy"`` (the host path above), ``"jax"`` (Gram matrix, float32 Cholesky and
       float64 refinement on JAX's default device, :mod:`rethink_jax.minnorm.device`; Cholesky
       only, kernels given by name or as jax-traceable callables, not ``"precomputed"``), or
@@ -315,7 +319,14 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
     raise ValueError(f"The {n} x {n} Gram matrix needs {memory_needed(n, dtype) / 2**30:.1f} GiB in "
                      f"{np.dtype(dtype).name}; only {limit / 2**30:.1f} GiB may be used. Use a subset, or a "
                      "machine with more memory.")
-  k_mat = np.array(z, dtype=dtype, order="C") if precomputed else gram(k_fn, z, dtype=dtype)
+  in_place = precomputed and not copy_k
+  if in_place:
+    if solver == "cg" or not (z.flags.c_contiguous and z.dtype in (np.float32, np.float64) and z.flags.writeable):
+      raise ValueError("copy_k=False needs the Cholesky solver and a writable C-ordered float32 or float64 Gram "
+                       f"matrix; got solver={solver!r}, dtype {z.dtype}.")
+    k_mat, dtype = z, z.dtype
+  else:
+    k_mat = np.array(z, dtype=dtype, order="C") if precomputed else gram(k_fn, z, dtype=dtype)
   if solver == "auto":
     # Measured on MNIST (benchmarks/minnorm_scaling.py): the in-place Cholesky with refinement
     # is exact and faster than the Nystrom-preconditioned CG at every size that fits in memory
@@ -328,7 +339,8 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
     scale = float(np.mean(np.diagonal(k_mat))) or 1.0
     jitters = tuple(scale * j for j in (1e-6, 1e-5, 1e-4, 1e-3)) if np.dtype(dtype) == np.float32 else ()
     try:
-      alpha, diag, history, shift = blocked.solve_refined(k_mat, targets, ridge=ridge, tol=tol, jitters=jitters)
+      alpha, diag, history, shift = blocked.solve_refined(k_mat, targets, ridge=ridge, tol=tol, jitters=jitters,
+                                                          restore=in_place)
     except np.linalg.LinAlgError as e:
       raise ValueError(f"Cholesky failed: K + ridge I is not numerically positive definite ({e}). Use "
                        "ridge > 0.") from e
