@@ -32,13 +32,11 @@ _NOT_SCALARS = ("step", "epoch", "examples")
 
 def scalar_tag(key: str) -> str:
   """Row key -> TensorBoard tag: ``train_loss`` -> ``train/loss``, ``batch_accuracy`` -> ``batch/accuracy``."""
+  if key in ("images_per_second", "train_seconds"):  # timings, not train-split metrics
+    return f"perf/{key}"
   split, _, name = key.partition("_")
   if split in ("train", "test", "batch") and name:
     return f"{split}/{name}"
-  if key == "images_per_second":
-    return "perf/images_per_second"
-  if key == "train_seconds":
-    return "perf/train_seconds"
   return key
 
 

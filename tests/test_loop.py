@@ -310,3 +310,11 @@ def test_one_compilation_per_run_whatever_the_intervals(tmp_path):
     train.train_and_evaluate(common.override(base, log_every_steps=log, eval_every_steps=ev,
                                              checkpoint_every_steps=ck), tmp_path / f"run{i}")
     assert len(compiles) == 4, (log, ev, ck)
+
+
+def test_tensorboard_tags_group_metrics_by_split_and_timings_apart():
+  from rethink_jax import monitoring
+
+  assert [monitoring.scalar_tag(k) for k in ("train_loss", "test_top5", "batch_accuracy", "train_seconds",
+                                             "images_per_second", "lr")] == [
+      "train/loss", "test/top5", "batch/accuracy", "perf/train_seconds", "perf/images_per_second", "lr"]
