@@ -6,9 +6,11 @@ there in the storage precision (float32), with a diagonal jitter retried if floa
 rounding makes ``K + ridge I`` indefinite; then iterative refinement drives the residual
 of the *exact* system down: each step computes ``r = y - (K + ridge I) alpha`` with the
 kernel tiles recomputed from the inputs in float64 (where the device has float64: CPU,
-GPU), and corrects ``alpha`` with the float32 factor. The factor overwrites ``K``'s buffer
-(donated), so device memory peaks at about one ``n x n`` matrix plus tiles; the price is
-one kernel evaluation (``n^2 d`` flops) per refinement step, small beside the
+GPU), and corrects ``alpha`` with the float32 factor. ``K``'s buffer is donated to the
+factorisation and the refinement never needs ``K`` again, so no second ``n x n`` matrix is
+kept beside the factor (whether XLA also reuses the buffer during the factorisation is
+up to the platform; peak device memory has not been measured on an accelerator). The
+price is one kernel evaluation (``n^2 d`` flops) per refinement step, small beside the
 factorisation's ``n^3 / 3``.
 
 On a TPU (no float64) the residual is accumulated in float32 and reported as such; a
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -117,16 +119,27 @@ def _factor_fns():
 
 
 def solve(kernel: Callable, x: np.ndarray, targets: np.ndarray, *, ridge: float, tol: float,
-          max_refine: int = 30, tile: int = 2048) -> dict:
+          max_refine: int = 30, tile: int = 2048, devices: Sequence | None = None) -> dict:
   """Min-norm (or ridge) coefficients of ``(k(x, x) + ridge I) alpha = targets`` on the device.
+
+  ``devices``: default every local device of JAX's default backend; with more than one,
+  ``K`` is sharded by rows over them (:func:`rethink_jax.minnorm.sharded.solve`).
 
   Returns ``{"alpha": float64 [n, K] (host), "k_alpha": K alpha (host), "history": relative
   residuals per refinement step, "shift": the diagonal jitter factored (0.0 if none)}``.
   """
+  import jax
   import jax.numpy as jnp
 
+  devices = list(jax.local_devices() if devices is None else devices)
+  if len(devices) > 1:
+    from rethink_jax.minnorm import sharded
+
+    with _precision():
+      return sharded.solve(kernel, x, targets, ridge=ridge, tol=tol, devices=devices, max_refine=max_refine,
+                           tile=tile, wide_dtype=np.float64 if float64_supported() else np.float32)
   factor, correct = _factor_fns()
-  with _precision():
+  with _precision(), jax.default_device(devices[0]):
     wide = jnp.float64 if float64_supported() else jnp.float32
     x_wide = jnp.asarray(x, wide)
     y = jnp.asarray(targets, wide)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 import warnings
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -250,7 +250,8 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
         bandwidth: float | None = None, ridge: float = 0.0, solver: str = "auto",
         features: Callable | None = None, num_classes: int | None = None, encoding: str = "onehot",
         tol: float = 1e-10, max_iter: int = 1000, precond_rank: int = 200, dtype: npt.DTypeLike | None = None,
-        memory_limit: int | None = None, backend: str = "auto", copy_k: bool = True) -> Predictor:
+        memory_limit: int | None = None, backend: str = "auto", copy_k: bool = True,
+        devices: Sequence | None = None) -> Predictor:
   """Solves ``(K + ridge I) alpha = y`` for the min-norm kernel interpolant (Section 5).
 
   Args:
@@ -275,6 +276,9 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
       float64 refinement on JAX's default device, :mod:`rethink_jax.minnorm.device`; Cholesky
       only, kernels given by name or as jax-traceable callables, not ``"precomputed"``), or
       ``"auto"``: ``"jax"`` when a GPU or TPU is present, else ``"numpy"``.
+    devices: for ``backend="jax"``, the devices to solve on (default: every local device
+      of JAX's default backend). With more than one, ``K`` is sharded by rows over them
+      (:mod:`rethink_jax.minnorm.sharded`), so ``n`` can exceed what one device holds.
 
   Returns:
     A :class:`Predictor`.
@@ -307,9 +311,12 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
   if backend == "jax" and (precomputed or solver == "cg"):
     raise ValueError("backend='jax' computes K from the inputs and factors it (Cholesky): use backend='numpy' for "
                      "kernel='precomputed' or solver='cg'.")
+  if devices is not None and (backend != "jax" or len(devices) == 0):
+    raise ValueError(f"devices= is for backend='jax' and must name at least one device; got backend={backend!r} "
+                     f"and {len(devices)} devices.")
   k_fn = None if precomputed else kernels_lib.get(kernel, bandwidth)
   if backend == "jax":
-    return _fit_on_device(k_fn, z, targets, ridge=ridge, tol=tol, features=features, t0=t0,
+    return _fit_on_device(k_fn, z, targets, ridge=ridge, tol=tol, features=features, t0=t0, devices=devices,
                           kernel_name=kernel if isinstance(kernel, str) else getattr(kernel, "__name__", "callable"))
   n = len(z)
   limit = memory_limit or int(0.8 * _available_memory())
@@ -369,8 +376,8 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
                    kernel_name=kernel if isinstance(kernel, str) else getattr(kernel, "__name__", "callable"))
 
 
-def _fit_on_device(k_fn, z, targets, *, ridge, tol, features, t0, kernel_name) -> Predictor:
-  out = device.solve(k_fn, z, targets, ridge=ridge, tol=tol)
+def _fit_on_device(k_fn, z, targets, *, ridge, tol, features, t0, kernel_name, devices) -> Predictor:
+  out = device.solve(k_fn, z, targets, ridge=ridge, tol=tol, devices=devices)
   alpha, k_alpha, history = out["alpha"], out["k_alpha"], out["history"]
   if out["shift"]:
     warnings.warn(f"K + ridge I was not positive definite in float32 on the device; factored K + "
