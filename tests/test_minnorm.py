@@ -161,15 +161,33 @@ def test_gabor_features_help_on_real_mnist():
 def test_random_conv_gram_equals_features_gram():
   c = data.load("cifar10")
   key = jax.random.key(0)
-  ktr, kte = minnorm.random_conv_gram(key, c.x_train[:40], c.x_test[:10], 96, filter_block=32)
+  # 40 rows in blocks of 16: the lower triangle is accumulated block by block, then mirrored
+  ktr, kte = minnorm.random_conv_gram(key, c.x_train[:40], c.x_test[:10], 96, filter_block=32, block=16)
   feats = [minnorm.random_conv_features(jax.random.fold_in(key, b), c.x_train[:40], 32) for b in range(3)]
   f = np.concatenate(feats, axis=1)
   assert f.shape == (40, 96 * 4)
   np.testing.assert_allclose(ktr, f @ f.T, rtol=1e-6)
+  np.testing.assert_array_equal(ktr, ktr.T)
+  ft = np.concatenate([minnorm.random_conv_features(jax.random.fold_in(key, b), c.x_test[:10], 32)
+                       for b in range(3)], axis=1)
+  np.testing.assert_allclose(kte, ft @ f.T, rtol=1e-6)
   p = minnorm.fit(ktr, c.y_train[:40], "precomputed", ridge=1e-6)
   assert minnorm.predict_precomputed(p, kte).shape == (10, 10)
   with pytest.raises(ValueError, match="precomputed"):
     p.predict(c.x_test[:2])
+
+
+def test_random_conv_features_host_path_equals_xla_convolution():
+  from rethink_jax.minnorm import features
+
+  c = data.load("cifar10")
+  x = features._standardize(c.x_train[:23])  # 23 images: chunks of 5 and a short last one
+  filters = features._random_filters(jax.random.key(1), 40, 6, 3)
+  for grid in (2, 3):
+    host = features._conv_relu_pool_host(x, filters, 1.0, grid)
+    xla = np.asarray(features._conv_relu_pool(jax.numpy.asarray(x), filters, 1.0, grid))
+    assert host.shape == xla.shape == (23, grid * grid * 40)
+    np.testing.assert_allclose(host, xla, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
