@@ -221,12 +221,20 @@ DP_SETTINGS = ["model=inception_small", "batch_size=32", "num_epochs=0.5", "opti
                "log_every_steps=2", "checkpoint_every_steps=100", "data.max_train=128", "data.max_test=32"]
 
 
-def test_four_devices_match_one_device(tmp_path):
-  one = _run_helper(tmp_path / "one", tmp_path / "one.npz", "--devices", "1", "--set", *DP_SETTINGS)
-  four = _run_helper(tmp_path / "four", tmp_path / "four.npz", "--devices", "4", "--set", *DP_SETTINGS)
+@pytest.fixture(scope="module")
+def one_device_run(tmp_path_factory):
+  """The one-device reference of the data-parallel tests (one run of the small Inception, shared)."""
+  tmp = tmp_path_factory.mktemp("one_device")
+  one = _run_helper(tmp / "one", tmp / "one.npz", "--devices", "1", "--set", *DP_SETTINGS)
   assert one.returncode == 0, one.stderr[-3000:]
+  return tmp / "one.npz"
+
+
+@pytest.mark.xdist_group("one_device_run")  # with the other user of the fixture, so it runs once
+def test_four_devices_match_one_device(tmp_path, one_device_run):
+  four = _run_helper(tmp_path / "four", tmp_path / "four.npz", "--devices", "4", "--set", *DP_SETTINGS)
   assert four.returncode == 0, four.stderr[-3000:]
-  (a, sa), (b, sb) = _leaves(tmp_path / "one.npz"), _leaves(tmp_path / "four.npz")
+  (a, sa), (b, sb) = _leaves(one_device_run), _leaves(tmp_path / "four.npz")
   assert int(np.load(tmp_path / "four.npz")["devices"]) == 4 and sa["step"] == sb["step"] == 2
   for x, y in zip(a, b):
     np.testing.assert_allclose(x, y, rtol=1e-3, atol=5e-5)
@@ -239,7 +247,8 @@ def _free_port():
     return s.getsockname()[1]
 
 
-def test_two_processes_match_one_process(tmp_path):
+@pytest.mark.xdist_group("one_device_run")
+def test_two_processes_match_one_process(tmp_path, one_device_run):
   port = _free_port()
   cmd = lambda i: [sys.executable, str(HELPER), str(tmp_path / "dist"), str(tmp_path / "dist.npz"), "--devices", "2",
                    "--process", str(i), "--num-processes", "2", "--port", str(port), "--set", *DP_SETTINGS]
@@ -248,9 +257,7 @@ def test_two_processes_match_one_process(tmp_path):
   outs = [p.communicate(timeout=400) for p in procs]
   for p, (_, err) in zip(procs, outs):
     assert p.returncode == 0, err[-3000:]
-  single = _run_helper(tmp_path / "single", tmp_path / "single.npz", "--devices", "1", "--set", *DP_SETTINGS)
-  assert single.returncode == 0, single.stderr[-3000:]
-  (a, sa), (b, sb) = _leaves(tmp_path / "single.npz"), _leaves(tmp_path / "dist.npz")
+  (a, sa), (b, sb) = _leaves(one_device_run), _leaves(tmp_path / "dist.npz")
   assert int(np.load(tmp_path / "dist.npz")["devices"]) == 4 and sb["step"] == 2 and sa["step"] == 2
   for x, y in zip(a, b):
     np.testing.assert_allclose(x, y, rtol=1e-3, atol=5e-5)
