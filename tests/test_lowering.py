@@ -19,7 +19,7 @@ import pytest
 from jax import export
 
 from rethink_jax import imagenet, loop, models, multirun, train
-from rethink_jax.minnorm import device, kernels as minnorm_kernels
+from rethink_jax.minnorm import device, kernels as minnorm_kernels, sharded
 from rethink_jax.configs import common, imagenet as imagenet_configs
 
 ACCELERATORS = ("cuda", "tpu")
@@ -98,5 +98,15 @@ def test_minnorm_device_path_lowers_for_accelerators(kernel):
   k_fn = minnorm_kernels.get(kernel, 5.0)
   programs = device.compiled_programs(k_fn, n=4096, d=784, outputs=10, tile=1024)
   assert sorted(programs) == ["correction", "factor", "gram tile", "kernel rows times alpha"]
+  for fn, args in programs.values():
+    _assert_portable(fn, *args)
+
+
+def test_minnorm_sharded_path_lowers_for_accelerators():
+  """The row-sharded solve's programs (over this process's devices: the collectives lower
+  whatever their count; one device here)."""
+  k_fn = minnorm_kernels.get("gaussian", 5.0)
+  programs = sharded.compiled_programs(k_fn, n=4000, d=784, outputs=10, devices=jax.devices(), tile=512)
+  assert sorted(programs) == ["cho_solve", "diagonal", "factor", "gram", "matvec"]
   for fn, args in programs.values():
     _assert_portable(fn, *args)

@@ -37,7 +37,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["Layout", "layout", "solve", "gram"]
+__all__ = ["Layout", "layout", "solve", "gram", "compiled_programs"]
 
 AXIS = "rows"
 
@@ -265,3 +265,21 @@ def solve(kernel: Callable, x: np.ndarray, targets: np.ndarray, *, ridge: float,
   _, alpha, k_alpha = best
   return {"alpha": np.asarray(alpha[:lay.n], np.float64), "k_alpha": np.asarray(k_alpha[:lay.n], np.float64),
           "history": history, "shift": shift - ridge}
+
+
+def compiled_programs(kernel: Callable, n: int, d: int, outputs: int, devices: Sequence, *, tile: int = 2048
+                      ) -> dict:
+  """``{name: (jitted function, abstract arguments)}``: every sharded program for ``n``
+  examples of ``d`` features and ``outputs`` targets over ``devices`` (for lowering checks
+  with ``jax.export``; float32 throughout, as on a TPU)."""
+  import jax
+  import jax.numpy as jnp
+
+  prog = _programs(kernel, n, tile, tuple(devices))
+  lay = prog["layout"]
+  f32 = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float32)
+  return {"gram": (prog["gram"], (f32(lay.n_pad, d),)),
+          "diagonal": (prog["diagonal"], (f32(lay.n_pad, lay.n_pad),)),
+          "factor": (prog["factor"], (f32(lay.n_pad, lay.n_pad), f32())),
+          "cho_solve": (prog["cho_solve"], (f32(lay.n_pad, lay.n_pad), f32(lay.n_pad, outputs))),
+          "matvec": (prog["matvec"], (f32(lay.n_pad, d), f32(lay.n_pad, outputs)))}
