@@ -37,6 +37,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from rethink_jax.minnorm import device
+
 __all__ = ["Layout", "layout", "solve", "gram", "compiled_programs"]
 
 AXIS = "rows"
@@ -233,38 +235,20 @@ def solve(kernel: Callable, x: np.ndarray, targets: np.ndarray, *, ridge: float,
   y = _pad(np.asarray(targets, wide_dtype), lay)
   to_global = lambda phys: np.asarray(phys)[lay.inverse]
 
-  k_loc = prog["gram"](x32)
-  scale = float(np.mean(to_global(prog["diagonal"](k_loc))[:lay.n])) or 1.0
-  shift = 0.0
-  for jitter in (0.0, 1e-6, 1e-5, 1e-4, 1e-3):
-    if jitter:  # the donated buffer now holds a failed factor: rebuild K
-      k_loc = prog["gram"](x32)
-    shift = ridge + jitter * scale
+  def factor_checked(k_loc, shift):
     chol, ok = prog["factor"](k_loc, jnp.float32(shift))
-    del k_loc
-    if bool(ok):
-      break
-  else:
-    raise np.linalg.LinAlgError("K + ridge I is not positive definite in float32, even with a diagonal jitter "
-                                "of 1e-3 of its mean diagonal.")
-  alpha = np.zeros_like(y)
-  r, history, best = y, [], None
-  y_norm = float(np.linalg.norm(y))
-  for _ in range(max_refine + 1):
-    alpha = alpha + np.asarray(prog["cho_solve"](chol, put(r.astype(np.float32))), wide_dtype)
-    k_alpha = to_global(prog["matvec"](x_wide, put(alpha)))
-    r = y - k_alpha - ridge * alpha
-    r[lay.n:] = 0.0  # padded rows are not part of the system
-    history.append(float(np.linalg.norm(r)) / y_norm)
-    if not np.isfinite(history[-1]):
-      raise FloatingPointError(f"The refinement's residual became non-finite at step {len(history) - 1}.")
-    if best is None or history[-1] < best[0]:
-      best = (history[-1], alpha, k_alpha)
-    if history[-1] <= tol or (len(history) > 1 and history[-1] > 0.9 * history[-2]):
-      break  # converged, or stalled at the precision the float32 factor allows
-  _, alpha, k_alpha = best
-  return {"alpha": np.asarray(alpha[:lay.n], np.float64), "k_alpha": np.asarray(k_alpha[:lay.n], np.float64),
-          "history": history, "shift": shift - ridge}
+    return chol, bool(ok)
+
+  chol, shift = device.factor_with_jitter(lambda: prog["gram"](x32),
+                                          lambda k_loc: float(np.mean(to_global(prog["diagonal"](k_loc))[:lay.n])),
+                                          factor_checked, ridge)
+  # Padded rows stay zero throughout: their rows of K and of the factor are identity rows and
+  # their targets are zero.
+  out = device.refine(lambda r: np.asarray(prog["cho_solve"](chol, put(r.astype(np.float32))), wide_dtype),
+                      lambda alpha: to_global(prog["matvec"](x_wide, put(alpha))),
+                      y, ridge=ridge, tol=tol, max_refine=max_refine)
+  return {"alpha": out["alpha"][:lay.n], "k_alpha": out["k_alpha"][:lay.n], "history": out["history"],
+          "shift": shift - ridge}
 
 
 def compiled_programs(kernel: Callable, n: int, d: int, outputs: int, devices: Sequence, *, tile: int = 2048
