@@ -23,8 +23,7 @@ def main():
   parser.add_argument("--tile", type=int, default=512)
   parser.add_argument("--repeats", type=int, default=3)
   args = parser.parse_args()
-  if jax.default_backend() == "cpu":
-    jax.config.update("jax_num_cpu_devices", args.devices)
+  jax.config.update("jax_num_cpu_devices", args.devices)  # CPU devices only; a GPU or TPU backend keeps its own
 
   import functools
 
@@ -51,7 +50,7 @@ def main():
       del k_mat
     return times[1:]
 
-  single_factor, _ = device._factor_fns()  # noqa: SLF001 -- the benchmark times the library's own programs
+  single_factor = device.compiled_programs(k_fn, args.n, args.d, 10, tile=args.tile)["factor"][0]
   with jax.default_device(devices[0]):
     one = time_it(lambda: device.gram(k_fn, x, tile=args.tile), lambda k: single_factor(k, jnp.float32(1e-6)))
   prog = sharded.compiled_programs(k_fn, args.n, args.d, 10, devices, tile=args.tile)
@@ -62,7 +61,7 @@ def main():
                                                     jax.sharding.PartitionSpec()))
   many = time_it(lambda: gram_fn(x_pad), lambda k: factor_fn(k, jnp.float32(1e-6)))
   print(f"jax {jax.__version__} on {jax.default_backend()} ({devices[0].device_kind}); n = {args.n}, {lay}")
-  for name, times in ((f"one device (XLA cholesky)", one), (f"sharded over {len(devices)} ({lay.block}-row blocks)", many)):
+  for name, times in (("one device (XLA cholesky)", one), (f"sharded over {len(devices)} ({lay.block}-row blocks)", many)):
     med = statistics.median(times)
     print(f"{name:40s} min {min(times):7.2f} s  median {med:7.2f} s  max {max(times):7.2f} s  "
           f"{flops / med / 1e9:7.1f} GFLOP/s (n^3/3 over the median)")

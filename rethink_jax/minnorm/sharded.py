@@ -37,7 +37,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from rethink_jax.minnorm import device
+from rethink_jax.minnorm.refinement import factor_with_jitter, refine
 
 __all__ = ["Layout", "layout", "solve", "gram", "compiled_programs"]
 
@@ -239,12 +239,12 @@ def solve(kernel: Callable, x: np.ndarray, targets: np.ndarray, *, ridge: float,
     chol, ok = prog["factor"](k_loc, jnp.float32(shift))
     return chol, bool(ok)
 
-  chol, shift = device.factor_with_jitter(lambda: prog["gram"](x32),
+  chol, shift = factor_with_jitter(lambda: prog["gram"](x32),
                                           lambda k_loc: float(np.mean(to_global(prog["diagonal"](k_loc))[:lay.n])),
                                           factor_checked, ridge)
   # Padded rows stay zero throughout: their rows of K and of the factor are identity rows and
   # their targets are zero.
-  out = device.refine(lambda r: np.asarray(prog["cho_solve"](chol, put(r.astype(np.float32))), wide_dtype),
+  out = refine(lambda r: np.asarray(prog["cho_solve"](chol, put(r.astype(np.float32))), wide_dtype),
                       lambda alpha: to_global(prog["matvec"](x_wide, put(alpha))),
                       y, ridge=ridge, tol=tol, max_refine=max_refine)
   return {"alpha": out["alpha"][:lay.n], "k_alpha": out["k_alpha"][:lay.n], "history": out["history"],
