@@ -97,7 +97,8 @@ def test_imagenet_inception_v3_step_lowers_for_accelerators():
 def test_minnorm_device_path_lowers_for_accelerators(kernel):
   k_fn = minnorm_kernels.get(kernel, 5.0)
   programs = device.compiled_programs(k_fn, n=4096, d=784, outputs=10, tile=1024)
-  assert sorted(programs) == ["correction", "factor", "gram tile", "kernel rows times alpha"]
+  assert sorted(programs) == ["correction", "factor", "gram tile", "kernel rows times alpha",
+                              "kernel rows times alpha, double-float32"]
   for fn, args in programs.values():
     _assert_portable(fn, *args)
 
@@ -107,6 +108,6 @@ def test_minnorm_sharded_path_lowers_for_accelerators():
   whatever their count; one device here)."""
   k_fn = minnorm_kernels.get("gaussian", 5.0)
   programs = sharded.compiled_programs(k_fn, n=4000, d=784, outputs=10, devices=jax.devices(), tile=512)
-  assert sorted(programs) == ["cho_solve", "diagonal", "factor", "gram", "matvec"]
+  assert sorted(programs) == ["cho_solve", "diagonal", "factor", "gram", "matvec", "matvec_doublefloat"]
   for fn, args in programs.values():
     _assert_portable(fn, *args)

@@ -65,3 +65,47 @@ def test_backend_choice_and_errors():
     minnorm.fit(x, y, "gaussian", bandwidth=2.0, backend="jax", solver="cg")
   with pytest.raises(ValueError, match="non-finite"):  # checked before anything reaches the device
     minnorm.fit(np.where(x > 1.5, np.nan, x), y, "linear", backend="jax")
+
+
+def test_doublefloat_transformations_are_exact():
+  from rethink_jax.minnorm import doublefloat
+
+  rng = np.random.default_rng(7)
+  a = (rng.normal(size=10_000) * 10.0 ** rng.integers(-8, 8, 10_000)).astype(np.float32)
+  b = (rng.normal(size=10_000) * 10.0 ** rng.integers(-8, 8, 10_000)).astype(np.float32)
+  s, e = (np.asarray(v, np.float64) for v in doublefloat.two_sum(a, b))
+  np.testing.assert_array_equal(s + e, a.astype(np.float64) + b.astype(np.float64))  # exact in float64
+  p, e = (np.asarray(v, np.float64) for v in doublefloat.two_prod(a, b))
+  np.testing.assert_array_equal(p + e, a.astype(np.float64) * b.astype(np.float64))  # 48 bits: exact in float64
+  # a sum of 1,000 terms that cancel: double-float32 keeps what float32 loses
+  terms = np.concatenate([rng.normal(size=500) * 1e4, rng.normal(size=500)]).astype(np.float32)
+  terms = np.concatenate([terms, -terms[:500]]).astype(np.float32)
+  exact = np.sum(terms[500:1000].astype(np.float64))
+  hi, lo = doublefloat.sum_rows(terms[None], np.zeros_like(terms)[None])
+  assert abs(doublefloat.to_float64(hi, lo)[0] - exact) <= 1e-12 * np.sum(np.abs(terms))
+
+
+def test_doublefloat_refinement_converges_where_float32_stalls(mnist):
+  """The TPU path (no float64), run on CPU: plain float32 residuals stall near 1e-6;
+  double-float32 residuals converge for K rounded to float32 (its own matvec: 1e-12), and
+  the solution's residual against the exact K is then limited only by that rounding."""
+  import functools
+
+  import jax
+
+  x, y, _ = mnist
+  x32 = x[:600].astype(np.float32)
+  targets = minnorm.encode_targets(y[:600], None, "onehot")
+  k_fn = functools.partial(minnorm.gaussian, bandwidth=5.0)
+  plain = device.solve(k_fn, x32, targets, ridge=0.0, tol=1e-12, arithmetic="float32")
+  paired = device.solve(k_fn, x32, targets, ridge=0.0, tol=1e-12, arithmetic="float32x2")
+  wide = device.solve(k_fn, x32, targets, ridge=0.0, tol=1e-12, arithmetic="float64")
+  assert min(plain["history"]) > 1e-7  # float32 accumulation: stalls
+  assert paired["history"][-1] <= 1e-12 and wide["history"][-1] <= 1e-12
+  with jax.enable_x64(True):
+    k64 = np.asarray(jax.jit(k_fn)(x32.astype(np.float64), x32.astype(np.float64)))
+  true_residual = lambda a: np.linalg.norm(k64 @ a - targets) / np.linalg.norm(targets)
+  assert true_residual(paired["alpha"]) < true_residual(plain["alpha"])
+  assert true_residual(paired["alpha"]) < 2e-6  # float32 rounding of the kernel entries
+  with pytest.raises(ValueError, match="arithmetic must be one of"):
+    device.solve(k_fn, x32, targets, ridge=0.0, tol=1e-12, arithmetic="float16")

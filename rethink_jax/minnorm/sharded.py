@@ -37,6 +37,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from rethink_jax.minnorm import doublefloat
 from rethink_jax.minnorm.refinement import factor_with_jitter, refine
 
 __all__ = ["Layout", "layout", "solve", "gram", "compiled_programs"]
@@ -189,6 +190,20 @@ def _programs(kernel: Callable, n: int, tile: int, devices: tuple):
                                           (t * b, 0))
     return jax.lax.fori_loop(0, nloc // b, body, jnp.zeros((nloc, v.shape[1]), v.dtype))
 
+  def matvec_doublefloat(x, v_hi, v_lo):
+    """Local rows of ``k(x, x) @ (v_hi + v_lo)``: float32 entries, double-float32 products and sums."""
+    _, rows, _ = _local_rows(lay)
+    # the double-float products of t rows are [t, n_pad, m] several times over: keep them near 256 MB
+    cap = max(1, (1 << 26) // (lay.n_pad * v_hi.shape[1]))
+    t = max(d for d in range(1, b + 1) if b % d == 0 and d <= cap)
+
+    def body(i, out):
+      r = jax.lax.dynamic_slice_in_dim(rows, i * t, t)
+      h, l = doublefloat.matvec(_kernel_rows(kernel, lay, x, r), v_hi, v_lo)
+      return (jax.lax.dynamic_update_slice(out[0], h, (i * t, 0)), jax.lax.dynamic_update_slice(out[1], l, (i * t, 0)))
+    zeros = jnp.zeros((nloc, v_hi.shape[1]), jnp.float32)
+    return jax.lax.fori_loop(0, nloc // t, body, (zeros, zeros))
+
   def diagonal(k_loc):
     _, rows, _ = _local_rows(lay)
     return k_loc[jnp.arange(nloc), rows]
@@ -202,6 +217,7 @@ def _programs(kernel: Callable, n: int, tile: int, devices: tuple):
                                       check_vma=False), donate_argnums=0),
       "cho_solve": shard(cho_solve, (by_rows, rep), rep),
       "matvec": shard(matvec, (rep, rep), by_rows),
+      "matvec_doublefloat": shard(matvec_doublefloat, (rep, rep, rep), (by_rows, by_rows)),
       "replicated": NamedSharding(mesh, rep),
   }
 
@@ -221,32 +237,45 @@ def _pad(a: np.ndarray, lay: Layout) -> np.ndarray:
 
 
 def solve(kernel: Callable, x: np.ndarray, targets: np.ndarray, *, ridge: float, tol: float, devices: Sequence,
-          max_refine: int = 30, tile: int = 2048, wide_dtype=np.float64) -> dict:
+          max_refine: int = 30, tile: int = 2048, arithmetic: str = "float64") -> dict:
   """Min-norm (or ridge) coefficients of ``(k(x, x) + ridge I) alpha = targets`` with ``K``
-  sharded by rows over ``devices``; the same contract as :func:`rethink_jax.minnorm.device.solve`."""
+  sharded by rows over ``devices``; the same contract and ``arithmetic`` (``"float64"``,
+  ``"float32x2"``, ``"float32"``) as :func:`rethink_jax.minnorm.device.solve`. Vectors are
+  kept in float64 on the host; the ``n^2`` work runs on the shards."""
   import jax
   import jax.numpy as jnp
 
   prog = _programs(kernel, len(x), tile, tuple(devices))
   lay = prog["layout"]
   put = lambda a: jax.device_put(a, prog["replicated"])
-  x_wide = put(_pad(np.asarray(x, wide_dtype), lay))
   x32 = put(_pad(np.asarray(x, np.float32), lay))
-  y = _pad(np.asarray(targets, wide_dtype), lay)
-  to_global = lambda phys: np.asarray(phys)[lay.inverse]
+  y = _pad(np.asarray(targets, np.float64), lay)
+  to_global = lambda phys: np.asarray(phys, np.float64)[lay.inverse]
+
+  if arithmetic == "float64":  # the caller has float64 switched on (device.solve does)
+    x_wide = put(_pad(np.asarray(x, np.float64), lay))
+    apply_k = lambda alpha: to_global(prog["matvec"](x_wide, put(alpha)))
+  elif arithmetic == "float32x2":
+    def apply_k(alpha):
+      hi = alpha.astype(np.float32)
+      k_hi, k_lo = prog["matvec_doublefloat"](x32, put(hi), put((alpha - hi).astype(np.float32)))
+      return to_global(k_hi) + to_global(k_lo)
+  elif arithmetic == "float32":
+    apply_k = lambda alpha: to_global(prog["matvec"](x32, put(alpha.astype(np.float32))))
+  else:
+    raise ValueError(f"arithmetic must be 'float64', 'float32x2' or 'float32', got {arithmetic!r}.")
 
   def factor_checked(k_loc, shift):
     chol, ok = prog["factor"](k_loc, jnp.float32(shift))
     return chol, bool(ok)
 
   chol, shift = factor_with_jitter(lambda: prog["gram"](x32),
-                                          lambda k_loc: float(np.mean(to_global(prog["diagonal"](k_loc))[:lay.n])),
-                                          factor_checked, ridge)
+                                   lambda k_loc: float(np.mean(to_global(prog["diagonal"](k_loc))[:lay.n])),
+                                   factor_checked, ridge)
   # Padded rows stay zero throughout: their rows of K and of the factor are identity rows and
   # their targets are zero.
-  out = refine(lambda r: np.asarray(prog["cho_solve"](chol, put(r.astype(np.float32))), wide_dtype),
-                      lambda alpha: to_global(prog["matvec"](x_wide, put(alpha))),
-                      y, ridge=ridge, tol=tol, max_refine=max_refine)
+  out = refine(lambda r: np.asarray(prog["cho_solve"](chol, put(r.astype(np.float32))), np.float64),
+               apply_k, y, ridge=ridge, tol=tol, max_refine=max_refine)
   return {"alpha": out["alpha"][:lay.n], "k_alpha": out["k_alpha"][:lay.n], "history": out["history"],
           "shift": shift - ridge}
 
@@ -266,4 +295,6 @@ def compiled_programs(kernel: Callable, n: int, d: int, outputs: int, devices: S
           "diagonal": (prog["diagonal"], (f32(lay.n_pad, lay.n_pad),)),
           "factor": (prog["factor"], (f32(lay.n_pad, lay.n_pad), f32())),
           "cho_solve": (prog["cho_solve"], (f32(lay.n_pad, lay.n_pad), f32(lay.n_pad, outputs))),
-          "matvec": (prog["matvec"], (f32(lay.n_pad, d), f32(lay.n_pad, outputs)))}
+          "matvec": (prog["matvec"], (f32(lay.n_pad, d), f32(lay.n_pad, outputs))),
+          "matvec_doublefloat": (prog["matvec_doublefloat"],
+                                 (f32(lay.n_pad, d), f32(lay.n_pad, outputs), f32(lay.n_pad, outputs)))}
