@@ -12,25 +12,37 @@ import numpy as np
 from absl import app, flags, logging
 
 from rethink_jax import cli, data, minnorm, records
+from rethink_jax.configs import validate
 
 _CONFIG = cli.define_config_flag(os.path.join(cli.config_dir(), "minnorm_mnist.py"), "Config file[:preset].")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/minnorm_mnist", "Where results.json goes.")
 
 
-def main(argv):
-  del argv
-  logging.set_verbosity(logging.WARNING)
-  c = _CONFIG.value
+SYSTEMS = ("raw", "gabor")
+
+
+def check(c) -> None:
+  """Every entry checked before any data is loaded or anything is computed."""
+  validate.check_entries(c, non_negative_ints=("max_train",), positive_numbers=("raw_bandwidth", "gabor_bandwidth"),
+                         non_negative_numbers=("ridge",),
+                         choices={"source": data.SOURCES, "solver": ("auto", "cholesky", "cg"),
+                                  "encoding": ("onehot", "centered")},
+                         subsets={"features": SYSTEMS})
+
+
+def run(c) -> None:
+  check(c)
   ds = data.load("mnist", source=c.source, data_dir=c.data_dir or None)
+  if c.max_train > len(ds.y_train):
+    raise validate.ConfigError(f"config.max_train = {c.max_train}: must be at most the {len(ds.y_train)} training "
+                               "images (0: all of them).")
   n = c.max_train or len(ds.y_train)
+  workdir = records.check_writable(_WORKDIR.value)
   x, y, xt, yt = ds.x_train[:n], ds.y_train[:n], ds.x_test, ds.y_test
   print(f"data: {ds.provenance}; {n} train, {len(yt)} test")
   rows = []
   systems = {"raw": ("raw pixels", lambda a: a.reshape(len(a), -1) / 255.0, c.raw_bandwidth),
              "gabor": ("Gabor features", minnorm.gabor_features, c.gabor_bandwidth)}
-  unknown = set(c.features) - set(systems)
-  if unknown:
-    raise ValueError(f"Unknown features {sorted(unknown)}; choose from {sorted(systems)}.")
   for name, feats, bw in (systems[f] for f in c.features):
     t0 = time.perf_counter()
     p = minnorm.fit(x, y, "gaussian", bandwidth=bw, features=feats, ridge=c.ridge, solver=c.solver,
@@ -42,8 +54,13 @@ def main(argv):
     rows.append(row)
     print(f"{name:15s} test error {100 * err:5.2f}%  norm {row['norm']:8.1f}  residual {p.residual:.1e}  "
           f"{p.solver} ({p.iterations} steps)  {row['seconds']:.1f} s  peak RSS {row['peak_rss_gb']:.1f} GB")
-  workdir = records.check_writable(_WORKDIR.value)
   records.write_results(workdir, c, ds.provenance, n_train=n, results=rows)
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)
+  cli.run_main(lambda: run(_CONFIG.value))
 
 
 if __name__ == "__main__":

@@ -234,6 +234,28 @@ def test_minnorm_scripts_end_to_end(tmp_path, script, args):
   assert "test error" in out.stdout
 
 
+@pytest.mark.parametrize("script,arg,expected", [
+    ("minnorm_cifar.py", "--config.num_filters=0", "config.num_filters = 0: must be a positive integer"),
+    ("minnorm_cifar.py", "--config.ridges=(-1.0,)", "config.ridges = (-1.0,): must be a non-empty list"),
+    ("minnorm_cifar.py", "--config.methods=('gauss',)", "config.methods = ('gauss',): must be a non-empty list of"),
+    ("minnorm_cifar.py", "--config.max_train=5000", "config.max_train = 5000: must be at most the 2000"),
+    ("minnorm_mnist.py", "--config.raw_bandwidth=-1.0", "config.raw_bandwidth = -1.0: must be a finite number > 0"),
+    ("minnorm_mnist.py", "--config.solver=lu", "config.solver = 'lu': must be one of 'auto', 'cholesky', 'cg'"),
+    ("minnorm_mnist.py", "--config.features=()", "config.features = (): must be a non-empty list of 'raw', 'gabor'"),
+])
+def test_minnorm_scripts_refuse_bad_config_in_one_line(tmp_path, script, arg, expected):
+  import pathlib
+  import subprocess
+  import sys
+
+  repo = pathlib.Path(__file__).resolve().parents[1]
+  out = subprocess.run([sys.executable, str(repo / "experiments" / script), "--workdir", str(tmp_path / "run"), arg],
+                       capture_output=True, text=True, timeout=300)
+  assert out.returncode == 2, out.stderr[-3000:]
+  assert out.stderr.strip() == f"error: {expected}" or out.stderr.strip().startswith(f"error: {expected}")
+  assert len(out.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
 def test_float32_breakdown_is_rescued_by_a_shifted_preconditioner():
   from rethink_jax.minnorm import blocked
 

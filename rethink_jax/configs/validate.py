@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["ConfigError", "check", "check_batch", "ENGINES"]
+__all__ = ["ConfigError", "check", "check_batch", "check_entries", "ENGINES"]
 
 ENGINES = ("single", "vmapped", "imagenet")
 
@@ -118,3 +118,46 @@ def check_batch(config, num_train: int, num_devices: int) -> None:
     _fail("batch_size", b, f"at most the {num_train} training examples")
   if b % num_devices:
     _fail("batch_size", b, f"divisible by the {num_devices} devices")
+
+
+def check_entries(config, *, positive_ints=(), non_negative_ints=(), positive_numbers=(), non_negative_numbers=(),
+                  positive_int_lists=(), non_negative_number_lists=(), choices=None, subsets=None) -> None:
+  """Raises :class:`ConfigError` for the first listed entry of ``config`` out of its kind
+  (for the scripts outside the training engine: min-norm, Theorem 1).
+
+  ``choices``: ``{key: allowed values}``; ``subsets``: ``{key: allowed items}`` for entries
+  that are non-empty lists of such items; ``non_negative_number_lists``: non-empty lists of
+  finite numbers ``>= 0``.
+  """
+  for key in positive_ints:
+    v = _get(config, key)
+    if not (_is_int(v) and v > 0):
+      _fail(key, v, "a positive integer")
+  for key in non_negative_ints:
+    v = _get(config, key)
+    if not (_is_int(v) and v >= 0):
+      _fail(key, v, "an integer >= 0")
+  for key in positive_numbers:
+    v = _get(config, key)
+    if not (_is_number(v) and v > 0):
+      _fail(key, v, "a finite number > 0")
+  for key in non_negative_numbers:
+    v = _get(config, key)
+    if not (_is_number(v) and v >= 0):
+      _fail(key, v, "a finite number >= 0")
+  for key in positive_int_lists:
+    v = _get(config, key)
+    if not (isinstance(v, (list, tuple)) and v and all(_is_int(e) and e > 0 for e in v)):
+      _fail(key, v, "a non-empty list of positive integers")
+  for key in non_negative_number_lists:
+    v = _get(config, key)
+    if not (isinstance(v, (list, tuple)) and v and all(_is_number(e) and e >= 0 for e in v)):
+      _fail(key, v, "a non-empty list of finite numbers >= 0")
+  for key, allowed in (choices or {}).items():
+    v = _get(config, key)
+    if v not in allowed:
+      _fail(key, v, f"one of {', '.join(map(repr, allowed))}")
+  for key, allowed in (subsets or {}).items():
+    v = _get(config, key)
+    if not (isinstance(v, (list, tuple)) and v and all(e in allowed for e in v)):
+      _fail(key, v, f"a non-empty list of {', '.join(map(repr, allowed))}")
