@@ -50,10 +50,16 @@ def float64_supported() -> bool:
 
 
 def _precision():
-  """float64 inside this block where the device has it (a scoped switch, not a global one)."""
+  """float64 inside this block where the device has it, and float32 matrix products at full
+  precision (no TF32 on GPUs, no single bfloat16 pass on TPUs: kernel entries and the
+  factorisation need float32's accuracy). Scoped switches, not global ones."""
   import jax
 
-  return jax.enable_x64(True) if float64_supported() else contextlib.nullcontext()
+  stack = contextlib.ExitStack()
+  stack.enter_context(jax.default_matmul_precision("highest"))
+  if float64_supported():
+    stack.enter_context(jax.enable_x64(True))
+  return stack
 
 
 def _tiles(n: int, tile: int) -> list[int]:
