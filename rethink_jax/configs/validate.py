@@ -129,35 +129,25 @@ def check_entries(config, *, positive_ints=(), non_negative_ints=(), positive_nu
   that are non-empty lists of such items; ``non_negative_number_lists``: non-empty lists of
   finite numbers ``>= 0``.
   """
-  for key in positive_ints:
-    v = _get(config, key)
-    if not (_is_int(v) and v > 0):
-      _fail(key, v, "a positive integer")
-  for key in non_negative_ints:
-    v = _get(config, key)
-    if not (_is_int(v) and v >= 0):
-      _fail(key, v, "an integer >= 0")
-  for key in positive_numbers:
-    v = _get(config, key)
-    if not (_is_number(v) and v > 0):
-      _fail(key, v, "a finite number > 0")
-  for key in non_negative_numbers:
-    v = _get(config, key)
-    if not (_is_number(v) and v >= 0):
-      _fail(key, v, "a finite number >= 0")
-  for key in positive_int_lists:
-    v = _get(config, key)
-    if not (isinstance(v, (list, tuple)) and v and all(_is_int(e) and e > 0 for e in v)):
-      _fail(key, v, "a non-empty list of positive integers")
-  for key in non_negative_number_lists:
-    v = _get(config, key)
-    if not (isinstance(v, (list, tuple)) and v and all(_is_number(e) and e >= 0 for e in v)):
-      _fail(key, v, "a non-empty list of finite numbers >= 0")
+  is_list = lambda v, ok: isinstance(v, (list, tuple)) and len(v) > 0 and all(ok(e) for e in v)
+  rules = [(positive_ints, lambda v: _is_int(v) and v > 0, "a positive integer"),
+           (non_negative_ints, lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+           (positive_numbers, lambda v: _is_number(v) and v > 0, "a finite number > 0"),
+           (non_negative_numbers, lambda v: _is_number(v) and v >= 0, "a finite number >= 0"),
+           (positive_int_lists, lambda v: is_list(v, lambda e: _is_int(e) and e > 0),
+            "a non-empty list of positive integers"),
+           (non_negative_number_lists, lambda v: is_list(v, lambda e: _is_number(e) and e >= 0),
+            "a non-empty list of finite numbers >= 0")]
+  for keys, ok, allowed in rules:
+    for key in keys:
+      v = _get(config, key)
+      if not ok(v):
+        _fail(key, v, allowed)
   for key, allowed in (choices or {}).items():
     v = _get(config, key)
     if v not in allowed:
       _fail(key, v, f"one of {', '.join(map(repr, allowed))}")
   for key, allowed in (subsets or {}).items():
     v = _get(config, key)
-    if not (isinstance(v, (list, tuple)) and v and all(e in allowed for e in v)):
+    if not is_list(v, lambda e: e in allowed):
       _fail(key, v, f"a non-empty list of {', '.join(map(repr, allowed))}")

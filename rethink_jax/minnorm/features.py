@@ -131,6 +131,15 @@ def _standardize(images) -> np.ndarray:
   return x / np.maximum(x.std(axis=(1, 2, 3), keepdims=True), 1.0 / math.sqrt(x[0].size))
 
 
+def _features(key, x: np.ndarray, num_filters: int, size: int, grid: int, bias: float, block: int) -> np.ndarray:
+  """float32 features of already standardized images ``x``."""
+  filters = _random_filters(key, num_filters, size, x.shape[-1])
+  if jax.default_backend() == "cpu":
+    return _conv_relu_pool_host(x, filters, bias, grid)
+  return np.concatenate([np.asarray(_conv_relu_pool(jnp.asarray(x[i:i + block]), filters, bias, grid))
+                         for i in range(0, len(x), block)])
+
+
 def random_conv_features(key: jax.Array, images, num_filters: int, *, size: int = 6, grid: int = 2,
                          bias: float = 1.0, block: int = 1000) -> np.ndarray:
   """A random convolutional layer: random unit-norm zero-mean filters, ReLU, average pooling.
@@ -138,12 +147,7 @@ def random_conv_features(key: jax.Array, images, num_filters: int, *, size: int 
   ``images``: ``[N, H, W, C]``; each image is standardized first. Output
   ``[N, num_filters * grid * grid]`` (pooled over a ``grid x grid`` partition).
   """
-  x = _standardize(images)
-  filters = _random_filters(key, num_filters, size, x.shape[-1])
-  if jax.default_backend() == "cpu":
-    return _conv_relu_pool_host(x, filters, bias, grid).astype(np.float64)
-  return np.concatenate([np.asarray(_conv_relu_pool(jnp.asarray(x[i:i + block]), filters, bias, grid))
-                         for i in range(0, len(x), block)]).astype(np.float64)
+  return _features(key, _standardize(images), num_filters, size, grid, bias, block).astype(np.float64)
 
 
 def random_conv_gram(key: jax.Array, x_train, x_test, num_filters: int, *, filter_block: int = 1000,
@@ -158,13 +162,15 @@ def random_conv_gram(key: jax.Array, x_train, x_test, num_filters: int, *, filte
   ``K_train``) and accumulated a block of rows at a time, so no second ``n x n`` array exists.
   """
   n = len(x_train)
+  x_train, x_test = _standardize(x_train), _standardize(x_test)  # once, not once per filter block
   k_train = np.zeros((n, n), dtype)
   k_test = np.zeros((len(x_test), n), dtype)
   for b, start in enumerate(range(0, num_filters, filter_block)):
     count = min(filter_block, num_filters - start)
     kb = jax.random.fold_in(key, b)
-    f_tr = np.asarray(random_conv_features(kb, x_train, count, size=size, grid=grid, bias=bias, block=block), dtype)
-    f_te = np.asarray(random_conv_features(kb, x_test, count, size=size, grid=grid, bias=bias, block=block), dtype)
+    # computed in float32: cast only if the Gram matrix is wider (no float64 round trip)
+    f_tr = _features(kb, x_train, count, size, grid, bias, block).astype(dtype, copy=False)
+    f_te = _features(kb, x_test, count, size, grid, bias, block).astype(dtype, copy=False)
     for i in range(0, n, block):  # a block of rows at a time: no n x n temporary beside K
       end = min(i + block, n)
       k_train[i:end, :end] += f_tr[i:end] @ f_tr[:end].T  # lower triangle only: half the products
