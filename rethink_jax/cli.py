@@ -30,7 +30,9 @@ def default_workdir(experiment: str, config: ml_collections.ConfigDict) -> str:
   computes something else (another learning rate, say) gets its own directory."""
   from rethink_jax import records
 
-  kind = config.corruption.kind + (f"{config.corruption.p:g}" if config.corruption.kind == "partial_labels" else "")
+  c = config.corruption
+  kind = c.kind + (f"{c.p:g}" if c.kind in ("partial_labels", "asymmetric_labels") else "") + \
+      (f"-{c.get('variant', '')}" if c.kind == "cifar10n" else "")
   name = f"{config.model}-{kind}-{config.data.source}-seed{config.seed}-{records.identity_hash(config)}"
   return str(pathlib.Path("runs") / experiment / name)
 

@@ -16,11 +16,26 @@ once, before training, never per epoch or per batch.
 * random pixels (:func:`random_pixels`): an independent permutation for each image;
 * Gaussian (:func:`gaussian`): images replaced by Gaussian noise with the data's mean
   and variance.
+
+Beyond the paper, more realistic label noise under the same "fixed once from a key"
+contract (class-dependent noise, as studied since the paper):
+
+* :func:`transition_labels`: each label redrawn from its row of a row-stochastic noise
+  matrix ``T`` (``T[i, j]`` = P(noisy label j | true label i));
+* :func:`asymmetric_labels`: the standard CIFAR-10 class-pair flips
+  (:data:`CIFAR10_ASYMMETRIC`: truck -> automobile, bird -> airplane, deer -> horse,
+  cat <-> dog), each affected label flipped with probability ``p``;
+* ``"cifar10n"``: the human labels of CIFAR-10N (:func:`load_cifar10n`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
+import pathlib
+import pickle
+import zipfile
 from typing import Any
 
 import jax
@@ -31,12 +46,22 @@ from rethink_jax.data import Dataset
 
 __all__ = [
     "partial_labels", "random_labels", "partial_labels_by_index", "shuffled_pixels", "random_pixels", "gaussian",
-    "apply", "CorruptionRecord", "KINDS", "LABEL_KINDS", "INPUT_KINDS",
+    "transition_labels", "asymmetric_labels", "asymmetric_matrix", "load_cifar10n", "CIFAR10_ASYMMETRIC",
+    "CIFAR10N_VARIANTS", "apply", "CorruptionRecord", "KINDS", "LABEL_KINDS", "INPUT_KINDS", "P_KINDS",
 ]
 
-LABEL_KINDS = ("true_labels", "partial_labels", "random_labels")
+LABEL_KINDS = ("true_labels", "partial_labels", "random_labels", "asymmetric_labels", "cifar10n")
 INPUT_KINDS = ("shuffled_pixels", "random_pixels", "gaussian")
 KINDS = LABEL_KINDS + INPUT_KINDS
+P_KINDS = ("partial_labels", "asymmetric_labels")  # the kinds that take a probability p
+
+# CIFAR-10 classes: 0 airplane, 1 automobile, 2 bird, 3 cat, 4 deer, 5 dog, 6 frog, 7 horse, 8 ship, 9 truck.
+# The class-pair flips of Patrini et al. (2017), used as "asymmetric noise" since.
+CIFAR10_ASYMMETRIC = {9: 1, 2: 0, 4: 7, 3: 5, 5: 3}
+
+# config.corruption.variant -> the key of that label set in the CIFAR-10N file.
+CIFAR10N_VARIANTS = {"aggregate": "aggre_label", "random1": "random_label1", "random2": "random_label2",
+                     "random3": "random_label3", "worst": "worse_label"}
 
 
 def _check_key(key) -> jax.Array:
@@ -144,6 +169,207 @@ def partial_labels_by_index(key: jax.Array, indices: jax.typing.ArrayLike, label
   return jax.vmap(one)(indices, labels)
 
 
+def _concrete(x) -> np.ndarray | None:
+  """``x`` as a numpy array, or ``None`` under a trace (values cannot be checked there)."""
+  try:
+    return np.asarray(x)
+  except (TypeError, jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+    return None
+
+
+def _check_transition(T) -> jax.Array:
+  T = jnp.asarray(T)
+  if T.ndim != 2 or T.shape[0] != T.shape[1] or T.shape[0] < 2:
+    raise ValueError(f"T must be a square [K, K] noise matrix with K >= 2, got shape {T.shape}.")
+  if not jnp.issubdtype(T.dtype, jnp.floating):
+    raise TypeError(f"T must hold probabilities (a float matrix), got dtype {T.dtype}.")
+  t = _concrete(T)
+  if t is not None:
+    if not np.isfinite(t).all():
+      raise ValueError("T has NaN or infinite entries; each row must be a probability distribution.")
+    if (t < 0).any():
+      i, j = np.argwhere(t < 0)[0]
+      raise ValueError(f"T has a negative entry T[{i}, {j}] = {t[i, j]:g}; each row must be a probability "
+                       "distribution.")
+    sums = t.sum(axis=1)
+    bad = np.flatnonzero(np.abs(sums - 1.0) > 1e-5)
+    if bad.size:
+      raise ValueError(f"Row {bad[0]} of T sums to {sums[bad[0]]:.6g}, not 1: T must be row-stochastic "
+                       "(T[i, j] = P(noisy label j | true label i)).")
+  return T
+
+
+def _check_label_range(labels: jax.Array, num_classes: int) -> None:
+  y = _concrete(labels)
+  if y is not None and y.size and (y.min() < 0 or y.max() >= num_classes):
+    raise ValueError(f"labels must lie in [0, {num_classes}), got values from {y.min()} to {y.max()}.")
+
+
+def transition_labels(key: jax.Array, labels: jax.typing.ArrayLike, T: jax.typing.ArrayLike) -> jax.Array:
+  """Class-dependent label noise: each label ``i`` is replaced by a draw from row ``T[i]``.
+
+  ``T`` is a row-stochastic ``[K, K]`` matrix, ``T[i, j] = P(noisy label j | true label i)``
+  (the noise model of Patrini et al., 2017, and of most work on label noise since the
+  paper's Section 2). ``T = I`` changes nothing; ``T = (1 - p) I + p/K`` is the paper's
+  :func:`partial_labels`, in law. Draw it once from a key, as every corruption here.
+
+  Args:
+    key: a ``jax.random.key``.
+    labels: ``[N]`` integer labels in ``[0, K)``.
+    T: ``[K, K]`` float noise matrix, rows summing to 1, no negative entry (checked when
+      concrete; under ``jit`` it is taken as given).
+
+  Returns:
+    ``[N]`` labels of the input's dtype.
+  """
+  key = _check_key(key)
+  T = _check_transition(T)
+  labels = _check_labels(labels, T.shape[0])
+  _check_label_range(labels, T.shape[0])
+  logits = jnp.log(jnp.clip(T.astype(jnp.float32), 0.0, None))  # log 0 = -inf: never drawn
+  return jax.random.categorical(key, logits[labels], axis=-1).astype(labels.dtype)
+
+
+def asymmetric_matrix(p: float, num_classes: int = 10, class_map: dict[int, int] | None = None) -> np.ndarray:
+  """The noise matrix of :func:`asymmetric_labels`: ``T[i, map[i]] = p``, ``T[i, i] = 1 - p``."""
+  _check_p(p)
+  class_map = CIFAR10_ASYMMETRIC if class_map is None else class_map
+  T = np.eye(num_classes)
+  for src, dst in class_map.items():
+    T[src, src], T[src, dst] = 1.0 - p, p
+  return T
+
+
+def asymmetric_labels(key: jax.Array, labels: jax.typing.ArrayLike, p: float | jax.Array,
+                      class_map: dict[int, int] | None = None, num_classes: int = 10) -> jax.Array:
+  """Asymmetric (class-pair) label noise: each label of a mapped class flips to its pair with probability ``p``.
+
+  The default map is the standard CIFAR-10 one (:data:`CIFAR10_ASYMMETRIC`: truck ->
+  automobile, bird -> airplane, deer -> horse, cat <-> dog; Patrini et al., 2017); labels of
+  other classes never change. Each example draws independently, fixed once from ``key``.
+
+  Args:
+    key: a ``jax.random.key``.
+    labels: ``[N]`` integer labels in ``[0, num_classes)``.
+    p: flip probability in ``[0, 1]`` (may be traced, so a sweep can ``vmap`` over it).
+    class_map: ``{source class: target class}``; default :data:`CIFAR10_ASYMMETRIC`.
+    num_classes: ``K`` (static).
+
+  Returns:
+    ``[N]`` labels of the input's dtype.
+  """
+  key = _check_key(key)
+  labels = _check_labels(labels, num_classes)
+  _check_label_range(labels, num_classes)
+  _check_p(p)
+  class_map = CIFAR10_ASYMMETRIC if class_map is None else class_map
+  for src, dst in class_map.items():
+    if not (0 <= src < num_classes and 0 <= dst < num_classes):
+      raise ValueError(f"class_map entry {src} -> {dst} is outside [0, {num_classes}).")
+  target = np.arange(num_classes)
+  for src, dst in class_map.items():
+    target[src] = dst
+  flip = jax.random.uniform(key, labels.shape) < p
+  return jnp.where(flip, jnp.asarray(target, labels.dtype)[labels], labels)
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+  """Unpickles numpy arrays, dicts and lists only: a downloaded label file cannot run code."""
+
+  _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+              ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+              ("numpy._core.multiarray", "scalar"), ("collections", "OrderedDict"),
+              ("_codecs", "encode")}  # protocol 2 (torch.save's) stores bytes through it
+
+  def find_class(self, module, name):
+    if (module, name) in self._ALLOWED:
+      return super().find_class(module, name)
+    raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+  def persistent_load(self, pid):
+    raise pickle.UnpicklingError("it holds torch tensors, not numpy arrays")
+
+
+def _read_label_file(path: pathlib.Path) -> dict:
+  if path.suffix == ".npy":
+    with open(path, "rb") as f:  # np.save of a dict: an object array, pickled after the header
+      version = np.lib.format.read_magic(f)
+      read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+      shape, _, dtype = read_header(f)
+      obj = _NumpyOnlyUnpickler(f).load() if dtype == object else np.lib.format.read_array(open(path, "rb"))
+    if isinstance(obj, np.ndarray) and obj.dtype == object and obj.shape == ():
+      obj = obj.item()
+  elif path.suffix == ".npz":
+    with np.load(path, allow_pickle=False) as z:
+      obj = {k: z[k] for k in z.files}
+  elif zipfile.is_zipfile(path):  # torch.save's format: a zip holding <name>/data.pkl
+    with zipfile.ZipFile(path) as z:
+      pkl = [n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+      if not pkl:
+        raise ValueError("a zip file without data.pkl")
+      obj = _NumpyOnlyUnpickler(z.open(pkl[0])).load()
+  else:
+    with open(path, "rb") as f:
+      obj = _NumpyOnlyUnpickler(f).load()
+  if not isinstance(obj, dict):
+    raise ValueError(f"it holds a {type(obj).__name__}, not a dict of label arrays")
+  return obj
+
+
+def load_cifar10n(path: str | os.PathLike, variant: str, clean_labels: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, str]:
+  """The CIFAR-10N human labels of the CIFAR-10 training set (Wei et al., ICLR 2022).
+
+  ``path`` is the file its authors publish, ``CIFAR-10_human.pt`` from
+  https://github.com/UCSC-REAL/cifar-10-100n (``data/``), a dict with ``clean_label``,
+  ``aggre_label``, ``worse_label`` and ``random_label1..3`` for the 50,000 training images in
+  the canonical order of the CIFAR-10 python version. It is read **without torch** (only
+  numpy arrays are unpickled); a ``.npy``/``.npz`` holding the same dict works too.
+
+  Args:
+    path: the label file.
+    variant: one of :data:`CIFAR10N_VARIANTS` (``aggregate`` ~9% noise, ``random1-3``
+      ~17-18%, ``worst`` ~40%).
+    clean_labels: the training labels the run uses (the first ``n`` of the canonical
+      order); checked against the file's ``clean_label``, so a file from another dataset
+      or order is refused.
+
+  Returns:
+    ``(labels [n] int, sha256 of the file)``.
+  """
+  if variant not in CIFAR10N_VARIANTS:
+    raise ValueError(f"Unknown CIFAR-10N variant {variant!r}; choose one of {tuple(CIFAR10N_VARIANTS)}.")
+  path = pathlib.Path(os.path.expanduser(os.fspath(path)))
+  if not path.is_file():
+    raise FileNotFoundError(f"CIFAR-10N label file {path} does not exist; download CIFAR-10_human.pt from "
+                            "https://github.com/UCSC-REAL/cifar-10-100n (folder data/).")
+  try:
+    table = _read_label_file(path)
+  except (OSError, ValueError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
+    raise ValueError(f"{path} is not a CIFAR-10N label file ({e}).") from None
+  key = CIFAR10N_VARIANTS[variant]
+  missing = [k for k in ("clean_label", key) if k not in table]
+  if missing:
+    raise ValueError(f"{path} has no {missing} entry; its entries are {sorted(map(str, table))}.")
+  clean, noisy = (np.asarray(table[k]) for k in ("clean_label", key))
+  for name, arr in (("clean_label", clean), (key, noisy)):
+    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer) or arr.size == 0 or arr.min() < 0 \
+        or arr.max() > 9:
+      raise ValueError(f"{path}: {name} must be a 1-D integer vector of CIFAR-10 classes 0..9, got "
+                       f"{arr.dtype} of shape {arr.shape}.")
+  if clean.shape != noisy.shape:
+    raise ValueError(f"{path}: clean_label {clean.shape} and {key} {noisy.shape} differ in length.")
+  if clean_labels is not None:
+    n = len(clean_labels)
+    if n > len(clean) or not np.array_equal(clean[:n], np.asarray(clean_labels)):
+      raise ValueError(f"{path}'s clean_label does not match this run's {n} training labels: CIFAR-10N labels "
+                       "index the full CIFAR-10 training set in canonical order (data.source='files', "
+                       "optionally data.max_train), not the embedded sample or another order.")
+    noisy = noisy[:n]
+  digest = hashlib.sha256(path.read_bytes()).hexdigest()
+  return noisy.astype(np.int32), digest
+
+
 def _permute_pixels(images: jax.Array, perm: jax.Array) -> jax.Array:
   n, h, w, c = images.shape
   return images.reshape(n, h * w, c)[:, perm, :].reshape(n, h, w, c)
@@ -214,7 +440,9 @@ class CorruptionRecord:
 
   ``fraction_changed``: for label kinds, the fraction of train labels that differ from
   the originals; for pixel permutations, the fraction of train pixel values that
-  differ; for Gaussian inputs, 1.0.
+  differ; for Gaussian inputs, 1.0. ``splits``: the splits it changed (a label kind
+  changes ``test`` too only with ``corrupt_test``). ``variant`` and ``labels_file_sha256``:
+  the CIFAR-10N label set and the file it came from.
   """
 
   kind: str
@@ -222,6 +450,8 @@ class CorruptionRecord:
   key_data: tuple[int, ...]
   fraction_changed: float
   splits: tuple[str, ...]
+  variant: str | None = None
+  labels_file_sha256: str | None = None
 
   def to_dict(self) -> dict[str, Any]:
     return dataclasses.asdict(self)
@@ -230,24 +460,40 @@ class CorruptionRecord:
 _shuffled_jit = jax.jit(shuffled_pixels)
 _random_jit = jax.jit(random_pixels)
 _labels_jit = jax.jit(partial_labels, static_argnums=3)
+_asymmetric_jit = jax.jit(asymmetric_labels)
 _gaussian_jit = jax.jit(gaussian)
 
 
-def apply(key: jax.Array, dataset: Dataset, kind: str, p: float | None = None
+def _noisy_labels(kind: str, key: jax.Array, labels: np.ndarray, p: float | None, num_classes: int) -> np.ndarray:
+  if kind == "asymmetric_labels":
+    y = _asymmetric_jit(key, labels, float(p))
+  else:
+    y = _labels_jit(key, labels, 1.0 if kind == "random_labels" else float(p), num_classes)
+  return np.asarray(y).astype(labels.dtype)
+
+
+def apply(key: jax.Array, dataset: Dataset, kind: str, p: float | None = None, *, variant: str | None = None,
+          labels_file: str | os.PathLike | None = None, corrupt_test: bool = False
           ) -> tuple[Dataset, CorruptionRecord]:
   """Applies one randomization test to a whole dataset, once (Section 2).
 
   Label corruptions change train labels only (test labels stay true, so test accuracy
-  measures generalization). Shuffled pixels apply one permutation to train and test.
-  Random pixels and Gaussian inputs corrupt train and test with independent draws
-  (streams ``fold_in(key, 0)`` and ``fold_in(key, 1)``); Gaussian test noise uses the
-  train set's moments.
+  measures generalization), unless ``corrupt_test``: then the test labels are corrupted
+  by the same law with the stream ``fold_in(key, 1)`` (the train labels are the same
+  either way). Shuffled pixels apply one permutation to train and test. Random pixels and
+  Gaussian inputs corrupt train and test with independent draws (streams
+  ``fold_in(key, 0)`` and ``fold_in(key, 1)``); Gaussian test noise uses the train set's
+  moments.
 
   Args:
     key: the run's corruption key.
     dataset: the clean data.
     kind: one of :data:`KINDS`.
-    p: corruption probability, required for ``"partial_labels"`` and only for it.
+    p: corruption probability, required for the kinds in :data:`P_KINDS` and only for them.
+    variant: the CIFAR-10N label set (:data:`CIFAR10N_VARIANTS`), for ``"cifar10n"`` only.
+    labels_file: the CIFAR-10N file (:func:`load_cifar10n`), for ``"cifar10n"`` only.
+    corrupt_test: corrupt the test labels too (key-drawn label kinds only; CIFAR-10N has
+      no test labels).
 
   Returns:
     ``(corrupted dataset, record)``.
@@ -255,19 +501,33 @@ def apply(key: jax.Array, dataset: Dataset, kind: str, p: float | None = None
   key = _check_key(key)
   if kind not in KINDS:
     raise ValueError(f"Unknown corruption {kind!r}; choose one of {KINDS}.")
-  if (kind == "partial_labels") != (p is not None):
-    raise ValueError("p is required for 'partial_labels' and only for it" +
+  if (kind in P_KINDS) != (p is not None):
+    raise ValueError(f"p is required for {' and '.join(map(repr, P_KINDS))} and only for them" +
                      (f"; got p={p!r} with {kind!r}." if p is not None else "."))
+  if (kind == "cifar10n") != (variant is not None and labels_file is not None):
+    raise ValueError("variant and labels_file are required for 'cifar10n' and only for it.")
+  if corrupt_test and kind not in ("partial_labels", "random_labels", "asymmetric_labels"):
+    raise ValueError(f"corrupt_test applies to the key-drawn label corruptions only, not {kind!r}"
+                     + (" (CIFAR-10N has human labels for the training set only)." if kind == "cifar10n" else "."))
+  if kind in ("asymmetric_labels", "cifar10n") and (dataset.name != "cifar10" or dataset.num_classes != 10):
+    raise ValueError(f"{kind!r} is defined on CIFAR-10's classes, not on {dataset.name!r}.")
   if p is not None:
     _check_p(p)
   x_tr, y_tr, x_te = dataset.x_train, dataset.y_train, dataset.x_test
   splits: tuple[str, ...] = ("train", "test")
+  extra = {}
   if kind == "true_labels":
     new, splits, changed = {}, (), 0.0
-  elif kind in ("partial_labels", "random_labels"):
-    q = 1.0 if kind == "random_labels" else float(p)
-    y = np.asarray(_labels_jit(key, y_tr, q, dataset.num_classes)).astype(y_tr.dtype)
+  elif kind in ("partial_labels", "random_labels", "asymmetric_labels"):
+    y = _noisy_labels(kind, key, y_tr, p, dataset.num_classes)
     new, splits, changed = {"y_train": y}, ("train",), float(np.mean(y != y_tr))
+    if corrupt_test:
+      new["y_test"] = _noisy_labels(kind, jax.random.fold_in(key, 1), dataset.y_test, p, dataset.num_classes)
+      splits = ("train", "test")
+  elif kind == "cifar10n":
+    y, digest = load_cifar10n(labels_file, variant, clean_labels=y_tr)
+    new, splits, changed = {"y_train": y.astype(y_tr.dtype)}, ("train",), float(np.mean(y != y_tr))
+    extra = {"variant": variant, "labels_file_sha256": digest}
   elif kind == "shuffled_pixels":
     new = {"x_train": np.asarray(_shuffled_jit(key, x_tr)), "x_test": np.asarray(_shuffled_jit(key, x_te))}
   elif kind == "random_pixels":
@@ -281,10 +541,11 @@ def apply(key: jax.Array, dataset: Dataset, kind: str, p: float | None = None
     changed = float(np.mean(new["x_train"] != x_tr))
   elif kind == "gaussian":
     changed = 1.0
-  out = dataclasses.replace(dataset, **new,
-                            provenance=f"{dataset.provenance} | corrupted: {kind}" + (f" p={p}" if p is not None else ""))
+  what = kind + (f" p={p}" if p is not None else "") + (f" {variant}" if variant else "") + \
+      (" (test labels too)" if corrupt_test else "")
+  out = dataclasses.replace(dataset, **new, provenance=f"{dataset.provenance} | corrupted: {what}")
   record = CorruptionRecord(kind=kind, p=None if p is None else float(p),
                             key_data=tuple(int(v) for v in np.ravel(jax.random.key_data(key)
                                            if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else key)),
-                            fraction_changed=changed, splits=splits)
+                            fraction_changed=changed, splits=splits, **extra)
   return out, record

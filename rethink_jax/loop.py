@@ -3,7 +3,7 @@
 :func:`run` owns everything between two compiled steps: step boundaries, the non-finite
 loss guard (read once per boundary, **before** any checkpoint is written), periodic
 evaluation, time to fit and stop-at-fit, checkpoint save and restore, ``metrics.jsonl``,
-``summary.json``, TensorBoard and W&B rows, progress and log lines. An engine supplies
+``examples.npz`` (per-example records, with ``config.track_examples``), ``summary.json``, TensorBoard and W&B rows, progress and log lines. An engine supplies
 only what differs, as a :class:`Program`: the compiled steps over its data, its
 evaluation and its learning-rate schedule.
 
@@ -75,7 +75,8 @@ class Program(Protocol):
     """Steps ``first_step .. first_step + num_steps - 1``, dispatched without reading anything back."""
 
   def evaluate(self, state: Any) -> list[dict[str, float]]:
-    """One dict of evaluation metrics per run."""
+    """One dict of evaluation metrics per run; with ``config.track_examples``, each also holds
+    ``examples``: the per-example arrays of the training set (``records.EXAMPLE_SERIES``)."""
 
   def learning_rate(self, step: int) -> float: ...
 
@@ -90,6 +91,7 @@ class Run:
   corruption: dict         # the corruption record
   dataset: str             # data provenance, corruption included
   num_params: int
+  examples: dict | None = None  # with config.track_examples: corrupted, labels, clean_labels ([n] each)
 
 
 def begin(config, workdir, engine: str) -> tuple[pathlib.Path, dict | None]:
@@ -154,7 +156,7 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
     where = runs[0].workdir if k == 1 else ckpt.directory
     progress.message(f"Resuming from step {step} of {where}")
 
-  logs, views = [], []
+  logs, views, examples = [], [], []
   for r in runs:
     if is_main:
       records.write_json(r.workdir / records.CONFIG, {
@@ -164,6 +166,11 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
       (r.workdir / records.SUMMARY).unlink(missing_ok=True)  # a run going on is not finished
     logs.append(records.MetricsLog(r.workdir / records.METRICS, step if restored is not None else None,
                                    write=is_main))
+    if c.get("track_examples", False) and r.examples is None:
+      raise ValueError(f"config.track_examples is set but the {program.engine} engine gave no per-example record.")
+    examples.append(records.ExamplesLog(r.workdir / records.EXAMPLES, r.examples,
+                                        step if restored is not None else None, write=is_main)
+                    if r.examples is not None else None)
     views.append(_views(r, identity) if is_main else [])
 
   last_log = {"seconds": meta["train_seconds"], "step": step}
@@ -189,6 +196,9 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
       if n_steps:
         row.update(batch_loss=float(loss[i]) / n_steps, batch_accuracy=float(accuracy[i]) / n_steps)
       if evals is not None:
+        per_example = evals[i].pop("examples", None)
+        if examples[i] is not None:  # written before the metrics row: a resume cuts both back alike
+          examples[i].append(step, step / spe, per_example)
         row.update(evals[i])
         if meta["time_to_fit"][i] is None and row[program.fit_metric] >= fit_threshold:
           meta["time_to_fit"][i] = {"step": step, "epoch": row["epoch"], "seconds": meta["train_seconds"]}

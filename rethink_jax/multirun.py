@@ -29,10 +29,10 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 from rethink_jax import corruptions, data as data_lib, loop, models, records, train
 from rethink_jax.configs import validate
 
-__all__ = ["train_many", "make_vmapped_step", "VARYING_KEYS", "check_compatible"]
+__all__ = ["train_many", "make_vmapped_step", "VARYING_KEYS", "check_compatible", "group_key"]
 
 # What may differ between the runs of one program; everything else must be equal.
-VARYING_KEYS = ("seed", "corruption.kind", "corruption.p", "workdir")
+VARYING_KEYS = ("seed", "corruption.kind", "corruption.p", "corruption.variant", "workdir")
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -43,6 +43,14 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     else:
       out[f"{prefix}{k}"] = v
   return out
+
+
+def group_key(config: ml_collections.ConfigDict) -> str:
+  """Configs with equal keys may train as one vmapped program (they differ only in :data:`VARYING_KEYS`)."""
+  import json
+
+  flat = _flatten(config.to_dict())
+  return json.dumps({k: v for k, v in flat.items() if k not in VARYING_KEYS}, sort_keys=True, default=str)
 
 
 def check_compatible(configs: Sequence[ml_collections.ConfigDict]) -> None:
@@ -103,7 +111,8 @@ class _VmappedProgram:
 
   engine, fit_metric = "vmapped", "train_accuracy"
 
-  def __init__(self, c0, mesh, graphdef, ds, y_train_runs: np.ndarray, keys: list[dict], k_runs: int):
+  def __init__(self, c0, mesh, graphdef, ds, y_train_runs: np.ndarray, y_test_runs: np.ndarray, keys: list[dict],
+               k_runs: int, clean_labels: np.ndarray | None = None):
     self.num_runs, self.mesh = k_runs, mesh
     n_train = len(ds.y_train)
     self.steps_per_epoch, self.batch_size = n_train // c0.batch_size, c0.batch_size
@@ -112,7 +121,7 @@ class _VmappedProgram:
     put = functools.partial(train.put_replicated, mesh)
     self.x_train, self.x_test = put(ds.x_train), put(ds.x_test)
     self.y_train = put(y_train_runs)                                                        # [K, n]
-    self.y_test = jnp.broadcast_to(put(ds.y_test), (k_runs,) + ds.y_test.shape)
+    self.y_test = put(y_test_runs)                                                          # [K, n_test]
     key_data = lambda name: put(np.stack([np.asarray(jax.random.key_data(k[name])) for k in keys]))
     self._streams = {"dropout": key_data("dropout"), "augment": key_data("augment")}
     self._shuffle_streams = key_data("shuffle")
@@ -123,8 +132,7 @@ class _VmappedProgram:
         lambda k, epoch: jax.random.permutation(jax.random.fold_in(wrap(k), epoch), n_train), in_axes=(0, None)))
     self._perm_epoch, self._perms = None, None
 
-    @jax.jit
-    def eval_sums(state, x, y_runs, start):  # y_runs: [K, n]
+    def batch_outputs(state, x, y_runs, start, clean):  # y_runs: [K, n]; clean: [n] or None
       n = x.shape[0]
       pos = start + jnp.arange(c0.eval_batch_size)
       idx = jnp.minimum(pos, n - 1)
@@ -134,10 +142,14 @@ class _VmappedProgram:
       def one(st, y):
         logits, _ = train.forward(graphdef, st.params, st.model_state, images, False, None)
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, y[idx])
-        return jnp.sum(ce * mask), jnp.sum((jnp.argmax(logits, -1) == y[idx]) * mask)
+        sums = jnp.sum(ce * mask), jnp.sum((jnp.argmax(logits, -1) == y[idx]) * mask)
+        return sums if clean is None else (sums, train.per_example_outputs(logits, y[idx], clean[idx]))
       return jax.vmap(one)(state, y_runs)
 
-    self._eval_sums, self._eval_batch = eval_sums, c0.eval_batch_size
+    self._eval_sums = jax.jit(lambda state, x, y_runs, start: batch_outputs(state, x, y_runs, start, None))
+    self._eval_examples = jax.jit(batch_outputs)
+    self._eval_batch = c0.eval_batch_size
+    self.clean_labels = None if clean_labels is None else put(clean_labels)
 
   def zero_sums(self) -> loop.StepSums:
     return train.replicate(self.mesh, loop.StepSums.zeros((self.num_runs,)))
@@ -151,19 +163,28 @@ class _VmappedProgram:
       state, sums = self._step(state, self.x_train, self.y_train, self._streams, self._perms, sums, active)
     return state, sums
 
-  def _evaluate_split(self, state, x, y_runs):
+  def _evaluate_split(self, state, x, y_runs, clean=None):
     n = x.shape[0]
-    loss, correct = jnp.zeros(self.num_runs), jnp.zeros(self.num_runs)
+    loss, correct, chunks = jnp.zeros(self.num_runs), jnp.zeros(self.num_runs), []
     for start in range(0, n, self._eval_batch):
-      l, c = self._eval_sums(state, x, y_runs, jnp.asarray(start, jnp.int32))
+      at = jnp.asarray(start, jnp.int32)
+      if clean is None:
+        l, c = self._eval_sums(state, x, y_runs, at)
+      else:
+        (l, c), per_example = self._eval_examples(state, x, y_runs, at, clean)
+        chunks.append(per_example)
       loss, correct = loss + l, correct + c
-    return np.asarray(loss) / n, np.asarray(correct) / n
+    return np.asarray(loss) / n, np.asarray(correct) / n, train.gather_examples(chunks, n) if chunks else None
 
   def evaluate(self, state) -> list[dict[str, float]]:
-    tr_loss, tr_acc = self._evaluate_split(state, self.x_train, self.y_train)
-    te_loss, te_acc = self._evaluate_split(state, self.x_test, self.y_test)
-    return [{"train_loss": float(tr_loss[k]), "train_accuracy": float(tr_acc[k]), "test_loss": float(te_loss[k]),
-             "test_accuracy": float(te_acc[k])} for k in range(self.num_runs)]
+    tr_loss, tr_acc, per_example = self._evaluate_split(state, self.x_train, self.y_train, self.clean_labels)
+    te_loss, te_acc, _ = self._evaluate_split(state, self.x_test, self.y_test)
+    out = [{"train_loss": float(tr_loss[k]), "train_accuracy": float(tr_acc[k]), "test_loss": float(te_loss[k]),
+            "test_accuracy": float(te_acc[k])} for k in range(self.num_runs)]
+    if per_example is not None:
+      for k, row in enumerate(out):
+        row["examples"] = {name: a[k] for name, a in per_example.items()}  # [K, n] -> run k's [n]
+    return out
 
   def learning_rate(self, step: int) -> float:
     return float(self._schedule(step))
@@ -212,8 +233,12 @@ def train_many(configs: Sequence[ml_collections.ConfigDict], workdirs: Sequence[
   n_params = models.count_params(built[0][1].params)
   state = train.replicate(mesh, _stack([s for _, s in built]))
   del built
-  program = _VmappedProgram(c0, mesh, graphdef, ds, np.stack([d.y_train for d, _ in corrupted]), keys, k_runs)
+  track = c0.get("track_examples", False)
+  program = _VmappedProgram(c0, mesh, graphdef, ds, np.stack([d.y_train for d, _ in corrupted]),
+                            np.stack([d.y_test for d, _ in corrupted]), keys, k_runs,
+                            clean_labels=ds.y_train if track else None)
   runs = [loop.Run(workdir=wd, config=cfg, corruption=rec.to_dict(), dataset=d.provenance, num_params=n_params,
+                   examples=train.examples_record(d.y_train, ds.y_train) if track else None,
                    record={"input_shape": list(input_shape), "num_classes": ds.num_classes,
                            "num_train": len(ds.y_train), "num_test": len(ds.y_test), "mesh": {"data": mesh.size}})
           for cfg, wd, (d, rec) in zip(configs, workdirs, corrupted)]

@@ -10,6 +10,8 @@ the same files:
 * ``metrics.jsonl``: one JSON row per log step, **appended** as training goes (on resume
   it is cut back to the restored step, so it always equals an uninterrupted run's);
 * ``summary.json``: :data:`SUMMARY_FIELDS` plus the last evaluation's metrics;
+* ``examples.npz`` (with ``config.track_examples``): per-example records of every
+  evaluation of the training set (:class:`ExamplesLog`, :mod:`rethink_jax.dynamics`);
 * ``checkpoints/``: orbax checkpoints (:mod:`rethink_jax.checkpoint`);
 * ``tensorboard/``: TensorBoard event files (:mod:`rethink_jax.monitoring`).
 
@@ -39,8 +41,9 @@ import tempfile
 from typing import Any, Iterable, Sequence
 
 __all__ = ["RunDirError", "RecordError", "ConfigMismatchError", "CONFIG", "METRICS", "SUMMARY", "CHECKPOINTS",
-           "TENSORBOARD", "SWEEP", "HOW_KEYS", "TIMING_KEYS", "SUMMARY_FIELDS", "ARTIFACTS",
+           "TENSORBOARD", "SWEEP", "EXAMPLES", "HOW_KEYS", "NEUTRAL_DEFAULTS", "TIMING_KEYS", "SUMMARY_FIELDS", "ARTIFACTS",
            "atomic_write_text", "write_json", "read_json", "write_jsonl", "read_jsonl", "MetricsLog",
+           "ExamplesLog", "read_examples", "EXAMPLE_SERIES", "EXAMPLE_STATIC",
            "identity", "identity_hash", "identity_diff", "check_run_dir", "total_steps", "finished_summary",
            "make_summary", "write_sweep", "read_sweep", "check_writable", "environment", "write_results",
            "peak_rss_gb"]
@@ -51,7 +54,13 @@ SWEEP = "sweep.json"
 
 # Config entries that do not change what a run computes (dotted for nested entries).
 HOW_KEYS = ("num_epochs", "eval_every_steps", "log_every_steps", "checkpoint_every_steps", "stop_at_fit",
-            "eval_at_start", "progress", "workdir", "keep_checkpoints", "conv_impl", "wandb", "data.num_threads")
+            "eval_at_start", "progress", "workdir", "keep_checkpoints", "conv_impl", "wandb", "data.num_threads",
+            "track_examples")
+
+# Entries added after runs were recorded without them. At these values a run computes what
+# it computed before the entry existed, so they are left out of the identity: older run
+# directories keep their hashes and resume.
+NEUTRAL_DEFAULTS = {"corruption.variant": "", "corruption.labels_file": "", "corruption.corrupt_test": False}
 
 # Row and summary entries that are measurements of time, not results.
 TIMING_KEYS = ("train_seconds", "images_per_second")
@@ -75,7 +84,7 @@ SUMMARY_FIELDS = {
 }
 
 # What a sweep directory can reproduce; report.build dispatches on it.
-ARTIFACTS = ("table1", "appendix", "figure1a", "figure1bc", "figure2b", "table2")
+ARTIFACTS = ("table1", "appendix", "figure1a", "figure1bc", "figure2b", "table2", "memorization")
 
 
 class RunDirError(OSError):
@@ -192,6 +201,106 @@ class MetricsLog:
     return self.rows[-1] if self.rows else None
 
 
+EXAMPLES = "examples.npz"
+# examples.npz: per-evaluation arrays [num_evals, n_train] and per-example arrays [n_train].
+EXAMPLE_SERIES = {"correct": "bool", "pred_is_clean_label": "bool", "margin": "float16"}
+EXAMPLE_STATIC = ("corrupted", "labels", "clean_labels")
+
+
+def read_examples(path) -> dict:
+  """The arrays of an ``examples.npz`` (a run directory or the file), checked for shape and
+  kind; a missing or corrupt file raises :class:`RecordError` naming it."""
+  import numpy as np
+
+  path = pathlib.Path(path)
+  path = path / EXAMPLES if path.is_dir() else path
+  try:
+    with np.load(path, allow_pickle=False) as z:
+      out = {k: z[k] for k in z.files}
+  except FileNotFoundError:
+    raise RecordError(f"{path} does not exist (was the run trained with config.track_examples = True?).") from None
+  except Exception as e:  # numpy and zipfile raise several types for a corrupt or truncated file
+    raise RecordError(f"{path} is not a readable examples record ({type(e).__name__}: {e}); the file is corrupt "
+                      "or truncated.") from None
+  missing = [k for k in ("eval_steps", *EXAMPLE_SERIES, *EXAMPLE_STATIC) if k not in out]
+  if missing:
+    raise RecordError(f"{path} lacks {missing}; it is not an examples record of this version.")
+  t, n = len(out["eval_steps"]), len(out["corrupted"])
+  for k in EXAMPLE_SERIES:
+    if out[k].shape != (t, n):
+      raise RecordError(f"{path}: {k} has shape {out[k].shape}, expected ({t}, {n}).")
+  return out
+
+
+class ExamplesLog:
+  """``examples.npz`` of one run (:mod:`rethink_jax.dynamics` reads it): one row per
+  evaluation of the training set, the whole file rewritten atomically at each.
+
+  ``static`` holds the per-example arrays fixed for the run (``corrupted``, ``labels``,
+  ``clean_labels``). On resume (``keep_until`` = the restored step) the saved rows up to
+  that step are kept, after checking the saved static arrays are this run's; ``None``
+  starts empty. Size: ``n_train * 4`` bytes per evaluation (two bools and a float16).
+  """
+
+  def __init__(self, path: str | os.PathLike, static: dict, keep_until: int | None, *, write: bool = True):
+    import numpy as np
+
+    self.path, self.write = pathlib.Path(path), write
+    self.static = {k: np.asarray(static[k]) for k in EXAMPLE_STATIC}
+    self.steps: list[int] = []
+    self.epochs: list[float] = []
+    self.series: dict[str, list] = {k: [] for k in EXAMPLE_SERIES}
+    if keep_until is not None and self.path.exists():
+      saved = read_examples(self.path)
+      for k in EXAMPLE_STATIC:
+        if not np.array_equal(saved[k], self.static[k]):
+          raise RecordError(f"{self.path} holds the records of other labels ({k} differs); it is not this run's.")
+      keep = saved["eval_steps"] <= keep_until
+      self.steps = [int(s) for s in saved["eval_steps"][keep]]
+      self.epochs = [float(e) for e in saved["eval_epochs"][keep]]
+      for k in EXAMPLE_SERIES:
+        self.series[k] = list(saved[k][keep])
+    if write:
+      self._save()
+
+  def append(self, step: int, epoch: float, arrays: dict) -> None:
+    import numpy as np
+
+    n = len(self.static["corrupted"])
+    for k, dtype in EXAMPLE_SERIES.items():
+      a = np.asarray(arrays[k]).astype(dtype)
+      if a.shape != (n,):
+        raise ValueError(f"examples {k} has shape {a.shape}, expected ({n},).")
+      self.series[k].append(a)
+    self.steps.append(int(step))
+    self.epochs.append(float(epoch))
+    if self.write:
+      self._save()
+
+  def arrays(self) -> dict:
+    import numpy as np
+
+    n = len(self.static["corrupted"])
+    out = {"eval_steps": np.asarray(self.steps, np.int64), "eval_epochs": np.asarray(self.epochs, np.float64)}
+    for k, dtype in EXAMPLE_SERIES.items():
+      out[k] = np.stack(self.series[k]).astype(dtype) if self.series[k] else np.zeros((0, n), dtype)
+    return {**out, **self.static}
+
+  def _save(self) -> None:
+    import numpy as np
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+    try:
+      with os.fdopen(fd, "wb") as f:
+        np.savez(f, **self.arrays())
+        f.flush()
+        os.fsync(f.fileno())
+      os.replace(tmp, self.path)
+    finally:
+      if os.path.exists(tmp):
+        os.unlink(tmp)
+
+
 # ----------------------------------------------------------------------------- identity
 
 def _as_dict(config) -> dict:
@@ -199,15 +308,16 @@ def _as_dict(config) -> dict:
 
 
 def identity(config) -> dict:
-  """What a run computes: its config without :data:`HOW_KEYS`."""
+  """What a run computes: its config without :data:`HOW_KEYS`, and without the entries of
+  :data:`NEUTRAL_DEFAULTS` where they hold their neutral value."""
   out = json.loads(_dumps(_as_dict(config)))
-  for key in HOW_KEYS:
+  for key in HOW_KEYS + tuple(NEUTRAL_DEFAULTS):
     *parents, leaf = key.split(".")
     node = out
     for p in parents:
       node = node.get(p) if isinstance(node, dict) else None
-    if isinstance(node, dict):
-      node.pop(leaf, None)
+    if isinstance(node, dict) and leaf in node and (key not in NEUTRAL_DEFAULTS or node[leaf] == NEUTRAL_DEFAULTS[key]):
+      node.pop(leaf)
   return out
 
 

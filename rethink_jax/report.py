@@ -9,7 +9,9 @@
 * Figures 1b and 1c (``figure1b.png``, ``figure1c.png``): time to fit relative to true
   labels, and test error at the end, against the label corruption level;
 * Figure 2b (``figure2b.png``): test accuracy over training, the cumulative best shaded;
-* Table 2 (``table2.md``) and Figure 2a (``figure2a.png``) from ImageNet runs.
+* Table 2 (``table2.md``) and Figure 2a (``figure2a.png``) from ImageNet runs;
+* memorization dynamics (``memorization.md``, ``memorization-<model>.png``), beyond the
+  paper, from the runs' per-example records.
 
 Each output is written to a temporary file and renamed into place.
 """
@@ -23,7 +25,8 @@ import tempfile
 
 from rethink_jax import paper, records
 
-__all__ = ["table1", "appendix", "figure1a", "figure1bc", "figure2b", "table2", "figure2a", "build", "build_all"]
+__all__ = ["table1", "appendix", "figure1a", "figure1bc", "figure2b", "table2", "figure2a", "memorization",
+           "memorization_stats", "build", "build_all"]
 
 KIND_LABELS = {"true_labels": "true labels", "random_labels": "random labels", "shuffled_pixels": "shuffled pixels",
                "random_pixels": "random pixels", "gaussian": "Gaussian"}
@@ -241,6 +244,122 @@ def figure2a(sweep_dir) -> pathlib.Path:
                               "top-1 test accuracy", pathlib.Path(sweep_dir) / "figure2a.png")
 
 
+def _data_label(dataset: str) -> str:
+  """``sample`` or ``full``, and JPEG-decoded or not, from a run's provenance."""
+  head = dataset.split(" | corrupted")[0]
+  size = "2,000-image sample" if "sample" in head else "full" if "first" not in head else head.split(" | ")[-1]
+  return f"CIFAR-10 {size}" + (", JPEG-decoded" if "jpeg" in head.lower() else "")
+
+
+def memorization_stats(run: dict) -> dict | None:
+  """Per-run dynamics from its ``examples.npz`` (:mod:`rethink_jax.dynamics`), or None if absent."""
+  import numpy as np
+
+  from rethink_jax import dynamics
+
+  path = pathlib.Path(run["dir"]) / records.EXAMPLES
+  if not path.exists() or not run["summary"]:
+    return None
+  ex = records.read_examples(path)
+  spe = records.read_json(pathlib.Path(run["dir"]) / records.CONFIG)["steps_per_epoch"]
+  correct, noisy = ex["correct"], ex["corrupted"]
+  fitted = {k: np.asarray(v) for k, v in dynamics.fraction_fitted(correct, noisy).items()}
+  good = dynamics.evaluation_epochs(dynamics.learned_for_good(correct), ex["eval_steps"], spe)
+  forgot = np.asarray(dynamics.forgetting_events(correct))
+  clean_pred = dynamics.clean_predictions_before_memorized(correct, ex["pred_is_clean_label"], noisy)
+  epochs = ex["eval_epochs"]
+
+  def half(curve):  # first epoch with at least half the group fitted
+    hit = np.flatnonzero(curve >= 0.5)
+    return float(epochs[hit[0]]) if hit.size else None
+
+  test = [r for r in run["metrics"] if "test_accuracy" in r]
+  return {"epochs": epochs, "fitted": fitted, "learned_for_good_epoch": good, "forgetting": forgot, "corrupted": noisy,
+          "clean_prediction_rate": float(clean_pred["rate"]), "half_clean": half(fitted["clean"]),
+          "half_corrupted": half(fitted["corrupted"]), "test_epochs": [r["epoch"] for r in test],
+          "test_accuracy": [r["test_accuracy"] for r in test]}
+
+
+def memorization(sweep_dir) -> list[pathlib.Path]:
+  """Memorization dynamics (beyond the paper): per model, fraction of clean and corrupted
+  training examples fitted per epoch, test accuracy, when examples are learned for good,
+  and forgetting events (``memorization-<model>.png``), and a table (``memorization.md``)."""
+  import numpy as np
+
+  runs = _load(sweep_dir)
+  stats = {name: memorization_stats(r) for name, r in runs.items()}
+  stats = {name: st for name, st in stats.items() if st is not None}
+  plt = _plt()
+  outs, rows = [], []
+  models = sorted({runs[n]["meta"]["model"] for n in stats})
+  styles = ["o", "s", "^", "D", "v", "P"]
+  for model in models:
+    names = sorted((n for n in stats if runs[n]["meta"]["model"] == model), key=lambda n: runs[n]["meta"]["p"])
+    data = _data_label(runs[names[0]]["summary"]["dataset"])
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4.2))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for j, name in enumerate(names):
+      st, p = stats[name], runs[name]["meta"]["p"]
+      label = "random labels" if runs[name]["config"]["corruption"]["kind"] == "random_labels" else f"p = {p:g}"
+      color, marker = colors[j % len(colors)], styles[j % len(styles)]
+      every = max(1, len(st["epochs"]) // 12)
+      if not np.isnan(st["fitted"]["clean"]).all():
+        axes[0].plot(st["epochs"], st["fitted"]["clean"], "-", color=color, marker=marker, markevery=every,
+                     label=f"{label}: clean")
+      axes[0].plot(st["epochs"], st["fitted"]["corrupted"], "--", color=color, marker=marker, markevery=every,
+                   mfc="none", label=f"{label}: corrupted")
+      axes[1].plot(st["test_epochs"], st["test_accuracy"], "-", color=color, marker=marker, markevery=every,
+                   label=label)
+      good, noisy = st["learned_for_good_epoch"], st["corrupted"]
+      bins = np.linspace(0, max(st["epochs"][-1], 1), 21)
+      for group, ls in ((~noisy, "-"), (noisy, "--")):
+        values = good[group & ~np.isnan(good)]
+        if values.size:
+          axes[2].hist(values, bins=bins, histtype="step", linestyle=ls, color=color)
+      axes[3].bar([j - 0.2, j + 0.2], [st["forgetting"][~noisy].mean() if (~noisy).any() else 0,
+                                       st["forgetting"][noisy].mean() if noisy.any() else 0],
+                  width=0.4, color=[color, "white"], edgecolor=color, hatch=[None, "//"])
+    axes[0].set(xlabel="epoch", ylabel="fraction of training examples fitted", ylim=(0, 1.02),
+                title="fitted to their training label")
+    axes[0].legend(fontsize=7, ncol=2)
+    axes[1].set(xlabel="epoch", ylabel="test accuracy (clean test labels)", title="test accuracy")
+    axes[1].legend(fontsize=7)
+    axes[2].set(xlabel="epoch learned for good", ylabel="examples", yscale="log",
+                title="learned for good (solid: clean, dashed: corrupted)")
+    axes[3].set_xticks(range(len(names)), [runs[n]["meta"]["p"] if runs[n]["meta"]["p"] < 1 else "random"
+                                           for n in names])
+    axes[3].set(xlabel="label corruption p", ylabel="forgetting events per example",
+                title="forgetting (plain: clean, hatched: corrupted)")
+    fig.suptitle(f"Memorization dynamics: {model}, {data}, partially corrupted and random labels")
+    fig.tight_layout()
+    outs.append(_atomic_png(fig, pathlib.Path(sweep_dir) / f"memorization-{model}.png"))
+    plt.close(fig)
+    for name in names:
+      st, s, noisy = stats[name], runs[name]["summary"], stats[name]["corrupted"]
+      good = st["learned_for_good_epoch"]
+      med = lambda m: "—" if not m.any() or np.isnan(good[m]).all() else f"{np.nanmedian(good[m]):.0f}"
+      epoch = lambda e: "—" if e is None else f"{e:.0f}"
+      rows.append(f"| {model} | {'random' if runs[name]['meta']['p'] >= 1 else runs[name]['meta']['p']} | "
+                  f"{_pct(noisy.mean())} | {_pct(st['fitted']['clean'][-1]) if (~noisy).any() else '—'} | "
+                  f"{_pct(st['fitted']['corrupted'][-1])} | {epoch(st['half_clean'])} | "
+                  f"{epoch(st['half_corrupted'])} | {med(~noisy)} | {med(noisy)} | "
+                  f"{st['forgetting'][~noisy].mean() if (~noisy).any() else float('nan'):.2f} | "
+                  f"{st['forgetting'][noisy].mean():.2f} | {_pct(st['clean_prediction_rate'])} | "
+                  f"{_pct(s['test_accuracy'])} | {s['epoch']:.0f} |")
+  header = ("| model | p | corrupted % | clean fitted % | corrupted fitted % | epoch 50% clean | "
+            "epoch 50% corrupted | median learned-for-good epoch, clean | ... corrupted | forgetting events, clean | "
+            "... corrupted | clean label predicted before memorized % | test acc % | epochs |\n"
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+  outs.append(_atomic_text(pathlib.Path(sweep_dir) / "memorization.md",
+                           "# Memorization dynamics\n\nFitted: classified as the training label at the last "
+                           "evaluation. Learned for good: fitted from that evaluation to the end. Forgetting events: "
+                           "fitted -> not fitted between consecutive evaluations. Clean label predicted before "
+                           "memorized: over corrupted examples, the share of evaluations before each was learned for "
+                           "good at which the network predicted its clean label.\n\n" + header + "\n"
+                           + "\n".join(rows) + f"\n\n{_provenance(runs)}\n"))
+  return outs
+
+
 def build(sweep_dir) -> list[pathlib.Path]:
   """Everything a sweep reproduces: the paper artifact its ``sweep.json`` names."""
   artifact, runs = records.read_sweep(sweep_dir)
@@ -248,7 +367,7 @@ def build(sweep_dir) -> list[pathlib.Path]:
     return []
   builders = {"table1": lambda d: [table1(d)], "appendix": lambda d: [appendix(d)],
               "figure1a": lambda d: [figure1a(d)], "figure1bc": figure1bc, "figure2b": lambda d: [figure2b(d)],
-              "table2": lambda d: [table2(d), figure2a(d)]}
+              "table2": lambda d: [table2(d), figure2a(d)], "memorization": memorization}
   return builders[artifact](sweep_dir)
 
 

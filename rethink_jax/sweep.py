@@ -20,7 +20,8 @@ from rethink_jax import paper, records, train
 from rethink_jax.configs import common
 
 __all__ = ["run_sweep", "load_sweep", "SweepRuns", "table1_runs", "appendix_runs", "fitting_curves_runs",
-           "label_corruption_runs", "implicit_regularization_runs", "SWEEP_FILE", "FIGURE1_KINDS"]
+           "label_corruption_runs", "implicit_regularization_runs", "memorization_runs", "SWEEP_FILE",
+           "FIGURE1_KINDS"]
 
 SWEEP_FILE = records.SWEEP
 FIGURE1_KINDS = paper.FIGURE1_KINDS
@@ -74,16 +75,23 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
       print(f"[{name}] finished earlier: skipped")
       continue
     todo[name] = cfg
-  if vmapped and len(todo) > 1:
+  if vmapped:
     from rethink_jax import multirun
 
-    print(f"[{', '.join(todo)}] {len(todo)} runs as one vmapped program", flush=True)
-    done = multirun.train_many(list(todo.values()), [sweep_dir / name for name in todo],
-                               group_dir=sweep_dir / "_vmapped")
-    for name, s in zip(todo, done):
-      print(f"[{name}] train {s['train_accuracy']:.4f} test {s['test_accuracy']:.4f} steps {s['step']}", flush=True)
-    summaries.update(zip(todo, done))
-    return {name: summaries[name] for name in runs if name in summaries}
+    # Runs that may share a program (same model, data and optimizer) train as one; the others alone.
+    groups: dict[str, dict] = {}
+    for name, cfg in todo.items():
+      groups.setdefault(multirun.group_key(cfg), {})[name] = cfg
+    for group in groups.values():
+      if len(group) < 2:
+        continue
+      print(f"[{', '.join(group)}] {len(group)} runs as one vmapped program", flush=True)
+      done = multirun.train_many(list(group.values()), [sweep_dir / name for name in group],
+                                 group_dir=sweep_dir / "_vmapped")
+      for name, s in zip(group, done):
+        print(f"[{name}] train {s['train_accuracy']:.4f} test {s['test_accuracy']:.4f} steps {s['step']}", flush=True)
+        del todo[name]
+      summaries.update(zip(group, done))
   for name, cfg in todo.items():
     print(f"[{name}] {cfg.model}, {cfg.corruption.kind}" + (f" p={cfg.corruption.p}" if cfg.corruption.kind ==
                                                              "partial_labels" else ""), flush=True)
@@ -159,3 +167,20 @@ def implicit_regularization_runs(c: ml_collections.ConfigDict) -> SweepRuns:
   """Figure 2b: Inception with and without BatchNorm on true labels."""
   return SweepRuns("figure2b", {model: (common.set_model(copy.deepcopy(c.train), model), {"model": model})
                                 for model in c.models})
+
+
+def memorization_runs(c: ml_collections.ConfigDict) -> SweepRuns:
+  """Memorization dynamics: for each model in ``c.models``, partially corrupted labels at
+  each level in ``c.levels`` and (with ``c.random_labels``) random labels, every run with
+  per-example records (``track_examples``)."""
+  runs = {}
+  for model in c.models:
+    base = common.override(common.set_model(copy.deepcopy(c.train), model), track_examples=True)
+    for p in c.levels:
+      runs[f"{model}-p{p:.2f}"] = (common.override(base, **{"corruption.kind": "partial_labels",
+                                                            "corruption.p": float(p)}),
+                                   {"model": model, "p": float(p)})
+    if c.random_labels:
+      runs[f"{model}-random_labels"] = (common.override(base, **{"corruption.kind": "random_labels"}),
+                                        {"model": model, "p": 1.0})
+  return SweepRuns("memorization", runs)

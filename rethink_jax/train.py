@@ -39,7 +39,8 @@ from rethink_jax.configs import validate
 __all__ = ["TrainState", "STREAMS", "stream_keys", "make_mesh", "lr_schedule", "create_train_state",
            "make_train_step", "DataStepper", "StepSums", "make_eval_fn", "train_and_evaluate", "NonFiniteLossError",
            "ConfigMismatchError", "build_model", "make_optimizer", "forward", "replicate", "put_replicated",
-           "make_input_fn", "DeviceData", "load_dataset", "corrupt", "restore_state"]
+           "make_input_fn", "DeviceData", "load_dataset", "corrupt", "restore_state", "per_example_outputs",
+           "gather_examples", "examples_record"]
 
 STREAMS = {"corruption": 0, "init": 1, "shuffle": 2, "dropout": 3, "augment": 4}
 
@@ -251,35 +252,82 @@ class DataStepper:
     return state, sums
 
 
+def per_example_outputs(logits: jax.Array, labels: jax.Array, clean_labels: jax.Array) -> dict[str, jax.Array]:
+  """What ``config.track_examples`` records of each evaluated example (inside compiled code):
+  ``correct`` (predicted = training label), ``pred_is_clean_label`` (predicted = clean label)
+  and ``margin``, the training label's logit minus the largest other logit (> 0 when correct)."""
+  pred = jnp.argmax(logits, -1)
+  own = jnp.take_along_axis(logits, labels[:, None], axis=-1)[:, 0]
+  others = jnp.where(jax.nn.one_hot(labels, logits.shape[-1], dtype=bool), -jnp.inf, logits)
+  return {"correct": pred == labels, "pred_is_clean_label": pred == clean_labels,
+          "margin": (own - jnp.max(others, axis=-1)).astype(jnp.float32)}
+
+
+def gather_examples(chunks: list[dict], n: int) -> dict[str, np.ndarray]:
+  """Per-batch per-example outputs (device arrays, run axis first or not) -> host arrays of the
+  first ``n`` examples along the last axis (the last batch's padding dropped)."""
+  host = jax.device_get(chunks)
+  return {k: np.concatenate([c[k] for c in host], axis=-1)[..., :n] for k in host[0]}
+
+
 def make_eval_fn(graphdef, config, mesh, eval_batch_size: int):
-  """Evaluation of a whole split on device: ``(state, data) -> {loss, accuracy}`` (device scalars).
+  """Evaluation of a whole split on device: ``(state, data, clean_labels=None) -> {loss, accuracy}``.
 
   The split is walked in batches of ``eval_batch_size`` by one jitted batch function; the
   last batch is padded by repeating an index and masked, so any split size compiles once.
+  With ``clean_labels`` (``[n]`` on the devices) the result also holds ``examples``: the
+  :func:`per_example_outputs` of every example as host arrays, from a second batch function
+  (compiled once too).
   """
   input_fn = make_input_fn(config)
   batch_sharding = NamedSharding(mesh, P("data"))
 
-  @jax.jit
-  def batch_sums(state: TrainState, data: DeviceData, start: jax.Array):
+  def batch_logits(state: TrainState, data: DeviceData, start: jax.Array):
     n = data.y.shape[0]
     pos = start + jnp.arange(eval_batch_size)
     idx = jax.lax.with_sharding_constraint(jnp.minimum(pos, n - 1), batch_sharding)
-    mask = (pos < n).astype(jnp.float32)
     logits, _ = forward(graphdef, state.params, state.model_state, input_fn(data.x[idx]), False, None)
-    ce = optax.softmax_cross_entropy_with_integer_labels(logits, data.y[idx])
-    return jnp.sum(ce * mask), jnp.sum((jnp.argmax(logits, -1) == data.y[idx]) * mask)
+    return logits, idx, (pos < n).astype(jnp.float32)
 
-  def evaluate(state: TrainState, data: DeviceData) -> dict[str, jax.Array]:
+  def sums(logits, labels, mask):
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+    return jnp.sum(ce * mask), jnp.sum((jnp.argmax(logits, -1) == labels) * mask)
+
+  @jax.jit
+  def batch_sums(state: TrainState, data: DeviceData, start: jax.Array):
+    logits, idx, mask = batch_logits(state, data, start)
+    return sums(logits, data.y[idx], mask)
+
+  @jax.jit
+  def batch_examples(state: TrainState, data: DeviceData, start: jax.Array, clean_labels: jax.Array):
+    logits, idx, mask = batch_logits(state, data, start)
+    return sums(logits, data.y[idx], mask), per_example_outputs(logits, data.y[idx], clean_labels[idx])
+
+  def evaluate(state: TrainState, data: DeviceData, clean_labels: jax.Array | None = None) -> dict:
     n = int(data.y.shape[0])
-    loss, correct = jnp.zeros(()), jnp.zeros(())
+    loss, correct, chunks = jnp.zeros(()), jnp.zeros(()), []
     for start in range(0, n, eval_batch_size):
-      l, c = batch_sums(state, data, jnp.asarray(start, jnp.int32))
+      at = jnp.asarray(start, jnp.int32)
+      if clean_labels is None:
+        l, c = batch_sums(state, data, at)
+      else:
+        (l, c), per_example = batch_examples(state, data, at, clean_labels)
+        chunks.append(per_example)
       loss, correct = loss + l, correct + c
-    return {"loss": loss / n, "accuracy": correct / n}
+    out = {"loss": loss / n, "accuracy": correct / n}
+    if chunks:
+      out["examples"] = gather_examples(chunks, n)
+    return out
 
   evaluate.batch_sums = batch_sums
   return evaluate
+
+
+def examples_record(labels: np.ndarray, clean_labels: np.ndarray) -> dict[str, np.ndarray]:
+  """The per-example arrays fixed for a tracked run (``examples.npz``'s ``corrupted``,
+  ``labels``, ``clean_labels``)."""
+  labels, clean_labels = np.asarray(labels), np.asarray(clean_labels)
+  return {"corrupted": labels != clean_labels, "labels": labels, "clean_labels": clean_labels}
 
 
 # ----------------------------------------------------------------------------- the run
@@ -301,8 +349,14 @@ def load_dataset(config) -> data_lib.Dataset:
 def corrupt(config, ds: data_lib.Dataset, key: jax.Array) -> tuple[data_lib.Dataset, corruptions.CorruptionRecord]:
   """``config.corruption`` applied once to the whole dataset (Section 2)."""
   c = config.corruption
-  p = c.p if c.kind == "partial_labels" else None
-  return corruptions.apply(key, ds, c.kind, p=p)
+  p = c.p if c.kind in corruptions.P_KINDS else None
+  human = c.kind == "cifar10n"
+  try:
+    return corruptions.apply(key, ds, c.kind, p=p, variant=c.get("variant", "") if human else None,
+                             labels_file=c.get("labels_file", "") if human else None,
+                             corrupt_test=c.get("corrupt_test", False))
+  except (ValueError, FileNotFoundError) as e:  # the data or label file does not fit the config
+    raise validate.ConfigError(f"config.corruption ({c.kind}): {e}") from None
 
 
 class _SingleProgram:
@@ -310,9 +364,10 @@ class _SingleProgram:
 
   engine, num_runs, fit_metric = "single", 1, "train_accuracy"
 
-  def __init__(self, config, mesh, stepper: DataStepper, evaluate, train_data: DeviceData, test_data: DeviceData):
+  def __init__(self, config, mesh, stepper: DataStepper, evaluate, train_data: DeviceData, test_data: DeviceData,
+               clean_labels: jax.Array | None = None):
     self.mesh, self.stepper, self._evaluate = mesh, stepper, evaluate
-    self.train_data, self.test_data = train_data, test_data
+    self.train_data, self.test_data, self.clean_labels = train_data, test_data, clean_labels
     self.steps_per_epoch, self.batch_size = stepper.steps_per_epoch, config.batch_size
     o = config.optim
     self._schedule = lr_schedule(o.lr, o.lr_decay, o.decay_examples, config.batch_size)
@@ -325,9 +380,13 @@ class _SingleProgram:
     return self.stepper.run(state, self.train_data, first_step, num_steps, sums)
 
   def evaluate(self, state) -> list[dict[str, float]]:
-    tr, te = self._evaluate(state, self.train_data), self._evaluate(state, self.test_data)
-    return [{"train_loss": float(tr["loss"]), "train_accuracy": float(tr["accuracy"]),
-             "test_loss": float(te["loss"]), "test_accuracy": float(te["accuracy"])}]
+    tr = self._evaluate(state, self.train_data, self.clean_labels)
+    te = self._evaluate(state, self.test_data)
+    out = {"train_loss": float(tr["loss"]), "train_accuracy": float(tr["accuracy"]),
+           "test_loss": float(te["loss"]), "test_accuracy": float(te["accuracy"])}
+    if "examples" in tr:
+      out["examples"] = tr["examples"]
+    return [out]
 
   def learning_rate(self, step: int) -> float:
     return float(self._schedule(step))
@@ -359,6 +418,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = 
 
   keys = stream_keys(config.seed)
   ds = load_dataset(config) if dataset is None else dataset
+  clean_y_train = ds.y_train
   ds, corruption = corrupt(config, ds, keys["corruption"])
   n_train = len(ds.y_train)
   mesh = make_mesh()
@@ -373,10 +433,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = 
   test_data = DeviceData(put_replicated(mesh, ds.x_test), put_replicated(mesh, ds.y_test))
   stepper = DataStepper(make_train_step(graphdef, config, keys["dropout"]), config, mesh, keys["shuffle"], n_train,
                         augment_stream=keys["augment"])
+  track = config.get("track_examples", False)
   program = _SingleProgram(config, mesh, stepper, make_eval_fn(graphdef, config, mesh, config.eval_batch_size),
-                           train_data, test_data)
+                           train_data, test_data, put_replicated(mesh, clean_y_train) if track else None)
   run = loop.Run(workdir=workdir, config=config, corruption=corruption.to_dict(), dataset=ds.provenance,
-                 num_params=n_params,
+                 num_params=n_params, examples=examples_record(ds.y_train, clean_y_train) if track else None,
                  record={"input_shape": list(input_shape), "num_classes": ds.num_classes, "num_train": n_train,
                          "num_test": len(ds.y_test), "mesh": {"data": mesh.size}})
   return loop.run(program, state, [run], workdir / records.CHECKPOINTS)[0]

@@ -182,7 +182,147 @@ def test_apply_rejects_bad_arguments(cifar):
     C.apply(jax.random.key(0), cifar, "flipped_labels")
   with pytest.raises(ValueError, match="p is required"):
     C.apply(jax.random.key(0), cifar, "partial_labels")
-  with pytest.raises(ValueError, match="only for it"):
+  with pytest.raises(ValueError, match="only for"):
     C.apply(jax.random.key(0), cifar, "random_labels", p=0.3)
   with pytest.raises(ValueError, match=r"\[0, 1\]"):
     C.apply(jax.random.key(0), cifar, "partial_labels", p=2.0)
+
+
+# ----------------------------------------------------------------------------- realistic label noise
+
+def test_transition_identity_changes_nothing_and_same_key_same_labels():
+  labels = jnp.asarray(np.random.default_rng(0).integers(0, 10, 5000), jnp.int32)
+  np.testing.assert_array_equal(C.transition_labels(jax.random.key(0), labels, np.eye(10)), labels)
+  T = np.full((10, 10), 0.05) + 0.5 * np.eye(10)
+  a, b = (C.transition_labels(jax.random.key(3), labels, T) for _ in range(2))
+  np.testing.assert_array_equal(a, b)
+  assert not np.array_equal(a, C.transition_labels(jax.random.key(4), labels, T))
+  assert a.dtype == labels.dtype
+
+
+def test_transition_follows_its_rows():
+  n = 20000
+  labels = jnp.zeros(n, jnp.int32).at[n // 2:].set(1)
+  T = np.array([[0.7, 0.3, 0.0], [0.0, 0.1, 0.9], [1 / 3, 1 / 3, 1 / 3]])
+  y = np.asarray(jax.jit(C.transition_labels)(jax.random.key(1), labels, T))
+  for src in (0, 1):
+    drawn = y[np.asarray(labels) == src]
+    for dst in range(3):
+      q = T[src, dst]
+      assert _within_binomial(float(np.mean(drawn == dst)), q, len(drawn)), (src, dst)
+
+
+@pytest.mark.parametrize("T, match", [
+    (np.eye(3)[:2], "square"),
+    (np.array([[0.5, 0.6], [0.0, 1.0]]), "Row 0 .* sums to 1.1"),
+    (np.array([[1.2, -0.2], [0.0, 1.0]]), "negative entry T\\[0, 1\\]"),
+    (np.array([[np.nan, 1.0], [0.0, 1.0]]), "NaN"),
+])
+def test_transition_rejects_bad_matrices(T, match):
+  with pytest.raises(ValueError, match=match):
+    C.transition_labels(jax.random.key(0), jnp.zeros(4, jnp.int32), T)
+
+
+def test_transition_rejects_labels_outside_the_matrix():
+  with pytest.raises(ValueError, match=r"\[0, 2\)"):
+    C.transition_labels(jax.random.key(0), jnp.array([0, 2]), np.eye(2))
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3, 1.0])
+def test_asymmetric_flips_only_mapped_classes_within_binomial_bounds(p):
+  labels = jnp.asarray(np.tile(np.arange(10), 2000), jnp.int32)
+  y = np.asarray(C.asymmetric_labels(jax.random.key(7), labels, p))
+  y0 = np.asarray(labels)
+  untouched = ~np.isin(y0, list(C.CIFAR10_ASYMMETRIC))
+  np.testing.assert_array_equal(y[untouched], y0[untouched])  # airplane, automobile, frog, horse, ship
+  for src, dst in C.CIFAR10_ASYMMETRIC.items():
+    rows = y[y0 == src]
+    assert set(np.unique(rows)) <= {src, dst}
+    assert _within_binomial(float(np.mean(rows == dst)), p, len(rows)), src
+  # in law, the same as transition_labels with its matrix
+  T = C.asymmetric_matrix(p)
+  np.testing.assert_allclose(T.sum(1), 1.0)
+  assert T[3, 5] == T[5, 3] == p and T[9, 1] == p and T[0, 0] == 1.0
+
+
+def test_asymmetric_is_jittable_in_p_and_checks_p():
+  labels = jnp.arange(10, dtype=jnp.int32)
+  sweep = jax.vmap(lambda p: C.asymmetric_labels(jax.random.key(0), labels, p))(jnp.array([0.0, 1.0]))
+  np.testing.assert_array_equal(sweep[0], labels)
+  np.testing.assert_array_equal(sweep[1], [0, 1, 0, 5, 7, 3, 6, 7, 8, 1])
+  with pytest.raises(ValueError, match=r"\[0, 1\]"):
+    C.asymmetric_labels(jax.random.key(0), labels, 1.5)
+
+
+def test_apply_asymmetric_and_corrupted_test_labels(cifar):
+  key = jax.random.key(5)
+  out, rec = C.apply(key, cifar, "asymmetric_labels", p=0.4)
+  assert rec.kind == "asymmetric_labels" and rec.splits == ("train",)
+  np.testing.assert_array_equal(out.y_test, cifar.y_test)  # clean by default, as in the paper
+  both, rec2 = C.apply(key, cifar, "asymmetric_labels", p=0.4, corrupt_test=True)
+  np.testing.assert_array_equal(both.y_train, out.y_train)  # train labels are the same either way
+  assert rec2.splits == ("train", "test") and not np.array_equal(both.y_test, cifar.y_test)
+  with pytest.raises(ValueError, match="key-drawn"):
+    C.apply(key, cifar, "true_labels", corrupt_test=True)
+  with pytest.raises(ValueError, match="CIFAR-10's classes"):
+    C.apply(key, data.load("mnist"), "asymmetric_labels", p=0.4)
+
+
+def _torch_style_file(path, table):
+  """A file laid out as torch.save writes a dict of numpy arrays (a zip holding <name>/data.pkl)."""
+  import pickle
+  import zipfile
+
+  with zipfile.ZipFile(path, "w") as z:
+    z.writestr("CIFAR-10_human/data.pkl", pickle.dumps(table, protocol=2))
+    z.writestr("CIFAR-10_human/version", "3\n")
+    z.writestr("CIFAR-10_human/byteorder", "little")
+
+
+def _cifar10n_table(clean, rng):
+  noisy = lambda q: np.where(rng.random(len(clean)) < q, rng.integers(0, 10, len(clean)), clean)
+  return {"clean_label": clean.astype(np.int64), "aggre_label": noisy(0.1), "worse_label": noisy(0.4),
+          "random_label1": noisy(0.2), "random_label2": noisy(0.2), "random_label3": noisy(0.2)}
+
+
+def test_cifar10n_loader_reads_the_published_layout_and_checks_the_order(tmp_path, cifar):
+  rng = np.random.default_rng(0)
+  clean = np.concatenate([cifar.y_train, rng.integers(0, 10, 300)])  # the file covers more than the run uses
+  table = _cifar10n_table(clean, rng)
+  path = tmp_path / "CIFAR-10_human.pt"
+  _torch_style_file(path, table)
+  for variant, key in C.CIFAR10N_VARIANTS.items():
+    labels, digest = C.load_cifar10n(path, variant, clean_labels=cifar.y_train)
+    np.testing.assert_array_equal(labels, table[key][:len(cifar.y_train)])
+    assert len(digest) == 64
+  out, rec = C.apply(jax.random.key(0), cifar, "cifar10n", variant="worst", labels_file=path)
+  np.testing.assert_array_equal(out.y_train, table["worse_label"][:len(cifar.y_train)])
+  assert rec.variant == "worst" and rec.fraction_changed == pytest.approx(np.mean(out.y_train != cifar.y_train))
+  np.save(tmp_path / "labels.npy", table)  # the same dict as a .npy
+  np.testing.assert_array_equal(C.load_cifar10n(tmp_path / "labels.npy", "aggregate")[0], table["aggre_label"])
+  with pytest.raises(ValueError, match="canonical order"):
+    C.load_cifar10n(path, "aggregate", clean_labels=cifar.y_train[::-1])
+  with pytest.raises(ValueError, match="Unknown CIFAR-10N variant"):
+    C.load_cifar10n(path, "noisiest")
+  with pytest.raises(FileNotFoundError, match="UCSC-REAL"):
+    C.load_cifar10n(tmp_path / "absent.pt", "aggregate")
+
+
+def test_cifar10n_loader_refuses_code_and_corrupt_files(tmp_path):
+  import pickle
+  import zipfile
+
+  evil = tmp_path / "evil.pt"
+  with zipfile.ZipFile(evil, "w") as z:
+    z.writestr("x/data.pkl", pickle.dumps({"clean_label": np.zeros(3, int), "run": print}))
+  with pytest.raises(ValueError, match="refusing to load builtins.print"):
+    C.load_cifar10n(evil, "aggregate")
+  truncated = tmp_path / "truncated.pt"
+  _torch_style_file(truncated, _cifar10n_table(np.zeros(50, int), np.random.default_rng(0)))
+  truncated.write_bytes(truncated.read_bytes()[:200])
+  with pytest.raises(ValueError, match="not a CIFAR-10N label file"):
+    C.load_cifar10n(truncated, "aggregate")
+  wrong = tmp_path / "wrong.npz"
+  np.savez(wrong, clean_label=np.zeros(5, int), aggre_label=np.full(5, 12))
+  with pytest.raises(ValueError, match="classes 0..9"):
+    C.load_cifar10n(wrong, "aggregate")

@@ -5,6 +5,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -57,3 +58,15 @@ def test_implicit_regularization(tmp_path):
   _run("implicit_regularization.py", tmp_path, "--config.train.num_epochs=1", "--config.train.data.max_train=64",
        "--config.train.data.max_test=32", "--config.train.batch_size=32", "--config.train.eval_every_steps=1")
   assert (tmp_path / "figure2b.png").exists()
+
+
+def test_memorization_sweep_records_examples_and_reports(tmp_path):
+  _run("memorization.py", tmp_path, *FAST_SWEEP, "--config.models=('mlp_1x512',)", "--config.levels=(0.5,)")
+  assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["_vmapped", "mlp_1x512-p0.50",
+                                                                       "mlp_1x512-random_labels"]
+  for run in ("mlp_1x512-p0.50", "mlp_1x512-random_labels"):
+    with np.load(tmp_path / run / "examples.npz") as ex:
+      assert ex["correct"].shape == (len(ex["eval_steps"]), 2000) and ex["corrupted"].any()
+  table = (tmp_path / "memorization.md").read_text()
+  assert table.count("| mlp_1x512 |") == 2 and "| random |" in table
+  assert (tmp_path / "memorization-mlp_1x512.png").stat().st_size > 10_000

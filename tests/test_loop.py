@@ -46,6 +46,36 @@ def test_bad_config_value_is_one_clear_line_and_writes_nothing(tmp_path, key, va
   assert not (tmp_path / "run").exists()
 
 
+def test_label_noise_entries_are_checked_before_anything_is_written(tmp_path):
+  human = common.override(small_config(), **{"corruption.kind": "cifar10n", "corruption.variant": "worst"})
+  cases = [(common.override(human, **{"corruption.variant": "best"}), "config.corruption.variant = 'best'"),
+           (human, "config.corruption.labels_file = ''"),
+           (common.override(human, **{"corruption.labels_file": str(tmp_path / "absent.pt")}), "UCSC-REAL"),
+           (common.override(small_config(), **{"corruption.kind": "asymmetric_labels", "corruption.p": 0.3,
+                                               "data.name": "mnist"}), "CIFAR-10's classes")]
+  for config, message in cases:
+    with pytest.raises(validate.ConfigError, match=message.replace("(", r"\(")) as info:
+      train.train_and_evaluate(config, tmp_path / "run")
+    assert "\n" not in str(info.value)
+  assert not (tmp_path / "run").exists()
+  # ConfigDict refuses these types itself; a plain dict config reaches the check
+  with pytest.raises(validate.ConfigError, match="config.track_examples = 1: must be True or False"):
+    validate.check({"track_examples": 1})
+  with pytest.raises(validate.ConfigError, match="config.corruption.corrupt_test = 'yes': must be True or False"):
+    validate.check({"corruption": {"corrupt_test": "yes"}})
+
+
+def test_new_entries_at_their_neutral_defaults_keep_older_identities():
+  c = small_config()
+  older = c.to_dict()
+  for key in ("variant", "labels_file", "corrupt_test"):
+    del older["corruption"][key]
+  del older["track_examples"]
+  assert records.identity_hash(c) == records.identity_hash(older)  # run directories from before still resume
+  assert records.identity_hash(common.override(c, track_examples=True)) == records.identity_hash(c)  # how, not what
+  assert records.identity_hash(common.override(c, **{"corruption.corrupt_test": True})) != records.identity_hash(c)
+
+
 def test_bad_values_are_refused_by_every_engine(tmp_path):
   base = common.override(small_config(), **{"data.max_train": 256, "data.max_test": 64})
   bad = common.override(base, log_every_steps=0)

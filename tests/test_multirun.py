@@ -1,5 +1,6 @@
 """K runs as one vmapped program equal the same runs trained alone."""
 
+import numpy as np
 import pytest
 
 from rethink_jax import multirun, records, sweep, train
@@ -29,13 +30,23 @@ def _assert_same_records(a_dir, b_dir):
 
 
 def test_vmapped_runs_equal_runs_trained_alone(tmp_path):
-  configs = _runs(_base())
+  configs = _runs(_base(track_examples=True))
   many = multirun.train_many(configs, [tmp_path / f"v{i}" for i in range(3)], group_dir=tmp_path / "group")
   for i, cfg in enumerate(configs):
     alone = train.train_and_evaluate(cfg, tmp_path / f"s{i}")
     _assert_same_records(tmp_path / f"v{i}", tmp_path / f"s{i}")
     assert many[i]["step"] == alone["step"] and many[i]["corruption"] == alone["corruption"]
     assert records.read_json(tmp_path / f"v{i}" / "config.json")["config"] == cfg.to_dict()
+    # per-example records: each run its own file, the same as the run trained alone
+    ev, es = records.read_examples(tmp_path / f"v{i}"), records.read_examples(tmp_path / f"s{i}")
+    for key in ("eval_steps", "corrupted", "labels", "clean_labels"):
+      np.testing.assert_array_equal(ev[key], es[key])
+    assert (ev["correct"] != es["correct"]).mean() < 1e-3  # float rounding may flip a near-tie
+    np.testing.assert_allclose(ev["margin"], es["margin"], atol=2e-2)
+    assert ev["correct"][-1].mean() == pytest.approx(many[i]["train_accuracy"], abs=1e-6)
+    assert ev["corrupted"].mean() == pytest.approx(many[i]["corruption"]["fraction_changed"])
+    assert list(ev["eval_steps"]) == [r["step"] for r in records.read_jsonl(tmp_path / f"v{i}" / "metrics.jsonl")
+                                      if "train_accuracy" in r]
   # the runs really differ (labels and seeds), so equality above is not trivial
   assert len({round(s["train_loss"], 6) for s in many}) == 3
 

@@ -282,15 +282,16 @@ def test_sigkill_and_resume_is_bit_identical(tmp_path):
   """Killed between a checkpoint (every 10 steps) and the next log row (every 7; evaluations
   every 13), the resumed run ends with the same parameters, metrics rows and TensorBoard curves."""
   settings = ["model=mlp_1x512", "batch_size=64", "num_epochs=3.0", "eval_every_steps=13", "log_every_steps=7",
-              "checkpoint_every_steps=10", "corruption.kind=random_labels"]
+              "checkpoint_every_steps=10", "corruption.kind=random_labels", "track_examples=true"]
   ref = _run_helper(tmp_path / "ref", tmp_path / "ref.npz", "--set", *settings)
   assert ref.returncode == 0, ref.stderr[-3000:]
 
   workdir = tmp_path / "killed"
-  killed = _run_helper(workdir, tmp_path / "unused.npz", "--kill-after-row", "35", "--set", *settings)
+  killed = _run_helper(workdir, tmp_path / "unused.npz", "--kill-after-row", "39", "--set", *settings)
   assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
   assert not (workdir / "summary.json").exists()
-  assert [r["step"] for r in records.read_jsonl(workdir / "metrics.jsonl")][-1] == 35  # past checkpoint 30
+  assert [r["step"] for r in records.read_jsonl(workdir / "metrics.jsonl")][-1] == 39  # past checkpoint 30
+  assert list(records.read_examples(workdir)["eval_steps"]) == [0, 13, 26, 39]  # 39 is recomputed on resume
 
   resumed = _run_helper(workdir, tmp_path / "resumed.npz", "--set", *settings)
   assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -303,6 +304,12 @@ def test_sigkill_and_resume_is_bit_identical(tmp_path):
   assert [r["step"] for r in metrics_ref] == [0, 7, 13, 14, 21, 26, 28, 35, 39, 42, 49, 52, 56, 63, 65, 70, 77, 78,
                                               84, 91, 93]
   assert _without_timings(metrics_ref) == _without_timings(metrics_res)
+  ex_ref, ex_res = records.read_examples(tmp_path / "ref"), records.read_examples(workdir)
+  assert sorted(ex_ref) == sorted(ex_res) and list(ex_res["eval_steps"]) == [0, 13, 26, 39, 52, 65, 78, 91, 93]
+  for key in ex_ref:
+    np.testing.assert_array_equal(ex_ref[key], ex_res[key], err_msg=key)
+  assert ex_res["correct"][-1].mean() == pytest.approx(sb["train_accuracy"], abs=1e-6)
+  assert ex_res["corrupted"].mean() > 0.8  # random labels
   assert {k: v for k, v in sa.items() if k not in ("train_seconds", "time_to_fit")} == \
          {k: v for k, v in sb.items() if k not in ("train_seconds", "time_to_fit")}
   # TensorBoard shows each step once, with the uninterrupted run's values (float32 in the events).

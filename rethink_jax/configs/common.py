@@ -39,7 +39,10 @@ def base_config() -> ml_collections.ConfigDict:
 
   c.corruption = ml_collections.ConfigDict()
   c.corruption.kind = "true_labels"
-  c.corruption.p = 0.0          # used by "partial_labels" only
+  c.corruption.p = 0.0          # used by "partial_labels" and "asymmetric_labels" only
+  c.corruption.variant = ""     # "cifar10n": aggregate | random1 | random2 | random3 | worst
+  c.corruption.labels_file = ""  # "cifar10n": path of CIFAR-10_human.pt (github.com/UCSC-REAL/cifar-10-100n)
+  c.corruption.corrupt_test = False  # label kinds: corrupt the test labels too (the paper keeps them clean)
 
   c.augment = ml_collections.ConfigDict()
   c.augment.random_crop = False  # Table 1 "random crop": a random 28x28 crop instead of the centre one
@@ -62,6 +65,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.keep_checkpoints = 2
   c.fit_threshold = 1.0         # time to fit: first evaluation with train accuracy >= this
   c.stop_at_fit = False
+  c.track_examples = False      # per-example records of every train-set evaluation (examples.npz)
   c.progress = True             # a bar at a terminal, one line per evaluation elsewhere
   c.workdir = ""                # empty: runs/<experiment>/<model>-<corruption>-<source>-seed<seed>-<hash>
   c.wandb = ml_collections.ConfigDict({"project": "", "entity": ""})  # project set: log to W&B

@@ -100,6 +100,23 @@ def check(config, engine: str = "single") -> None:
     v = _get(config, key)
     if v is not _MISSING and v not in allowed:
       _fail(key, v, f"one of {', '.join(map(repr, allowed))}")
+  for key in ("track_examples", "corruption.corrupt_test"):
+    v = _get(config, key)
+    if v is not _MISSING and not isinstance(v, bool):
+      _fail(key, v, "True or False")
+  if engine == "imagenet" and _get(config, "track_examples") is True:
+    _fail("track_examples", True, "False for ImageNet (per-example records are kept by the CIFAR-10/MNIST engines)")
+  if _get(config, "corruption.kind") == "cifar10n":
+    from rethink_jax import corruptions
+
+    variant = _get(config, "corruption.variant")
+    if variant not in corruptions.CIFAR10N_VARIANTS:
+      _fail("corruption.variant", variant, f"one of {', '.join(map(repr, corruptions.CIFAR10N_VARIANTS))} "
+            "for corruption.kind = 'cifar10n'")
+    path = _get(config, "corruption.labels_file")
+    if not (isinstance(path, str) and path):
+      _fail("corruption.labels_file", path, "the path of CIFAR-10_human.pt for corruption.kind = 'cifar10n' "
+            "(from https://github.com/UCSC-REAL/cifar-10-100n)")
   project = _get(config, "wandb.project")
   if project is not _MISSING and not isinstance(project, str):
     _fail("wandb.project", project, "a string (empty: no Weights & Biases logging)")
