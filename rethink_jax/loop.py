@@ -197,7 +197,7 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
         row.update(batch_loss=float(loss[i]) / n_steps, batch_accuracy=float(accuracy[i]) / n_steps)
       if evals is not None:
         per_example = evals[i].pop("examples", None)
-        if examples[i] is not None:  # written before the metrics row: a resume cuts both back alike
+        if examples[i] is not None:  # kept in memory; written before each checkpoint (see ExamplesLog)
           examples[i].append(step, step / spe, per_example)
         row.update(evals[i])
         if meta["time_to_fit"][i] is None and row[program.fit_metric] >= fit_threshold:
@@ -233,12 +233,14 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
         log(step, sums, meta["steps_since_log"], with_eval)
         sums, meta["steps_since_log"] = program.zero_sums(), 0
       if step % ckpt_every == 0:
+        _flush(examples)
         ckpt.save(step, state, sums, meta)
 
     if any(meta["active"][i] and (program.fit_metric not in (logs[i].last or {}) or logs[i].last["step"] != step)
            for i in range(k)):
       log(step, sums, meta["steps_since_log"], with_eval=True)  # every run ends on an evaluation
     if ckpt.latest_step() != step:
+      _flush(examples)
       ckpt.save(step, state, sums, meta)
 
     summaries = []
@@ -254,10 +256,17 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
       summaries.append(summary)
     return summaries
   finally:
+    _flush(examples)  # the rows so far, also of a run that stops on an error (a resume cuts them back)
     progress.close()
     ckpt.close()
     for view in (v for vs in views for v in vs):
       view.close()
+
+
+def _flush(examples: list) -> None:
+  for log in examples:
+    if log is not None:
+      log.flush()
 
 
 def _views(r: Run, identity: str) -> list:

@@ -234,12 +234,16 @@ def read_examples(path) -> dict:
 
 class ExamplesLog:
   """``examples.npz`` of one run (:mod:`rethink_jax.dynamics` reads it): one row per
-  evaluation of the training set, the whole file rewritten atomically at each.
+  evaluation of the training set.
 
-  ``static`` holds the per-example arrays fixed for the run (``corrupted``, ``labels``,
-  ``clean_labels``). On resume (``keep_until`` = the restored step) the saved rows up to
-  that step are kept, after checking the saved static arrays are this run's; ``None``
-  starts empty. Size: ``n_train * 4`` bytes per evaluation (two bools and a float16).
+  Rows are kept in memory and the whole file is rewritten atomically by :meth:`flush`,
+  which the loop calls before each checkpoint and when the run ends: rows after the last
+  checkpoint would be cut back on resume anyway, so nothing a resume needs is lost, and a
+  long run does not rewrite a growing file at every evaluation. ``static`` holds the
+  per-example arrays fixed for the run (``corrupted``, ``labels``, ``clean_labels``). On
+  resume (``keep_until`` = the restored step) the saved rows up to that step are kept,
+  after checking the saved static arrays are this run's; ``None`` starts empty. Size:
+  ``n_train * 4`` bytes per evaluation (two bools and a float16).
   """
 
   def __init__(self, path: str | os.PathLike, static: dict, keep_until: int | None, *, write: bool = True):
@@ -260,8 +264,8 @@ class ExamplesLog:
       self.epochs = [float(e) for e in saved["eval_epochs"][keep]]
       for k in EXAMPLE_SERIES:
         self.series[k] = list(saved[k][keep])
-    if write:
-      self._save()
+    self._dirty = True
+    self.flush()
 
   def append(self, step: int, epoch: float, arrays: dict) -> None:
     import numpy as np
@@ -274,8 +278,13 @@ class ExamplesLog:
       self.series[k].append(a)
     self.steps.append(int(step))
     self.epochs.append(float(epoch))
-    if self.write:
+    self._dirty = True
+
+  def flush(self) -> None:
+    """Writes the file (atomically) if rows were added since the last write."""
+    if self.write and self._dirty:
       self._save()
+    self._dirty = False
 
   def arrays(self) -> dict:
     import numpy as np

@@ -1,7 +1,10 @@
 """Tables and figures of the paper rebuilt from run records, never by hand.
 
-``python -m rethink_jax.report RUNS_DIR`` finds every sweep directory below ``RUNS_DIR``
-(a folder with ``sweep.json``) and writes, next to it, what that sweep reproduces:
+``python -m rethink_jax.report PATH [PATH ...]`` finds every sweep directory below each
+``PATH`` (a folder with ``sweep.json``) and writes, next to it, what that sweep reproduces
+(a single run directory outside a sweep gets ``curves.png`` and ``summary.md``,
+:func:`single_run`); a path that does not exist or holds no run record, or a corrupt
+record (named by its path), exits with status 2:
 
 * Table 1 (``table1.md``) and the Appendix table (``appendix.md``), with the paper's
   numbers in a column beside ours;
@@ -26,7 +29,7 @@ import tempfile
 from rethink_jax import paper, records
 
 __all__ = ["table1", "appendix", "figure1a", "figure1bc", "figure2b", "table2", "figure2a", "memorization",
-           "memorization_stats", "build", "build_all"]
+           "memorization_stats", "single_run", "build", "build_all", "main"]
 
 KIND_LABELS = {"true_labels": "true labels", "random_labels": "random labels", "shuffled_pixels": "shuffled pixels",
                "random_pixels": "random pixels", "gaussian": "Gaussian"}
@@ -42,7 +45,8 @@ def _provenance(runs: dict) -> str:
   for run in runs.values():
     if run["summary"]:
       datasets.add(run["summary"]["dataset"].split(" | corrupted")[0])
-      seconds += run["summary"]["train_seconds"]
+      # a vmapped group's runs each record the group's time: count it once per group
+      seconds += run["summary"]["train_seconds"] / run["summary"].get("vmapped_runs", 1)
   for name in runs:
     cfg = pathlib.Path(runs[name]["dir"]) / records.CONFIG
     if cfg.exists():
@@ -246,9 +250,11 @@ def figure2a(sweep_dir) -> pathlib.Path:
 
 def _data_label(dataset: str) -> str:
   """``sample`` or ``full``, and JPEG-decoded or not, from a run's provenance."""
-  head = dataset.split(" | corrupted")[0]
-  size = "2,000-image sample" if "sample" in head else "full" if "first" not in head else head.split(" | ")[-1]
-  return f"CIFAR-10 {size}" + (", JPEG-decoded" if "jpeg" in head.lower() else "")
+  parts = dataset.split(" | corrupted")[0].split(" | ")
+  subset = [p for p in parts if p.startswith("first ") and p.endswith(" train")]
+  size = ("2,000-image sample" if "sample" in parts[0] else
+          f"first {int(subset[0].split()[1]):,} training images" if subset else "full")
+  return f"CIFAR-10 {size}" + (", JPEG-decoded" if "jpeg" in parts[0].lower() else "")
 
 
 def memorization_stats(run: dict) -> dict | None:
@@ -310,22 +316,29 @@ def memorization(sweep_dir) -> list[pathlib.Path]:
                    mfc="none", label=f"{label}: corrupted")
       axes[1].plot(st["test_epochs"], st["test_accuracy"], "-", color=color, marker=marker, markevery=every,
                    label=label)
-      good, noisy = st["learned_for_good_epoch"], st["corrupted"]
-      bins = np.linspace(0, max(st["epochs"][-1], 1), 21)
-      for group, ls in ((~noisy, "-"), (noisy, "--")):
-        values = good[group & ~np.isnan(good)]
-        if values.size:
-          axes[2].hist(values, bins=bins, histtype="step", linestyle=ls, color=color)
+      noisy = st["corrupted"]
       axes[3].bar([j - 0.2, j + 0.2], [st["forgetting"][~noisy].mean() if (~noisy).any() else 0,
                                        st["forgetting"][noisy].mean() if noisy.any() else 0],
                   width=0.4, color=[color, "white"], edgecolor=color, hatch=[None, "//"])
+    # one run's learned-for-good epochs, clean vs corrupted (the level nearest 0.4: both groups large)
+    shown = min(names, key=lambda n: abs(runs[n]["meta"]["p"] - 0.4))
+    st = stats[shown]
+    good, noisy = st["learned_for_good_epoch"], st["corrupted"]
+    bins = np.arange(0, st["epochs"][-1] + 2) - 0.5
+    for group, label, style in ((~noisy, "clean", dict(alpha=0.5)), (noisy, "corrupted", dict(histtype="step",
+                                                                                               hatch="//"))):
+      values = good[group & ~np.isnan(good)]
+      never = int((group & np.isnan(good)).sum())
+      if values.size:
+        axes[2].hist(values, bins=bins, label=f"{label} ({never:,} not fitted at the end)", **style)
+    axes[2].set(xlabel="epoch learned for good", ylabel="training examples",
+                title=f"learned for good, p = {runs[shown]['meta']['p']:g}")
+    axes[2].legend(fontsize=7)
     axes[0].set(xlabel="epoch", ylabel="fraction of training examples fitted", ylim=(0, 1.02),
                 title="fitted to their training label")
     axes[0].legend(fontsize=7, ncol=2)
     axes[1].set(xlabel="epoch", ylabel="test accuracy (clean test labels)", title="test accuracy")
     axes[1].legend(fontsize=7)
-    axes[2].set(xlabel="epoch learned for good", ylabel="examples", yscale="log",
-                title="learned for good (solid: clean, dashed: corrupted)")
     axes[3].set_xticks(range(len(names)), [runs[n]["meta"]["p"] if runs[n]["meta"]["p"] < 1 else "random"
                                            for n in names])
     axes[3].set(xlabel="label corruption p", ylabel="forgetting events per example",
@@ -371,21 +384,125 @@ def build(sweep_dir) -> list[pathlib.Path]:
   return builders[artifact](sweep_dir)
 
 
+def _is_run_dir(path: pathlib.Path) -> bool:
+  return (path / records.CONFIG).is_file() and (path / records.METRICS).is_file()
+
+
+def _describe_run(saved: dict, summary: dict | None) -> tuple[str, str]:
+  """``(model, "data, corruption")`` of a run, from its records, for titles."""
+  corruption = saved.get("corruption") or {}
+  kind = corruption.get("kind", "?")
+  what = KIND_LABELS.get(kind, kind.replace("_", " ")) + (f" p = {corruption['p']:g}" if corruption.get("p") is not None
+                                                           else "") + \
+      (f" ({corruption['variant']})" if corruption.get("variant") else "")
+  dataset = (summary or {}).get("dataset") or saved.get("dataset", "")
+  return saved.get("config", {}).get("model", "?"), f"{_data_label(dataset)}, {what}"
+
+
+def single_run(run_dir) -> list[pathlib.Path]:
+  """A single run directory's training curves (``curves.png``: train and test accuracy and
+  loss against steps, the fit point marked) and a markdown summary (``summary.md``)."""
+  run_dir = pathlib.Path(run_dir)
+  saved = records.read_json(run_dir / records.CONFIG)
+  if not isinstance(saved, dict) or "config" not in saved:
+    raise records.RecordError(f"{run_dir / records.CONFIG} is not a run's config record.")
+  rows = records.read_jsonl(run_dir / records.METRICS, drop_torn_tail=True)
+  summary = records.read_json(run_dir / records.SUMMARY) if (run_dir / records.SUMMARY).exists() else None
+  model, what = _describe_run(saved, summary)
+  evaluated = [r for r in rows if "train_accuracy" in r or "train_top1" in r]
+  top = "accuracy" if not evaluated or "train_accuracy" in evaluated[0] else "top1"
+  plt = _plt()
+  fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4))
+  for split, style in (("train", dict(ls="-", marker="o")), ("test", dict(ls="--", marker="s"))):
+    points = [r for r in evaluated if f"{split}_{top}" in r]
+    every = max(1, len(points) // 15)
+    acc_ax.plot([r["step"] for r in points], [r[f"{split}_{top}"] for r in points], markevery=every, label=split,
+                **style)
+    losses = [r for r in rows if f"{split}_loss" in r]
+    loss_ax.plot([r["step"] for r in losses], [r[f"{split}_loss"] for r in losses], markevery=every, label=split,
+                 **style)
+  batches = [r for r in rows if "batch_loss" in r]
+  if batches:
+    loss_ax.plot([r["step"] for r in batches], [r["batch_loss"] for r in batches], ":", color="gray",
+                 label="training batches")
+  fit = (summary or {}).get("time_to_fit")
+  if fit:
+    for ax in (acc_ax, loss_ax):
+      ax.axvline(fit["step"], color="black", lw=0.8, ls="-.", label=f"fitted (epoch {fit['epoch']:.1f})")
+  acc_ax.set(xlabel="steps", ylabel=top.replace("top1", "top-1 accuracy"), ylim=(0, 1.02), title="accuracy")
+  loss_ax.set(xlabel="steps", ylabel="cross-entropy", title="loss")
+  acc_ax.legend()
+  loss_ax.legend()
+  fig.suptitle(f"{model}: {what}")
+  fig.tight_layout()
+  outs = [_atomic_png(fig, run_dir / "curves.png")]
+  plt.close(fig)
+  lines = [f"# {run_dir.name}", "", f"{model}, {what}.", "", f"Data: {(summary or saved).get('dataset', '—')}.", ""]
+  if summary:
+    fit_text = f"step {fit['step']} (epoch {fit['epoch']:.1f})" if fit else "not reached"
+    lines += ["| | |", "|---|---|", f"| steps | {summary['step']} (epoch {summary['epoch']:.1f}) |"]
+    lines += [f"| {k.replace('_', ' ')} | {_pct(summary[k])} % |" for k in sorted(summary)
+              if k.endswith(("accuracy", "top1", "top5")) and isinstance(summary[k], (int, float))]
+    lines += [f"| time to fit ({summary['fit_metric']} >= {summary['fit_threshold']:g}) | {fit_text} |",
+              f"| training time | {summary['train_seconds'] / 60:.1f} min |",
+              f"| parameters | {summary['num_params']:,} |"]
+  else:
+    last = rows[-1]["step"] if rows else 0
+    lines.append(f"Not finished: metrics up to step {last}.")
+  env = saved.get("environment", {})
+  if env:
+    lines += ["", f"Devices: {env.get('device_count', '?')} x {'/'.join(env.get('device_kinds', []))} "
+                  f"({env.get('backend', '?')}), jax {env.get('versions', {}).get('jax', '?')}."]
+  outs.append(_atomic_text(run_dir / "summary.md", "\n".join(lines) + "\n"))
+  return outs
+
+
 def build_all(root) -> list[pathlib.Path]:
-  """Rebuilds the reports of every sweep directory below ``root``."""
+  """Rebuilds the reports of every sweep directory below ``root`` (``root`` included), and
+  the curves and summary of every run directory that is not part of a sweep."""
+  root = pathlib.Path(root)
+  sweeps = sorted({p.parent for p in root.rglob(records.SWEEP)})
   out = []
-  for spec in sorted(pathlib.Path(root).rglob(records.SWEEP)):
-    out += build(spec.parent)
+  for sweep_dir in sweeps:
+    out += build(sweep_dir)
+  for cfg in sorted(root.rglob(records.CONFIG)):
+    run_dir = cfg.parent
+    if _is_run_dir(run_dir) and not (run_dir.parent / records.SWEEP).exists():
+      out += single_run(run_dir)
   return out
 
 
-if __name__ == "__main__":
-  if len(sys.argv) != 2:
-    sys.exit("usage: python -m rethink_jax.report RUNS_DIR")
+def main(argv=None) -> int:
+  """``python -m rethink_jax.report PATH [PATH ...]``; returns the exit status."""
+  import argparse
+
+  parser = argparse.ArgumentParser(
+      prog="python -m rethink_jax.report",
+      description="Rebuild tables and figures from run records: every sweep directory (sweep.json) below each PATH "
+                  "gets its paper artifact (tables as .md, figures as .png); every run directory outside a sweep "
+                  "gets curves.png and summary.md.",
+      epilog="example: python -m rethink_jax.report runs/")
+  parser.add_argument("paths", nargs="+", metavar="PATH", help="a run directory, a sweep directory or a folder of them")
+  args = parser.parse_args(argv)
+  written = []
   try:
-    written = build_all(sys.argv[1])
+    for path in map(pathlib.Path, args.paths):
+      if not path.exists():
+        print(f"error: {path} does not exist.", file=sys.stderr)
+        return 2
+      found = build_all(path) if path.is_dir() else []
+      if not found:
+        print(f"error: {path} holds no run record (a sweep's {records.SWEEP} or a run's {records.CONFIG} with "
+              f"{records.METRICS}).", file=sys.stderr)
+        return 2
+      written += found
   except records.RecordError as e:
     print(f"error: {e}", file=sys.stderr)
-    sys.exit(2)
+    return 2
   for path in written:
     print(f"wrote {path}")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -92,12 +92,15 @@ def test_examples_log_appends_cuts_back_on_resume_and_refuses_other_runs(tmp_pat
   for t, step in enumerate((0, 10, 20, 30)):
     log.append(step, step / 10, {"correct": CORRECT[t], "pred_is_clean_label": CLEAN_PRED[t],
                                  "margin": np.linspace(-1, 1, 6) * t})
+  assert len(records.read_examples(path)["eval_steps"]) == 0  # rows are written by flush (at checkpoints)
+  log.flush()
   saved = records.read_examples(tmp_path)
   np.testing.assert_array_equal(saved["correct"], CORRECT[:4])
   assert saved["margin"].dtype == np.float16 and list(saved["eval_steps"]) == [0, 10, 20, 30]
   resumed = records.ExamplesLog(path, _static(), 20)  # restored from the checkpoint of step 20
   assert list(records.read_examples(path)["eval_steps"]) == [0, 10, 20]
   resumed.append(30, 3.0, {"correct": CORRECT[3], "pred_is_clean_label": CLEAN_PRED[3], "margin": np.zeros(6)})
+  resumed.flush()
   np.testing.assert_array_equal(records.read_examples(path)["correct"], CORRECT[:4])
   other = _static()
   other["labels"] = other["labels"][::-1].copy()
@@ -113,6 +116,7 @@ def test_corrupt_or_missing_examples_file_is_named(tmp_path):
   bad = tmp_path / records.EXAMPLES
   log = records.ExamplesLog(bad, _static(), None)
   log.append(0, 0.0, {"correct": CORRECT[0], "pred_is_clean_label": CLEAN_PRED[0], "margin": np.zeros(6)})
+  log.flush()
   bad.write_bytes(bad.read_bytes()[:100])  # truncated
   with pytest.raises(records.RecordError, match=str(bad)):
     records.read_examples(bad)

@@ -81,3 +81,53 @@ def test_reading_records_does_not_import_the_training_engine():
   out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
   assert out.returncode == 0, out.stderr[-2000:]
   assert out.stdout.strip() == "[]"
+
+
+def _report_cli(*args):
+  return subprocess.run([sys.executable, "-m", "rethink_jax.report", *map(str, args)], capture_output=True, text=True,
+                        timeout=120)
+
+
+def _fixture_run(run_dir):
+  run_dir.mkdir(parents=True)
+  rows = [{"step": s, "epoch": s / 10, "batch_loss": 2.3 - s / 50} for s in range(5, 65, 5)]
+  for r in rows:
+    if r["step"] % 20 == 0:
+      r.update(train_accuracy=min(1.0, r["step"] / 60), test_accuracy=0.1, train_loss=2.3 - r["step"] / 40,
+               test_loss=2.4 + r["step"] / 100)
+  records.write_jsonl(run_dir / "metrics.jsonl", rows)
+  records.write_json(run_dir / "config.json", {
+      "config": {"model": "mlp_1x512"}, "dataset": "rethink_jax embedded cifar10 sample (lossless)",
+      "corruption": {"kind": "random_labels", "p": None},
+      "environment": {"device_count": 1, "device_kinds": ["cpu"], "backend": "cpu", "versions": {"jax": "0.10.2"}}})
+  records.write_json(run_dir / "summary.json", {
+      **_summary(1.0, 0.1, step=60, fit={"step": 60, "epoch": 6.0, "seconds": 3.0}),
+      "epoch": 6.0, "fit_metric": "train_accuracy", "fit_threshold": 1.0, "num_params": 1209866,
+      "model": "mlp_1x512", "dataset": "rethink_jax embedded cifar10 sample (lossless) | corrupted: random_labels"})
+
+
+def test_report_cli_single_run_gets_curves_and_a_summary(tmp_path):
+  _fixture_run(tmp_path / "runs" / "random_labels" / "run-a")
+  out = _report_cli(tmp_path / "runs")
+  assert out.returncode == 0, out.stderr
+  run_dir = tmp_path / "runs" / "random_labels" / "run-a"
+  assert out.stdout.split() == ["wrote", str(run_dir / "curves.png"), "wrote", str(run_dir / "summary.md")]
+  assert (run_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  text = (run_dir / "summary.md").read_text()
+  assert "mlp_1x512, CIFAR-10 2,000-image sample, random labels." in text
+  assert "| train accuracy | 100.00 % |" in text and "| time to fit (train_accuracy >= 1) | step 60 (epoch 6.0) |" in text
+
+
+def test_report_cli_says_what_is_wrong_in_one_line(tmp_path):
+  missing = _report_cli(tmp_path / "nonexistent")
+  assert missing.returncode == 2 and missing.stderr.strip() == f"error: {tmp_path / 'nonexistent'} does not exist."
+  (tmp_path / "empty").mkdir()
+  empty = _report_cli(tmp_path / "empty")
+  assert empty.returncode == 2 and "holds no run record" in empty.stderr and len(empty.stderr.splitlines()) == 1
+  _fixture_run(tmp_path / "bad")
+  (tmp_path / "bad" / "summary.json").write_text('{"step": 6')
+  corrupt = _report_cli(tmp_path / "bad")
+  assert corrupt.returncode == 2 and f"{tmp_path / 'bad' / 'summary.json'} is not valid JSON" in corrupt.stderr
+  assert "Traceback" not in missing.stderr + empty.stderr + corrupt.stderr
+  helped = _report_cli("--help")
+  assert helped.returncode == 0 and "PATH" in helped.stdout and "example: python -m rethink_jax.report runs/" in helped.stdout

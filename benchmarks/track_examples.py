@@ -1,0 +1,85 @@
+"""What per-example records (``config.track_examples``) cost: whole runs with and without
+them, evaluated on the whole training and test sets once per epoch, as the memorization
+experiment runs.
+
+  python benchmarks/track_examples.py --data-dir DIR [--model mlp_1x512] [--epochs 5] [--reps 3]
+                                      [--max-train 0] [--vmapped 1]
+
+Each repetition trains the same run twice, with and without tracking, in alternating
+order, in a fresh run directory (compilation, evaluations and writing included). Prints
+wall time per arm (median, min-max), the median ratio and the bytes the records take per
+evaluation. Without --data-dir it uses the embedded 2,000-image sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import platform
+import statistics
+import tempfile
+import time
+
+import jax
+
+from rethink_jax import multirun, records, train
+from rethink_jax.configs import common, memorization
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--data-dir", default="")
+  parser.add_argument("--model", default="mlp_1x512")
+  parser.add_argument("--epochs", type=float, default=5.0)
+  parser.add_argument("--reps", type=int, default=3)
+  parser.add_argument("--max-train", type=int, default=0)
+  parser.add_argument("--vmapped", type=int, default=1, help="runs trained as one vmapped program (1: a single run)")
+  args = parser.parse_args()
+
+  base = common.set_model(memorization.get_config("paper" if args.data_dir else "cpu").train, args.model)
+  n_train = (args.max_train or 50_000) if args.data_dir else 2000
+  spe = n_train // base.batch_size
+  base = common.override(base, **{"num_epochs": args.epochs, "eval_every_steps": spe, "log_every_steps": spe,
+                                  "checkpoint_every_steps": 5 * spe, "progress": False,
+                                  "data.data_dir": args.data_dir, "data.max_train": args.max_train,
+                                  "corruption.kind": "partial_labels", "corruption.p": 0.4})
+  ds = train.load_dataset(base)
+  print(f"device: {jax.devices()[0].device_kind} x {jax.device_count()} ({jax.default_backend()}), "
+        f"{platform.processor() or platform.machine()}; jax {jax.__version__}")
+  print(f"{args.model}, {args.vmapped} run(s), {args.epochs:g} epochs of {ds.provenance} "
+        f"({len(ds.y_train)} train, {len(ds.y_test)} test), evaluated every epoch; {args.reps} repetitions")
+
+  def one(track: bool, tmp: str) -> float:
+    configs = [common.override(base, track_examples=track, seed=s) for s in range(args.vmapped)]
+    t0 = time.perf_counter()
+    if args.vmapped == 1:
+      train.train_and_evaluate(configs[0], f"{tmp}/run0", dataset=ds)
+    else:
+      multirun.train_many(configs, [f"{tmp}/run{i}" for i in range(args.vmapped)], group_dir=f"{tmp}/group",
+                          dataset=ds)
+    return time.perf_counter() - t0
+
+  with tempfile.TemporaryDirectory() as tmp:  # untimed: the process's first run pays one-time set-up costs
+    one(False, tmp)
+  times = {False: [], True: []}
+  size = None
+  for rep in range(args.reps):
+    for track in ((False, True) if rep % 2 == 0 else (True, False)):
+      with tempfile.TemporaryDirectory() as tmp:
+        times[track].append(one(track, tmp))
+        if track:
+          path = pathlib.Path(tmp) / "run0" / records.EXAMPLES
+          size = path.stat().st_size / len(records.read_examples(path)["eval_steps"])
+      print(f"rep {rep}: tracking {'on ' if track else 'off'} {times[track][-1]:7.1f} s", flush=True)
+  ratios = [a / b for a, b in zip(times[True], times[False])]
+  for track in (False, True):
+    t = times[track]
+    print(f"tracking {'on ' if track else 'off'}: median {statistics.median(t):.1f} s (min {min(t):.1f}, "
+          f"max {max(t):.1f})")
+  print(f"ratio on/off per repetition: {', '.join(f'{r:.3f}' for r in ratios)}; median "
+        f"{statistics.median(ratios):.3f}")
+  print(f"examples.npz: {size / 1e3:.0f} kB per evaluation per run ({len(ds.y_train)} training examples)")
+
+
+if __name__ == "__main__":
+  main()
