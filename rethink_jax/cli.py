@@ -1,7 +1,11 @@
 """Shared command-line plumbing for ``experiments/*.py``.
 
-Every script takes ``--config path.py[:preset]`` and ``--config.key=value`` overrides
-(ml_collections config flags, as in big_vision and the Flax examples) and ``--workdir``.
+Every script takes ``--config path.py[:preset]`` (found from any working directory; the
+short form ``random_labels:paper`` names the package's own configs), ``--config.key=value``
+overrides (ml_collections config flags, as in big_vision and the Flax examples),
+``--workdir``, ``--dry_run`` (print the resolved config and the run directory, write
+nothing) and ``--help`` (presets, every config key with its default and meaning, flags
+and an example).
 
 A user's mistake (a bad or unknown config entry, a run directory holding another run,
 missing data) prints one or two lines on stderr and exits with status 2; set
@@ -66,16 +70,158 @@ def _exit(message: str, status: int = EXIT_USAGE) -> None:
   sys.exit(status)
 
 
-def flags_parser(argv):
-  """absl's parser, with config mistakes (unknown key, bad value) as one line and status 2."""
+_DEFAULT_CONFIG: dict[str, str] = {}   # the script's default config file (set by define_config_flag)
+_DRY_RUN: dict[str, Callable] = {}     # what --dry_run prints besides the config (set by the run_* helpers)
+
+
+def resolve_config_path(value: str) -> str:
+  """``--config``'s value with its file found from any working directory.
+
+  ``path.py[:preset]`` as given if the file exists; else the documented
+  ``rethink_jax/configs/<name>.py[:preset]`` and the short form ``<name>[:preset]`` name the
+  package's own config files. A file found nowhere is one clear line and exit status 2.
+  """
+  path, sep, preset = value.partition(":")
+  if os.path.isfile(os.path.expanduser(path)):
+    return value
+  name = os.path.basename(path)
+  own = os.path.join(config_dir(), name if name.endswith(".py") else f"{name}.py")
+  documented = path.replace(os.sep, "/").endswith(f"rethink_jax/configs/{name}") or "/" not in path
+  if documented and os.path.isfile(own):
+    return own + sep + preset
+  available = sorted(f[:-3] for f in os.listdir(config_dir()) if f.endswith(".py") and not f.startswith("_")
+                     and f not in ("common.py", "validate.py", "keys.py"))
+  _exit(f"config file {path} not found; pass a path, or one of the package's configs by name: "
+        f"{', '.join(available)} (e.g. --config {available[0]}:cpu).")
+  return value  # not reached
+
+
+def _rewrite_config_arg(argv: list[str]) -> list[str]:
+  out = list(argv)
+  for i, arg in enumerate(out):
+    if arg.startswith("--config="):
+      out[i] = "--config=" + resolve_config_path(arg[len("--config="):])
+    elif arg == "--config" and i + 1 < len(out):
+      out[i + 1] = resolve_config_path(out[i + 1])
+  return out
+
+
+def _config_arg(argv: list[str]) -> str:
+  for i, arg in enumerate(argv):
+    if arg.startswith("--config="):
+      return arg[len("--config="):]
+    if arg == "--config" and i + 1 < len(argv):
+      return argv[i + 1]
+  return _DEFAULT_CONFIG.get("path", "")
+
+
+def _flat(config, prefix: str = "") -> list[tuple[str, object]]:
+  out = []
+  for key, value in config.items():
+    if isinstance(value, ml_collections.ConfigDict):
+      out += _flat(value, f"{prefix}{key}.")
+    else:
+      out.append((f"{prefix}{key}", value))
+  return out
+
+
+def _load_config_module(path: str):
+  import importlib.util
+
+  spec = importlib.util.spec_from_file_location("rethink_jax_config_for_help", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def print_help(argv: list[str]) -> None:
+  """``--help``: what the script does, its presets, every config key with its default and
+  meaning, its flags and an example command."""
+  import __main__
+
   from absl import flags
 
+  from rethink_jax.configs import keys
+
+  import inspect
+
+  path, _, preset = _config_arg(argv).partition(":")
+  module = _load_config_module(path)
+  presets = getattr(module, "PRESETS", ())
+  default = inspect.signature(module.get_config).parameters["preset"].default
+  preset = preset or default
+  config = module.get_config(preset)
+  doc = (getattr(__main__, "__doc__", None) or "").strip()
+  # a docstring's backslash continuation leaves a run of spaces: one example per line, spaces collapsed
+  examples = [" ".join(line.split()) for line in doc.splitlines() if line.strip().startswith("python ")]
+  shown_path = ("rethink_jax/configs/" + os.path.basename(path) if os.path.dirname(os.path.abspath(path)) ==
+                config_dir() else path)
+  lines = [doc.split("\n\n")[0], ""]
+  if presets:
+    lines += [f"Presets: --config {shown_path}:PRESET (or --config {os.path.basename(path)[:-3]}:PRESET) with "
+              f"PRESET one of {', '.join(presets)}; default {default}.",
+              ""]
+  lines.append(f"Config keys (--config.KEY=VALUE), with the values of preset {preset}:")
+  entries = _flat(config)
+  width = max(len(k) for k, _ in entries) + 2
+  for key, value in entries:
+    text = repr(value) if isinstance(value, str) else str(value)
+    meaning = keys.describe(key)
+    lines.append(f"  {key:<{width}}{text}" + (f"  -- {meaning}" if meaning else ""))
+  lines += ["", "Flags:"]
+  main_flags = flags.FLAGS.get_key_flags_for_module(sys.argv[0]) + \
+      [f for f in flags.FLAGS.get_key_flags_for_module(__name__) if f.name not in ("config",)]
+  shown = set()
+  for flag in [flags.FLAGS["config"], *main_flags]:
+    if flag.name in shown:
+      continue
+    shown.add(flag.name)
+    lines.append(f"  --{flag.name}: {flag.help}")
+  if examples:
+    lines += ["", "Example:", f"  {examples[-1]}"]
+  print("\n".join(lines))
+
+
+def flags_parser(argv):
+  """absl's parser, with config mistakes (unknown key, bad value) as one line and status 2,
+  ``--config`` found from any working directory, ``--help`` listing the config keys and
+  ``--dry_run`` printing what would run without writing anything."""
+  from absl import flags
+
+  argv = _rewrite_config_arg(argv)
+  if any(a in ("--help", "-h", "--helpshort") for a in argv[1:]):
+    try:
+      print_help(argv)
+    except (AttributeError, KeyError, TypeError, ValueError) as e:  # e.g. an unknown preset
+      _exit(f"cannot show the config of {_config_arg(argv)}: {e}")
+    sys.exit(0)
   try:
-    return flags.FLAGS(argv)
+    rest = flags.FLAGS(argv)
   except flags.Error as e:
-    _exit(f"{e}\nPass --helpfull to see every flag.")
+    _exit(f"{e}\nPass --help to see every config key and flag.")
   except (AttributeError, KeyError, TypeError, ValueError) as e:  # raised by a --config.key=value override
     _bad_override(e)
+  if flags.FLAGS["dry_run"].value:
+    _dry_run()
+  return rest
+
+
+def _dry_run() -> None:
+  """Prints the resolved config and where the script would write, then exits 0."""
+  from absl import flags
+
+  config = flags.FLAGS["config"].value
+  print(f"config {flags.FLAGS['config'].config_filename}:")
+  for key, value in _flat(config):
+    print(f"  {key} = {value!r}")
+  describe = _DRY_RUN.get("describe")
+  try:
+    for line in (describe(config) if describe else [f"workdir {flags.FLAGS['workdir'].value}"]):
+      print(line)
+  except _user_errors() as e:
+    _exit(str(e))
+  print("dry run: nothing was trained or written.")
+  sys.exit(0)
 
 
 def _bad_override(e: BaseException) -> None:
@@ -94,8 +240,13 @@ def _bad_override(e: BaseException) -> None:
 
 def define_config_flag(config_file: str, help_text: str):
   """``--config`` (ml_collections parses overrides when the flag is defined: errors exit with status 2)."""
+  from absl import flags
   from ml_collections import config_flags
 
+  _DEFAULT_CONFIG["path"] = config_file
+  if "dry_run" not in flags.FLAGS:
+    flags.DEFINE_bool("dry_run", False, "Print the resolved config and the run directory, then exit without "
+                      "training or writing anything.")
   try:
     return config_flags.DEFINE_config_file("config", config_file, help_text, lock_config=False)
   except (AttributeError, KeyError, TypeError, ValueError) as e:
@@ -134,6 +285,14 @@ def run_single(experiment: str) -> None:
 
   config_flag, workdir_flag = _flags(experiment, None)
 
+  def describe(config):
+    from rethink_jax.configs import validate
+
+    validate.check(config, "single")
+    return [f"run directory {workdir_flag.value or config.workdir or default_workdir(experiment, config)}"]
+
+  _DRY_RUN["describe"] = describe
+
   def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint at INFO
@@ -157,6 +316,14 @@ def run_sweep_script(experiment: str, build: Callable, report: Callable) -> None
 
   config_flag, workdir_flag = _flags(experiment, str(pathlib.Path("runs") / experiment))
   only = flags.DEFINE_string("only", None, "Run just this run of the sweep (by name).")
+
+  def describe(config):
+    runs = build(config)
+    return [f"sweep directory {workdir_flag.value} ({runs.artifact}, {len(runs)} runs"
+            + (", vmapped where they differ only in labels or seeds" if config.get("vmapped", False) else "") + "):"] \
+        + [f"  {pathlib.Path(workdir_flag.value) / name}" for name in runs]
+
+  _DRY_RUN["describe"] = describe
 
   def main(argv):
     del argv

@@ -3,8 +3,8 @@
 :func:`run` owns everything between two compiled steps: step boundaries, the non-finite
 loss guard (read once per boundary, **before** any checkpoint is written), periodic
 evaluation, time to fit and stop-at-fit, checkpoint save and restore, ``metrics.jsonl``,
-``examples.npz`` (per-example records, with ``config.track_examples``), ``summary.json``, TensorBoard and W&B rows, progress and log lines. An engine supplies
-only what differs, as a :class:`Program`: the compiled steps over its data, its
+``examples.npz`` (per-example records, with ``config.track_examples``), ``summary.json``,
+TensorBoard and W&B rows, progress and log lines. An engine supplies only what differs, as a :class:`Program`: the compiled steps over its data, its
 evaluation and its learning-rate schedule.
 
 * Single runs: :func:`rethink_jax.train.train_and_evaluate` (the dataset on the devices).
@@ -140,6 +140,8 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
   stop_at_fit = c.get("stop_at_fit", False)
   identity = records.identity_hash(*[r.config for r in runs])
 
+  if c.get("track_examples", False) and any(r.examples is None for r in runs):
+    raise ValueError(f"config.track_examples is set but the {program.engine} engine gave no per-example record.")
   ckpt = checkpoint.Checkpoints(checkpoint_dir, identity, keep=c.keep_checkpoints)
   sums = program.zero_sums()
   meta = {"train_seconds": 0.0, "time_to_fit": [None] * k, "active": [True] * k, "steps_since_log": 0}
@@ -166,8 +168,6 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
       (r.workdir / records.SUMMARY).unlink(missing_ok=True)  # a run going on is not finished
     logs.append(records.MetricsLog(r.workdir / records.METRICS, step if restored is not None else None,
                                    write=is_main))
-    if c.get("track_examples", False) and r.examples is None:
-      raise ValueError(f"config.track_examples is set but the {program.engine} engine gave no per-example record.")
     examples.append(records.ExamplesLog(r.workdir / records.EXAMPLES, r.examples,
                                         step if restored is not None else None, write=is_main)
                     if r.examples is not None else None)

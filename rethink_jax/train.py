@@ -301,7 +301,10 @@ def make_eval_fn(graphdef, config, mesh, eval_batch_size: int):
   @jax.jit
   def batch_examples(state: TrainState, data: DeviceData, start: jax.Array, clean_labels: jax.Array):
     logits, idx, mask = batch_logits(state, data, start)
-    return sums(logits, data.y[idx], mask), per_example_outputs(logits, data.y[idx], clean_labels[idx])
+    per_example = per_example_outputs(logits, data.y[idx], clean_labels[idx])
+    # replicated, so every process (of many hosts) can read the whole batch back
+    per_example = jax.lax.with_sharding_constraint(per_example, _replicated(mesh))
+    return sums(logits, data.y[idx], mask), per_example
 
   def evaluate(state: TrainState, data: DeviceData, clean_labels: jax.Array | None = None) -> dict:
     n = int(data.y.shape[0])

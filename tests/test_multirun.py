@@ -98,3 +98,33 @@ def test_label_corruption_sweep_uses_one_program_and_seeds(tmp_path):
   again = sweep.run_sweep(runs, tmp_path, vmapped=True)  # finished: skipped, nothing retrained
   pick = lambda d: {n: (s["step"], s["train_accuracy"], s["test_accuracy"]) for n, s in d.items()}
   assert pick(again) == pick(out)
+
+
+def test_cifar10n_variants_train_as_one_vmapped_program(tmp_path, shared_data):
+  """CIFAR-10N human labels through the engine: a file in the published layout (built here
+  from the canonical labels), two variants in one vmapped program, each run its own record."""
+  import pickle
+  import zipfile
+
+  from rethink_jax import corruptions, data
+
+  full = data.load("cifar10", source="files", data_dir=str(shared_data("cifar10.npz").parent))
+  rng = np.random.default_rng(0)
+  clean = full.y_train.astype(np.int64)
+  noisy = lambda q: np.where(rng.random(len(clean)) < q, rng.integers(0, 10, len(clean)), clean)
+  table = {"clean_label": clean, **{key: noisy(q) for key, q in zip(corruptions.CIFAR10N_VARIANTS.values(),
+                                                                    (0.1, 0.2, 0.2, 0.2, 0.4))}}
+  path = tmp_path / "CIFAR-10_human.pt"
+  with zipfile.ZipFile(path, "w") as z:
+    z.writestr("CIFAR-10_human/data.pkl", pickle.dumps(table, protocol=2))
+  base = _base(**{"data.source": "files", "data.data_dir": str(shared_data("cifar10.npz").parent),
+                  "num_epochs": 1.0, "corruption.kind": "cifar10n", "corruption.labels_file": str(path),
+                  "track_examples": True})
+  configs = [common.override(base, **{"corruption.variant": v}) for v in ("aggregate", "worst")]
+  many = multirun.train_many(configs, [tmp_path / v for v in ("aggregate", "worst")], group_dir=tmp_path / "g")
+  for variant, summary in zip(("aggregate", "worst"), many):
+    key = corruptions.CIFAR10N_VARIANTS[variant]
+    ex = records.read_examples(tmp_path / variant)
+    np.testing.assert_array_equal(ex["labels"], table[key][:256])
+    np.testing.assert_array_equal(ex["corrupted"], table[key][:256] != clean[:256])
+    assert summary["corruption"]["variant"] == variant and len(summary["corruption"]["labels_file_sha256"]) == 64

@@ -251,7 +251,8 @@ def _free_port():
 def test_two_processes_match_one_process(tmp_path, one_device_run):
   port = _free_port()
   cmd = lambda i: [sys.executable, str(HELPER), str(tmp_path / "dist"), str(tmp_path / "dist.npz"), "--devices", "2",
-                   "--process", str(i), "--num-processes", "2", "--port", str(port), "--set", *DP_SETTINGS]
+                   "--process", str(i), "--num-processes", "2", "--port", str(port), "--set", *DP_SETTINGS,
+                   "track_examples=true"]  # per-example records gathered across hosts (training is unchanged)
   procs = [subprocess.Popen(cmd(i), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
            for i in range(2)]
   outs = [p.communicate(timeout=400) for p in procs]
@@ -259,6 +260,9 @@ def test_two_processes_match_one_process(tmp_path, one_device_run):
     assert p.returncode == 0, err[-3000:]
   (a, sa), (b, sb) = _leaves(one_device_run), _leaves(tmp_path / "dist.npz")
   assert int(np.load(tmp_path / "dist.npz")["devices"]) == 4 and sb["step"] == 2 and sa["step"] == 2
+  examples = records.read_examples(tmp_path / "dist")  # written by process 0 only, for every example
+  assert examples["correct"].shape[1] == len(examples["labels"]) and len(examples["eval_steps"]) >= 1
+  assert examples["correct"][-1].mean() == pytest.approx(sb["train_accuracy"], abs=1e-6)
   for x, y in zip(a, b):
     np.testing.assert_allclose(x, y, rtol=1e-3, atol=5e-5)
 

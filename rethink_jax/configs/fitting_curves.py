@@ -8,6 +8,8 @@ random pixels and Gaussian inputs, same model and hyperparameters.
 
 from rethink_jax.configs import common
 
+PRESETS = ("cpu", "paper")
+
 
 def get_config(preset: str = "cpu"):
   c = common.sweep_config(preset)

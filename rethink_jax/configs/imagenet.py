@@ -28,6 +28,7 @@ import ml_collections
 
 ROWS = {"all": (True, 0.2, True), "aug": (True, 0.0, False), "wd": (False, 0.0, True), "none": (False, 0.0, False),
         "random_labels": (False, 0.0, False), "tiny": (False, 0.0, False)}
+PRESETS = tuple(ROWS)
 IMAGENET_TRAIN_SIZE = 1_281_167
 WEIGHT_DECAY = 4e-5
 

@@ -8,6 +8,8 @@ CIFAR-10 (true labels); the report shades the gap to the cumulative best (early 
 
 from rethink_jax.configs import common
 
+PRESETS = ("cpu", "paper")
+
 
 def get_config(preset: str = "cpu"):
   c = common.sweep_config(preset)

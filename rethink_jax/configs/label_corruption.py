@@ -13,6 +13,8 @@ draws mean ± std error bars.
 
 from rethink_jax.configs import common
 
+PRESETS = ("cpu", "paper")
+
 
 def get_config(preset: str = "cpu"):
   c = common.sweep_config(preset)

@@ -13,6 +13,8 @@ fixed budget (no stop at fit), evaluated once per epoch.
 
 from rethink_jax.configs import common
 
+PRESETS = ("cpu", "paper")
+
 
 def get_config(preset: str = "cpu"):
   c = common.sweep_config(preset)

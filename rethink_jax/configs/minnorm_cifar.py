@@ -8,8 +8,11 @@ features (paper: 32,000 filters, 17%; 15% with a little l2 regularization).
 
 import ml_collections
 
+PRESETS = ("cpu", "subset", "paper", "full")  # 'paper' is the same as 'full'
+
 
 def get_config(preset: str = "cpu"):
+  preset = "full" if preset == "paper" else preset
   c = ml_collections.ConfigDict()
   c.source = "sample" if preset == "cpu" else "files"
   c.data_dir = ""

@@ -9,8 +9,11 @@ and 390 (its bandwidths and normalisation are not stated; here pixels are scaled
 
 import ml_collections
 
+PRESETS = ("cpu", "paper", "full")  # 'paper' is the same as 'full'
+
 
 def get_config(preset: str = "cpu"):
+  preset = "full" if preset == "paper" else preset
   c = ml_collections.ConfigDict()
   c.source = "sample" if preset == "cpu" else "files"
   c.data_dir = ""

@@ -10,6 +10,8 @@
 
 from rethink_jax.configs import common
 
+PRESETS = ("cpu", "paper")
+
 
 def get_config(preset: str = "cpu"):
   return common.randomization_config("random_labels", preset)

@@ -18,6 +18,8 @@ from rethink_jax.configs import common
 
 ALL_MODELS = ("inception_small", "inception_small_nobn", "alexnet_small", "mlp_3x512", "mlp_1x512")
 
+PRESETS = ("cpu", "paper", "appendix", "appendix_cpu")
+
 
 def get_config(preset: str = "cpu"):
   base_preset = "paper" if preset in ("paper", "appendix") else "cpu"

@@ -17,8 +17,11 @@ import ml_collections
 
 from rethink_jax.configs import common
 
+PRESETS = ("cpu", "paper", "full")  # 'paper' is the same as 'full'
+
 
 def get_config(preset: str = "cpu"):
+  preset = "full" if preset == "paper" else preset
   c = ml_collections.ConfigDict()
   c.seed = 0
   c.data = ml_collections.ConfigDict({"name": "cifar10", "source": "sample", "data_dir": ""})
