@@ -57,6 +57,22 @@ def _provenance(runs: dict) -> str:
           f"Training time, all runs: {seconds / 60:.1f} min.")
 
 
+LINE_STYLES = [dict(ls="-", marker="o"), dict(ls="--", marker="s"), dict(ls="-.", marker="^"), dict(ls=":", marker="D"),
+               dict(ls="-", marker="v"), dict(ls="--", marker="P")]
+
+
+def _style(i: int, n_points: int) -> dict:
+  """Line style and marker of curve ``i``: overlapping curves stay distinguishable."""
+  return {**LINE_STYLES[i % len(LINE_STYLES)], "markevery": max(1, n_points // 12), "markersize": 4}
+
+
+def _subject(runs: dict) -> str:
+  """Models and data of a sweep, for titles: ``mlp_1x512, CIFAR-10 full``."""
+  models = sorted({str(r["config"].get("model") or r["meta"].get("model", "")) for r in runs.values()} - {""})
+  data = sorted({_data_label(r["summary"]["dataset"]) for r in runs.values() if r["summary"]})
+  return ", ".join([" / ".join(models)] * bool(models) + ["; ".join(data)] * bool(data))
+
+
 def _load(sweep_dir) -> dict:
   return records.read_sweep(sweep_dir)[1]
 
@@ -124,15 +140,16 @@ def figure1a(sweep_dir) -> pathlib.Path:
   runs = _load(sweep_dir)
   plt = _plt()
   fig, ax = plt.subplots(figsize=(6, 4))
-  for kind in paper.FIGURE1_KINDS:
+  for i, kind in enumerate(paper.FIGURE1_KINDS):
     run = next((r for r in runs.values() if r["meta"].get("kind") == kind), None)
     if run is None:
       continue
     rows = [r for r in run["metrics"] if "batch_loss" in r]
-    ax.plot([r["step"] for r in rows], [r["batch_loss"] for r in rows], label=KIND_LABELS[kind])
+    ax.plot([r["step"] for r in rows], [r["batch_loss"] for r in rows], label=KIND_LABELS[kind],
+            **_style(i, len(rows)))
   ax.set_xlabel("steps")
   ax.set_ylabel("average training loss")
-  ax.set_title("Figure 1a: fitting the randomization tests")
+  ax.set_title(f"Figure 1a: fitting the randomization tests\n{_subject(runs)}", fontsize=10)
   ax.legend()
   out = _atomic_png(fig, pathlib.Path(sweep_dir) / "figure1a.png")
   plt.close(fig)
@@ -174,7 +191,7 @@ def figure1bc(sweep_dir) -> list[pathlib.Path]:
     ax.set_ylabel(ylabel)
     if name == "figure1c.png":
       ax.set_ylim(0, 1)
-    ax.set_title(title)
+    ax.set_title(f"{title}\n{_subject(runs)}", fontsize=10)
     outs.append(_atomic_png(fig, pathlib.Path(sweep_dir) / name))
     plt.close(fig)
   n_seeds = len(by_seed)
@@ -196,17 +213,17 @@ def _early_stopping_plot(runs: dict, key: str, label, title: str, ylabel: str, p
 
   plt = _plt()
   fig, ax = plt.subplots(figsize=(6, 4))
-  for run in runs.values():
+  for i, run in enumerate(runs.values()):
     rows = [r for r in run["metrics"] if key in r]
     if not rows:
       continue
     steps = np.array([r["step"] for r in rows])
     acc = np.array([r[key] for r in rows])
-    line, = ax.plot(steps, acc, label=label(run["meta"]))
+    line, = ax.plot(steps, acc, label=label(run["meta"]), **_style(i, len(rows)))
     ax.fill_between(steps, acc, np.maximum.accumulate(acc), color=line.get_color(), alpha=0.25)
   ax.set_xlabel("steps")
   ax.set_ylabel(ylabel)
-  ax.set_title(title)
+  ax.set_title(f"{title}\n{_subject(runs)}", fontsize=10)
   ax.legend()
   out = _atomic_png(fig, path)
   plt.close(fig)
@@ -251,10 +268,13 @@ def figure2a(sweep_dir) -> pathlib.Path:
 def _data_label(dataset: str) -> str:
   """``sample`` or ``full``, and JPEG-decoded or not, from a run's provenance."""
   parts = dataset.split(" | corrupted")[0].split(" | ")
+  head = parts[0].lower()
+  name = next((label for key, label in (("cifar", "CIFAR-10"), ("mnist", "MNIST"), ("imagenet", "ImageNet"))
+               if key in head), parts[0])
   subset = [p for p in parts if p.startswith("first ") and p.endswith(" train")]
-  size = ("2,000-image sample" if "sample" in parts[0] else
+  size = ("embedded sample" if "sample" in head else
           f"first {int(subset[0].split()[1]):,} training images" if subset else "full")
-  return f"CIFAR-10 {size}" + (", JPEG-decoded" if "jpeg" in parts[0].lower() else "")
+  return f"{name} {size}" + (", JPEG-decoded" if "jpeg" in head else "")
 
 
 def memorization_stats(run: dict) -> dict | None:

@@ -114,7 +114,7 @@ def test_report_cli_single_run_gets_curves_and_a_summary(tmp_path):
   assert out.stdout.split() == ["wrote", str(run_dir / "curves.png"), "wrote", str(run_dir / "summary.md")]
   assert (run_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
   text = (run_dir / "summary.md").read_text()
-  assert "mlp_1x512, CIFAR-10 2,000-image sample, random labels." in text
+  assert "mlp_1x512, CIFAR-10 embedded sample, random labels." in text
   assert "| train accuracy | 100.00 % |" in text and "| time to fit (train_accuracy >= 1) | step 60 (epoch 6.0) |" in text
 
 
