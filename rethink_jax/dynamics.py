@@ -48,7 +48,7 @@ def _never(index: jax.Array, happened: jax.Array) -> jax.Array:
   return jnp.where(happened, index, -1).astype(jnp.int32)
 
 
-def first_learned(correct) -> jax.Array:
+def first_learned(correct: jax.typing.ArrayLike) -> jax.Array:
   """The first evaluation at which each example is classified as its training label (Arpit et al., 2017).
 
   Args:
@@ -61,7 +61,7 @@ def first_learned(correct) -> jax.Array:
   return _never(jnp.argmax(correct, axis=-2), jnp.any(correct, axis=-2))
 
 
-def learned_for_good(correct) -> jax.Array:
+def learned_for_good(correct: jax.typing.ArrayLike) -> jax.Array:
   """The evaluation from which each example stays fitted to the end (Toneva et al., 2019).
 
   The first ``t`` with ``correct[t:]`` all True: the example is fitted at ``t`` and never
@@ -81,7 +81,7 @@ def learned_for_good(correct) -> jax.Array:
   return _never(steps - count, count > 0)
 
 
-def forgetting_events(correct) -> jax.Array:
+def forgetting_events(correct: jax.typing.ArrayLike) -> jax.Array:
   """Forgetting events per example: transitions from fitted to not fitted between
   consecutive evaluations (Toneva et al., 2019; see the module note on what is counted).
 
@@ -96,7 +96,7 @@ def forgetting_events(correct) -> jax.Array:
   return jnp.sum(lost, axis=-2).astype(jnp.int32)
 
 
-def fraction_fitted(correct, corrupted) -> dict[str, jax.Array]:
+def fraction_fitted(correct: jax.typing.ArrayLike, corrupted: jax.typing.ArrayLike) -> dict[str, jax.Array]:
   """Fraction of training examples fitted at each evaluation, all and split by clean vs
   corrupted (Arpit et al., 2017: real examples are fitted first, noise later).
 
@@ -122,7 +122,8 @@ def fraction_fitted(correct, corrupted) -> dict[str, jax.Array]:
   return {"all": jnp.mean(c, axis=-1), "clean": mean(1.0 - noisy), "corrupted": mean(noisy)}
 
 
-def clean_predictions_before_memorized(correct, pred_is_clean_label, corrupted) -> dict[str, jax.Array]:
+def clean_predictions_before_memorized(correct: jax.typing.ArrayLike, pred_is_clean_label: jax.typing.ArrayLike,
+                                       corrupted: jax.typing.ArrayLike) -> dict[str, jax.Array]:
   """For corrupted examples: how often the network predicted the *clean* label before it
   memorized the noisy one (the "patterns first" evidence of Arpit et al., 2017).
 
@@ -157,7 +158,8 @@ def clean_predictions_before_memorized(correct, pred_is_clean_label, corrupted) 
           "rate": rate}
 
 
-def evaluation_epochs(index, eval_steps, steps_per_epoch: int) -> np.ndarray:
+def evaluation_epochs(index: np.typing.ArrayLike, eval_steps: np.typing.ArrayLike,
+                      steps_per_epoch: int) -> np.ndarray:
   """Evaluation indices (as the functions above return) as epochs; ``-1`` becomes NaN.
 
   Args:

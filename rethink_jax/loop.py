@@ -4,8 +4,9 @@
 loss guard (read once per boundary, **before** any checkpoint is written), periodic
 evaluation, time to fit and stop-at-fit, checkpoint save and restore, ``metrics.jsonl``,
 ``examples.npz`` (per-example records, with ``config.track_examples``), ``summary.json``,
-TensorBoard and W&B rows, progress and log lines. An engine supplies only what differs, as a :class:`Program`: the compiled steps over its data, its
-evaluation and its learning-rate schedule.
+TensorBoard and W&B rows, progress and log lines. An engine supplies only what differs,
+as a :class:`Program`: the compiled steps over its data, its evaluation and its
+learning-rate schedule.
 
 * Single runs: :func:`rethink_jax.train.train_and_evaluate` (the dataset on the devices).
 * K vmapped runs: :func:`rethink_jax.multirun.train_many` (one program, K run directories).

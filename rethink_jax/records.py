@@ -41,7 +41,8 @@ import tempfile
 from typing import Any, Iterable, Sequence
 
 __all__ = ["RunDirError", "RecordError", "ConfigMismatchError", "CONFIG", "METRICS", "SUMMARY", "CHECKPOINTS",
-           "TENSORBOARD", "SWEEP", "EXAMPLES", "HOW_KEYS", "NEUTRAL_DEFAULTS", "TIMING_KEYS", "SUMMARY_FIELDS", "ARTIFACTS",
+           "TENSORBOARD", "SWEEP", "EXAMPLES", "HOW_KEYS", "NEUTRAL_DEFAULTS", "TIMING_KEYS", "SUMMARY_FIELDS",
+           "ARTIFACTS",
            "atomic_write_text", "write_json", "read_json", "write_jsonl", "read_jsonl", "MetricsLog",
            "ExamplesLog", "read_examples", "EXAMPLE_SERIES", "EXAMPLE_STATIC",
            "identity", "identity_hash", "identity_diff", "check_run_dir", "total_steps", "finished_summary",
