@@ -14,10 +14,12 @@ missing data) prints one or two lines on stderr and exits with status 2; set
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
 import os
 import pathlib
 import sys
-from typing import Callable
+from typing import Callable, NoReturn
 
 import ml_collections
 
@@ -65,7 +67,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
   return (validate.ConfigError, records.RunDirError, records.RecordError, DataError)
 
 
-def _exit(message: str, status: int = EXIT_USAGE) -> None:
+def _exit(message: str, status: int = EXIT_USAGE) -> NoReturn:
   print(f"error: {message}", file=sys.stderr)
   sys.exit(status)
 
@@ -93,7 +95,6 @@ def resolve_config_path(value: str) -> str:
                      and f not in ("common.py", "validate.py", "keys.py"))
   _exit(f"config file {path} not found; pass a path, or one of the package's configs by name: "
         f"{', '.join(available)} (e.g. --config {available[0]}:cpu).")
-  return value  # not reached
 
 
 def _rewrite_config_arg(argv: list[str]) -> list[str]:
@@ -126,8 +127,6 @@ def _flat(config, prefix: str = "") -> list[tuple[str, object]]:
 
 
 def _load_config_module(path: str):
-  import importlib.util
-
   spec = importlib.util.spec_from_file_location("rethink_jax_config_for_help", path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
@@ -142,8 +141,6 @@ def print_help(argv: list[str]) -> None:
   from absl import flags
 
   from rethink_jax.configs import keys
-
-  import inspect
 
   path, _, preset = _config_arg(argv).partition(":")
   module = _load_config_module(path)

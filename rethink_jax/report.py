@@ -266,7 +266,8 @@ def figure2a(sweep_dir) -> pathlib.Path:
 
 
 def _data_label(dataset: str) -> str:
-  """``sample`` or ``full``, and JPEG-decoded or not, from a run's provenance."""
+  """A run's data for titles, from its provenance: the dataset, its size (the embedded sample,
+  a first-N subset or full) and "JPEG-decoded" where the provenance says so."""
   parts = dataset.split(" | corrupted")[0].split(" | ")
   head = parts[0].lower()
   name = next((label for key, label in (("cifar", "CIFAR-10"), ("mnist", "MNIST"), ("imagenet", "ImageNet"))
