@@ -295,9 +295,11 @@ def _read_label_file(path: pathlib.Path) -> dict:
     with open(path, "rb") as f:  # np.save of a dict: an object array, pickled after the header
       version = np.lib.format.read_magic(f)
       read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-      shape, _, dtype = read_header(f)
-      obj = _NumpyOnlyUnpickler(f).load() if dtype == object else np.lib.format.read_array(open(path, "rb"))
-    if isinstance(obj, np.ndarray) and obj.dtype == object and obj.shape == ():
+      _, _, dtype = read_header(f)
+      if dtype != object:
+        raise ValueError(f"a .npy of {dtype} values, not a dict of label arrays")
+      obj = _NumpyOnlyUnpickler(f).load()
+    if isinstance(obj, np.ndarray) and obj.shape == ():
       obj = obj.item()
   elif path.suffix == ".npz":
     with np.load(path, allow_pickle=False) as z:

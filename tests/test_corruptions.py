@@ -322,6 +322,9 @@ def test_cifar10n_loader_refuses_code_and_corrupt_files(tmp_path):
   truncated.write_bytes(truncated.read_bytes()[:200])
   with pytest.raises(ValueError, match="not a CIFAR-10N label file"):
     C.load_cifar10n(truncated, "aggregate")
+  np.save(tmp_path / "plain.npy", np.zeros(5, int))  # an array, not the dict of label sets
+  with pytest.raises(ValueError, match="not a dict of label arrays"):
+    C.load_cifar10n(tmp_path / "plain.npy", "aggregate")
   wrong = tmp_path / "wrong.npz"
   np.savez(wrong, clean_label=np.zeros(5, int), aggre_label=np.full(5, 12))
   with pytest.raises(ValueError, match="classes 0..9"):
