@@ -36,7 +36,7 @@ def main():
   parser.add_argument("--vmapped", type=int, default=1, help="runs trained as one vmapped program (1: a single run)")
   args = parser.parse_args()
 
-  base = common.set_model(memorization.get_config("paper" if args.data_dir else "cpu").train, args.model)
+  base = common.set_model(common.run_base(memorization.get_config("paper" if args.data_dir else "cpu")), args.model)
   n_train = (args.max_train or 50_000) if args.data_dir else 2000
   spe = n_train // base.batch_size
   base = common.override(base, **{"num_epochs": args.epochs, "eval_every_steps": spe, "log_every_steps": spe,

@@ -28,7 +28,7 @@ def main():
   parser.add_argument("--epochs", type=float, default=20.0)
   args = parser.parse_args()
 
-  base = common.set_model(label_corruption.get_config("cpu").train, args.model)
+  base = common.set_model(common.run_base(label_corruption.get_config("cpu")), args.model)
   base = common.override(base, **{"stop_at_fit": False, "num_epochs": args.epochs, "eval_every_steps": 100_000,
                                   "log_every_steps": 100_000, "checkpoint_every_steps": 100_000})
   levels = np.linspace(0.0, 1.0, args.levels)

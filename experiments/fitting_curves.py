@@ -6,7 +6,8 @@ rebuilds its tables and figures from the run records.
   python experiments/fitting_curves.py [--config rethink_jax/configs/fitting_curves.py:paper]
 """
 
-from rethink_jax import cli, report, sweep
+from rethink_jax import cli, report
+from rethink_jax.configs import fitting_curves
 
 if __name__ == "__main__":
-  cli.run_sweep_script("fitting_curves", lambda config: sweep.fitting_curves_runs(config), report.build)
+  cli.run_sweep_script("fitting_curves", fitting_curves.build_runs, report.build)

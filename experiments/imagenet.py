@@ -33,5 +33,12 @@ def main(argv):
   cli.run_main(go)
 
 
+def check(config) -> None:
+  from rethink_jax.configs import validate
+
+  validate.check(config, "imagenet")
+
+
 if __name__ == "__main__":
+  cli.on_dry_run(check, _WORKDIR, lambda config: f"run directory {os.path.join(_WORKDIR.value, config.row)}")
   app.run(main, flags_parser=cli.flags_parser)

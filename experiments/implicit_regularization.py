@@ -6,7 +6,8 @@ rebuilds its tables and figures from the run records.
   python experiments/implicit_regularization.py [--config rethink_jax/configs/implicit_regularization.py:paper]
 """
 
-from rethink_jax import cli, report, sweep
+from rethink_jax import cli, report
+from rethink_jax.configs import implicit_regularization
 
 if __name__ == "__main__":
-  cli.run_sweep_script("implicit_regularization", lambda config: sweep.implicit_regularization_runs(config), report.build)
+  cli.run_sweep_script("implicit_regularization", implicit_regularization.build_runs, report.build)

@@ -6,7 +6,8 @@ rebuilds its tables and figures from the run records.
   python experiments/label_corruption.py [--config rethink_jax/configs/label_corruption.py:paper]
 """
 
-from rethink_jax import cli, report, sweep
+from rethink_jax import cli, report
+from rethink_jax.configs import label_corruption
 
 if __name__ == "__main__":
-  cli.run_sweep_script("label_corruption", lambda config: sweep.label_corruption_runs(config), report.build)
+  cli.run_sweep_script("label_corruption", label_corruption.build_runs, report.build)

@@ -8,7 +8,8 @@ run keeping per-example records (examples.npz); then rebuilds the report from th
   python experiments/memorization.py [--config rethink_jax/configs/memorization.py:paper]
 """
 
-from rethink_jax import cli, report, sweep
+from rethink_jax import cli, report
+from rethink_jax.configs import memorization
 
 if __name__ == "__main__":
-  cli.run_sweep_script("memorization", lambda config: sweep.memorization_runs(config), report.build)
+  cli.run_sweep_script("memorization", memorization.build_runs, report.build)

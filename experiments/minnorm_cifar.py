@@ -1,6 +1,6 @@
 """Section 5 on CIFAR-10: min-norm Gaussian kernel on pixels, and random conv features.
 
-  python experiments/minnorm_cifar.py [--config rethink_jax/configs/minnorm_cifar.py:subset --config.data_dir=DIR]
+  python experiments/minnorm_cifar.py [--config rethink_jax/configs/minnorm_cifar.py:subset --config.data.data_dir=DIR]
 """
 
 import os
@@ -19,19 +19,19 @@ _WORKDIR = flags.DEFINE_string("workdir", "runs/minnorm_cifar", "Where results.j
 
 def check(c) -> None:
   """Every entry checked before any data is loaded or anything is computed."""
-  validate.check_entries(c, positive_ints=("num_filters", "filter_block"), non_negative_ints=("max_train",),
+  validate.check_entries(c, positive_ints=("num_filters", "filter_block"), non_negative_ints=("data.max_train",),
                          positive_numbers=("bandwidth",), non_negative_number_lists=("ridges",),
-                         choices={"source": data.SOURCES, "gram_dtype": ("float32", "float64")},
+                         choices={"data.name": ('cifar10',), "data.source": data.SOURCES, "gram_dtype": ("float32", "float64")},
                          subsets={"methods": ("gaussian", "random_conv")})
 
 
 def run(c) -> None:
   check(c)
-  ds = data.load("cifar10", source=c.source, data_dir=c.data_dir or None)
-  if c.max_train > len(ds.y_train):
-    raise validate.ConfigError(f"config.max_train = {c.max_train}: must be at most the {len(ds.y_train)} training "
+  ds = data.load(c.data.name, source=c.data.source, data_dir=c.data.data_dir or None)
+  if c.data.max_train > len(ds.y_train):
+    raise validate.ConfigError(f"config.data.max_train = {c.data.max_train}: must be at most the {len(ds.y_train)} training "
                                "images (0: all of them).")
-  n = c.max_train or len(ds.y_train)
+  n = c.data.max_train or len(ds.y_train)
   workdir = records.check_writable(_WORKDIR.value)  # before hours of work, after every check
   x, y, xt, yt = ds.x_train[:n], ds.y_train[:n], ds.x_test, ds.y_test
   print(f"data: {ds.provenance}; {n} train, {len(yt)} test")
@@ -71,4 +71,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  cli.on_dry_run(check, _WORKDIR)
   app.run(main, flags_parser=cli.flags_parser)

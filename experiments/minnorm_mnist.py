@@ -2,7 +2,7 @@
 
 Prints test error, RKHS norm, relative residual, time and peak memory for each.
 
-  python experiments/minnorm_mnist.py [--config rethink_jax/configs/minnorm_mnist.py:full --config.data_dir=DIR]
+  python experiments/minnorm_mnist.py [--config rethink_jax/configs/minnorm_mnist.py:paper --config.data.data_dir=DIR]
 """
 
 import os
@@ -23,20 +23,20 @@ SYSTEMS = ("raw", "gabor")
 
 def check(c) -> None:
   """Every entry checked before any data is loaded or anything is computed."""
-  validate.check_entries(c, non_negative_ints=("max_train",), positive_numbers=("raw_bandwidth", "gabor_bandwidth"),
+  validate.check_entries(c, non_negative_ints=("data.max_train",), positive_numbers=("raw_bandwidth", "gabor_bandwidth"),
                          non_negative_numbers=("ridge",),
-                         choices={"source": data.SOURCES, "solver": ("auto", "cholesky", "cg"),
+                         choices={"data.name": ('mnist',), "data.source": data.SOURCES, "solver": ("auto", "cholesky", "cg"),
                                   "encoding": ("onehot", "centered")},
                          subsets={"features": SYSTEMS})
 
 
 def run(c) -> None:
   check(c)
-  ds = data.load("mnist", source=c.source, data_dir=c.data_dir or None)
-  if c.max_train > len(ds.y_train):
-    raise validate.ConfigError(f"config.max_train = {c.max_train}: must be at most the {len(ds.y_train)} training "
+  ds = data.load(c.data.name, source=c.data.source, data_dir=c.data.data_dir or None)
+  if c.data.max_train > len(ds.y_train):
+    raise validate.ConfigError(f"config.data.max_train = {c.data.max_train}: must be at most the {len(ds.y_train)} training "
                                "images (0: all of them).")
-  n = c.max_train or len(ds.y_train)
+  n = c.data.max_train or len(ds.y_train)
   workdir = records.check_writable(_WORKDIR.value)
   x, y, xt, yt = ds.x_train[:n], ds.y_train[:n], ds.x_test, ds.y_test
   print(f"data: {ds.provenance}; {n} train, {len(yt)} test")
@@ -64,4 +64,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  cli.on_dry_run(check, _WORKDIR)
   app.run(main, flags_parser=cli.flags_parser)

@@ -6,7 +6,8 @@ rebuilds its tables and figures from the run records.
   python experiments/table1.py [--config rethink_jax/configs/table1.py:paper]
 """
 
-from rethink_jax import cli, report, sweep
+from rethink_jax import cli, report
+from rethink_jax.configs import table1
 
 if __name__ == "__main__":
-  cli.run_sweep_script("table1", lambda config: (sweep.appendix_runs if config.appendix else sweep.table1_runs)(config), report.build)
+  cli.run_sweep_script("table1", table1.build_runs, report.build)

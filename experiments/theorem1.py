@@ -4,7 +4,7 @@ Fits random labels on n real images with the depth-two construction (2n + d weig
 prints parameters, max residual, time, conditioning and test accuracy; then estimates
 empirical Rademacher complexities. Writes results.json to --workdir.
 
-  python experiments/theorem1.py [--config rethink_jax/configs/theorem1.py:full]
+  python experiments/theorem1.py [--config rethink_jax/configs/theorem1.py:paper]
 """
 
 import os
@@ -124,4 +124,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  cli.on_dry_run(check, _WORKDIR)
   app.run(main, flags_parser=cli.flags_parser)

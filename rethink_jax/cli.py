@@ -208,15 +208,16 @@ def _dry_run() -> None:
   from absl import flags
 
   config = flags.FLAGS["config"].value
+  describe = _DRY_RUN.get("describe")
+  try:  # checked first: a bad entry is one line, with no config printed above it
+    lines = describe(config) if describe else [f"workdir {flags.FLAGS['workdir'].value}"]
+  except _user_errors() as e:
+    _exit(str(e))
   print(f"config {flags.FLAGS['config'].config_filename}:")
   for key, value in _flat(config):
     print(f"  {key} = {value!r}")
-  describe = _DRY_RUN.get("describe")
-  try:
-    for line in (describe(config) if describe else [f"workdir {flags.FLAGS['workdir'].value}"]):
-      print(line)
-  except _user_errors() as e:
-    _exit(str(e))
+  for line in lines:
+    print(line)
   print("dry run: nothing was trained or written.")
   sys.exit(0)
 
@@ -248,6 +249,19 @@ def define_config_flag(config_file: str, help_text: str):
     return config_flags.DEFINE_config_file("config", config_file, help_text, lock_config=False)
   except (AttributeError, KeyError, TypeError, ValueError) as e:
     _bad_override(e)
+
+
+def on_dry_run(check: Callable, workdir_flag, where: Callable | None = None) -> None:
+  """What ``--dry_run`` does for a script with its own ``main`` (min-norm, Theorem 1,
+  ImageNet): ``check(config)`` validates every entry (a bad one is one line and exit 2),
+  then the config and where the script would write are printed (``where(config)``, or
+  ``workdir_flag``'s ``results.json``)."""
+
+  def describe(config):
+    check(config)
+    return [where(config) if where else f"results directory {workdir_flag.value} (results.json)"]
+
+  _DRY_RUN["describe"] = describe
 
 
 def run_main(main: Callable[[], None]) -> None:
@@ -315,9 +329,14 @@ def run_sweep_script(experiment: str, build: Callable, report: Callable) -> None
   only = flags.DEFINE_string("only", None, "Run just this run of the sweep (by name).")
 
   def describe(config):
+    from rethink_jax.configs import validate
+
     runs = build(config)
+    vmapped = config.sweep.get("vmapped", False)
+    for cfg, _ in runs.values():
+      validate.check(cfg, "single")
     return [f"sweep directory {workdir_flag.value} ({runs.artifact}, {len(runs)} runs"
-            + (", vmapped where they differ only in labels or seeds" if config.get("vmapped", False) else "") + "):"] \
+            + (", vmapped where they differ only in labels or seeds" if vmapped else "") + "):"] \
         + [f"  {pathlib.Path(workdir_flag.value) / name}" for name in runs]
 
   _DRY_RUN["describe"] = describe
@@ -328,7 +347,7 @@ def run_sweep_script(experiment: str, build: Callable, report: Callable) -> None
 
     def go():
       config = config_flag.value
-      sweep.run_sweep(build(config), workdir_flag.value, only=only.value, vmapped=config.get("vmapped", False))
+      sweep.run_sweep(build(config), workdir_flag.value, only=only.value, vmapped=config.sweep.get("vmapped", False))
       for path in report(workdir_flag.value):
         print(f"wrote {path}")
 

@@ -3,39 +3,22 @@ run resumes from its checkpoint (through :func:`rethink_jax.train.train_and_eval
 
 A sweep directory holds ``sweep.json`` (the paper artifact it reproduces, and each run's
 name, config and metadata such as the Table 1 row it reproduces; see
-:func:`rethink_jax.records.write_sweep`) and one run directory per run. Builders below turn
-an experiment config into its runs, one per paper artifact; each returns :class:`SweepRuns`,
-which carries the artifact's name.
+:func:`rethink_jax.records.write_sweep`) and one run directory per run. Each artifact's
+config module turns its config into runs (``rethink_jax.configs.table1.build_runs(config)``
+and so on), as :class:`SweepRuns`, which carries the artifact's name.
 """
 
 from __future__ import annotations
 
-import copy
 import pathlib
-from typing import Any
 
-import ml_collections
+from rethink_jax import records, train
+from rethink_jax.configs import validate
+from rethink_jax.configs.common import SweepRuns
 
-from rethink_jax import paper, records, train
-from rethink_jax.configs import common
-
-__all__ = ["run_sweep", "load_sweep", "SweepRuns", "table1_runs", "appendix_runs", "fitting_curves_runs",
-           "label_corruption_runs", "implicit_regularization_runs", "memorization_runs", "SWEEP_FILE",
-           "FIGURE1_KINDS"]
+__all__ = ["run_sweep", "load_sweep", "SweepRuns", "SWEEP_FILE"]
 
 SWEEP_FILE = records.SWEEP
-FIGURE1_KINDS = paper.FIGURE1_KINDS
-
-
-class SweepRuns(dict):
-  """``{name: (config, meta)}`` of a sweep, and ``artifact``: the paper artifact it reproduces
-  (one of :data:`rethink_jax.records.ARTIFACTS`)."""
-
-  def __init__(self, artifact: str, runs: dict[str, tuple[ml_collections.ConfigDict, dict[str, Any]]]):
-    if artifact not in records.ARTIFACTS:
-      raise ValueError(f"Unknown paper artifact {artifact!r}; choose one of {records.ARTIFACTS}.")
-    super().__init__(runs)
-    self.artifact = artifact
 
 
 def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=None, merge: bool = False,
@@ -51,10 +34,12 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
   """
   artifact = getattr(runs, "artifact", None)
   if artifact is None:
-    raise ValueError("run_sweep needs SweepRuns (the paper artifact it reproduces), as the builders here return.")
+    raise ValueError("run_sweep needs SweepRuns (the paper artifact it reproduces), as each config module's build_runs returns.")
   if only is not None and only not in runs:
     raise ValueError(f"No run named {only!r} in this sweep; its runs are {sorted(runs)}.")
-  for name, (cfg, _) in runs.items():  # a mismatched run directory fails before anything is written
+  engine = "imagenet" if artifact == "table2" else "single"
+  for name, (cfg, _) in runs.items():  # a bad entry or a mismatched run directory fails before anything is written
+    validate.check(cfg, engine)
     records.check_run_dir(pathlib.Path(sweep_dir).expanduser() / name, cfg)
   sweep_dir = records.check_writable(sweep_dir)
   spec = {}
@@ -106,81 +91,3 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
 def load_sweep(sweep_dir) -> dict[str, dict]:
   """``{name: {"meta", "config", "summary" (or None), "metrics", "dir"}}`` for every run of a sweep."""
   return records.read_sweep(sweep_dir)[1]
-
-
-def table1_runs(c: ml_collections.ConfigDict) -> SweepRuns:
-  """Table 1: each model with/without random crop and weight decay, and with random labels."""
-  runs = {}
-  for model in c.models:
-    crops = (True, False) if not model.startswith("mlp") and not model.endswith("nobn") else (False,)
-    base = common.set_model(copy.deepcopy(c.train), model)
-    for crop in crops:
-      for wd in (True, False):
-        name = f"{model}-crop{int(crop)}-wd{int(wd)}"
-        runs[name] = (common.override(base, **{"augment.random_crop": crop,
-                                        "optim.weight_decay": c.weight_decay if wd else 0.0}),
-                      {"model": model, "random_crop": crop, "weight_decay": wd, "random_labels": False})
-    runs[f"{model}-random_labels"] = (common.override(base, **{"corruption.kind": "random_labels",
-                                                        "num_epochs": c.random_label_epochs}),
-                                      {"model": model, "random_crop": False, "weight_decay": False,
-                                       "random_labels": True})
-  return SweepRuns("table1", runs)
-
-
-def appendix_runs(c: ml_collections.ConfigDict) -> SweepRuns:
-  """Appendix table: random labels with regularizers."""
-  runs = {}
-  for model in c.models:
-    base = common.override(common.set_model(copy.deepcopy(c.train), model),
-                    **{"corruption.kind": "random_labels", "num_epochs": c.random_label_epochs})
-    runs[f"{model}-random_labels-wd"] = (common.override(base, **{"optim.weight_decay": c.weight_decay}),
-                                         {"model": model, "regularizer": "weight decay"})
-    if model == "inception_small":
-      runs[f"{model}-random_labels-crop"] = (common.override(base, **{"augment.random_crop": True}),
-                                             {"model": model, "regularizer": "random crop"})
-      runs[f"{model}-random_labels-augment"] = (
-          common.override(base, **{"augment.flip": True, "augment.rotate_degrees": 25.0, "optim.lr_decay": 0.999}),
-          {"model": model, "regularizer": "augmentation"})
-  return SweepRuns("appendix", runs)
-
-
-def fitting_curves_runs(c: ml_collections.ConfigDict) -> SweepRuns:
-  """Figure 1a: the five randomization tests, same model and hyperparameters."""
-  return SweepRuns("figure1a", {kind: (common.override(c.train, **{"corruption.kind": kind}), {"kind": kind})
-                                for kind in FIGURE1_KINDS})
-
-
-def label_corruption_runs(c: ml_collections.ConfigDict) -> SweepRuns:
-  """Figures 1b and 1c: partially corrupted labels at each level in ``c.levels``, for each
-  seed in ``c.seeds`` (default: just ``c.train.seed``; more seeds give error bars)."""
-  seeds = tuple(c.get("seeds", None) or (c.train.seed,))
-  runs = {}
-  for seed in seeds:
-    for p in c.levels:
-      name = f"p{p:.2f}" + (f"-seed{seed}" if len(seeds) > 1 else "")
-      runs[name] = (common.override(c.train, **{"corruption.kind": "partial_labels", "corruption.p": float(p),
-                                                "seed": int(seed)}), {"p": float(p), "seed": int(seed)})
-  return SweepRuns("figure1bc", runs)
-
-
-def implicit_regularization_runs(c: ml_collections.ConfigDict) -> SweepRuns:
-  """Figure 2b: Inception with and without BatchNorm on true labels."""
-  return SweepRuns("figure2b", {model: (common.set_model(copy.deepcopy(c.train), model), {"model": model})
-                                for model in c.models})
-
-
-def memorization_runs(c: ml_collections.ConfigDict) -> SweepRuns:
-  """Memorization dynamics: for each model in ``c.models``, partially corrupted labels at
-  each level in ``c.levels`` and (with ``c.random_labels``) random labels, every run with
-  per-example records (``track_examples``)."""
-  runs = {}
-  for model in c.models:
-    base = common.override(common.set_model(copy.deepcopy(c.train), model), track_examples=True)
-    for p in c.levels:
-      runs[f"{model}-p{p:.2f}"] = (common.override(base, **{"corruption.kind": "partial_labels",
-                                                            "corruption.p": float(p)}),
-                                   {"model": model, "p": float(p)})
-    if c.random_labels:
-      runs[f"{model}-random_labels"] = (common.override(base, **{"corruption.kind": "random_labels"}),
-                                        {"model": model, "p": 1.0})
-  return SweepRuns("memorization", runs)

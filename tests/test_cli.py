@@ -28,12 +28,64 @@ def test_help_lists_presets_every_config_key_and_an_example(tmp_path, script):
   assert "Presets: --config rethink_jax/configs/" in text and "Config keys (--config.KEY=VALUE)" in text
   entries = [line.split()[0] for line in text.splitlines() if line.startswith("  ") and not line.startswith("  --")
              and not line.strip().startswith("python ")]
-  assert "seed" in entries or "train.seed" in entries or "source" in entries
+  assert "data.source" in entries and "data.data_dir" in entries  # one schema: data.* everywhere
   for key in entries:  # every key has its meaning
     assert keys.describe(key), f"{script}: config key {key} has no meaning in rethink_jax/configs/keys.py"
   assert "  --dry_run:" in text and "  --workdir:" in text
   example = text.split("Example:\n")[1].strip()
   assert example.startswith(f"python experiments/{script}.py") and "  " not in example
+  assert not any(tmp_path.iterdir())
+
+
+def _keys(config, prefix=""):
+  out = set()
+  for key, value in config.items():
+    out |= _keys(value, f"{prefix}{key}.") if hasattr(value, "items") else {prefix + key}
+  return out
+
+
+SWEEPS = ("table1", "fitting_curves", "label_corruption", "implicit_regularization", "memorization")
+
+
+@pytest.mark.parametrize("name", SWEEPS)
+def test_a_sweep_takes_the_single_run_schema_plus_its_sweep_entries(name):
+  import importlib
+
+  from rethink_jax.configs import common, random_labels
+
+  single = _keys(random_labels.get_config("cpu"))
+  module = importlib.import_module(f"rethink_jax.configs.{name}")
+  assert {"cpu", "paper"} <= set(module.PRESETS)
+  for preset in module.PRESETS:
+    c = module.get_config(preset)
+    own = {k for k in _keys(c) if k.startswith("sweep.")}
+    assert own and _keys(c) - own == single, (preset, sorted(_keys(c) ^ single - own))
+    runs = module.build_runs(c)
+    assert runs and all(_keys(cfg) == single for cfg, _ in runs.values())  # each run: a single run's config
+    assert all(cfg.model for cfg, _ in runs.values())
+  # --config.model names one model of a sweep over models (or the model of any other sweep)
+  c = common.override(module.get_config("cpu"), model="alexnet_small")
+  assert {cfg.model for cfg, _ in module.build_runs(c).values()} == {"alexnet_small"}
+
+
+@pytest.mark.parametrize("name", ("minnorm_mnist", "minnorm_cifar", "theorem1"))
+def test_min_norm_and_theorem1_configs_share_the_data_entries_and_presets(name):
+  import importlib
+
+  module = importlib.import_module(f"rethink_jax.configs.{name}")
+  assert {"cpu", "paper"} <= set(module.PRESETS)
+  cpu, paper = module.get_config("cpu"), module.get_config("paper")
+  assert {"data.name", "data.source", "data.data_dir"} <= _keys(cpu)
+  assert (cpu.data.source, paper.data.source) == ("sample", "files")
+  assert module.get_config("full").to_dict() == paper.to_dict()  # 'full': the older name of 'paper'
+
+
+def test_a_bad_model_in_a_sweep_is_one_line_and_exit_2(tmp_path):
+  out = _run("table1", "--config.model=alexnet", "--dry_run", cwd=tmp_path)
+  assert out.returncode == 2 and out.stderr.startswith("error: config.model = 'alexnet': must be one of")
+  assert len(out.stderr.strip().splitlines()) == 1 and not out.stdout
+  empty = _run("memorization", "--config.sweep.models=()", "--dry_run", cwd=tmp_path)
+  assert empty.returncode == 2 and "config.sweep.models = (): must name at least one model" in empty.stderr
   assert not any(tmp_path.iterdir())
 
 
@@ -44,7 +96,7 @@ def test_documented_config_path_and_short_form_work_from_any_directory(tmp_path)
     assert "  model = 'alexnet_small'" in out.stdout and "  data.source = 'files'" in out.stdout
     assert "run directory runs/random_labels/alexnet_small-random_labels-files-seed0-" in out.stdout
     assert out.stdout.rstrip().endswith("dry run: nothing was trained or written.")
-  sweep = _run("label_corruption", "--config=label_corruption", "--config.levels=(0.0,0.5)", "--dry_run",
+  sweep = _run("label_corruption", "--config=label_corruption", "--config.sweep.levels=(0.0,0.5)", "--dry_run",
                cwd=tmp_path)
   assert sweep.returncode == 0, sweep.stderr[-2000:]
   assert "sweep directory runs/label_corruption (figure1bc, 2 runs" in sweep.stdout

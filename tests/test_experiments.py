@@ -10,7 +10,7 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 FAST = ["--config.num_epochs=1", "--config.eval_every_steps=15", "--config.log_every_steps=5"]
-FAST_SWEEP = ["--config.train.num_epochs=0.4", "--config.train.eval_every_steps=3", "--config.train.log_every_steps=3"]
+FAST_SWEEP = ["--config.num_epochs=0.4", "--config.eval_every_steps=3", "--config.log_every_steps=3"]
 
 
 def _run(script, tmp_path, *args):
@@ -37,7 +37,7 @@ def test_fitting_curves(tmp_path):
 
 
 def test_label_corruption_and_resume_skips_finished_runs(tmp_path):
-  args = [*FAST_SWEEP, "--config.levels=(0.0,0.5,1.0)", "--config.train.stop_at_fit=False"]
+  args = [*FAST_SWEEP, "--config.sweep.levels=(0.0,0.5,1.0)", "--config.stop_at_fit=False"]
   _run("label_corruption.py", tmp_path, *args)
   for name in ("figure1b.png", "figure1c.png", "figure1bc.md"):
     assert (tmp_path / name).exists()
@@ -46,22 +46,22 @@ def test_label_corruption_and_resume_skips_finished_runs(tmp_path):
 
 
 def test_table1_and_appendix(tmp_path):
-  _run("table1.py", tmp_path / "t1", *FAST_SWEEP, "--config.random_label_epochs=0.4", "--config.models=('mlp_1x512',)")
+  _run("table1.py", tmp_path / "t1", *FAST_SWEEP, "--config.sweep.random_label_epochs=0.4", "--config.model=mlp_1x512")
   text = (tmp_path / "t1" / "table1.md").read_text()
   assert text.count("| mlp_1x512") == 3 and "50.51" in text  # paper column beside ours
   _run("table1.py", tmp_path / "app", "--config", str(REPO / "rethink_jax/configs/table1.py") + ":appendix_cpu",
-       *FAST_SWEEP, "--config.random_label_epochs=0.2", "--config.models=('mlp_1x512',)")
+       *FAST_SWEEP, "--config.sweep.random_label_epochs=0.2", "--config.model=mlp_1x512")
   assert "weight decay" in (tmp_path / "app" / "appendix.md").read_text()
 
 
 def test_implicit_regularization(tmp_path):
-  _run("implicit_regularization.py", tmp_path, "--config.train.num_epochs=1", "--config.train.data.max_train=64",
-       "--config.train.data.max_test=32", "--config.train.batch_size=32", "--config.train.eval_every_steps=1")
+  _run("implicit_regularization.py", tmp_path, "--config.num_epochs=1", "--config.data.max_train=64",
+       "--config.data.max_test=32", "--config.batch_size=32", "--config.eval_every_steps=1")
   assert (tmp_path / "figure2b.png").exists()
 
 
 def test_memorization_sweep_records_examples_and_reports(tmp_path):
-  _run("memorization.py", tmp_path, *FAST_SWEEP, "--config.models=('mlp_1x512',)", "--config.levels=(0.5,)")
+  _run("memorization.py", tmp_path, *FAST_SWEEP, "--config.model=mlp_1x512", "--config.sweep.levels=(0.5,)")
   assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["_vmapped", "mlp_1x512-p0.50",
                                                                        "mlp_1x512-random_labels"]
   for run in ("mlp_1x512-p0.50", "mlp_1x512-random_labels"):

@@ -8,7 +8,7 @@ from rethink_jax.configs import common, label_corruption
 
 
 def _base(**changes):
-  c = label_corruption.get_config("cpu").train
+  c = common.run_base(label_corruption.get_config("cpu"))
   return common.override(c, **{"data.max_train": 256, "data.max_test": 100, "batch_size": 64, "num_epochs": 3.0,
                                "eval_every_steps": 4, "log_every_steps": 2, "checkpoint_every_steps": 6,
                                "stop_at_fit": False, **changes})
@@ -88,10 +88,10 @@ def test_incompatible_runs_are_refused(tmp_path):
 
 
 def test_label_corruption_sweep_uses_one_program_and_seeds(tmp_path):
-  c = label_corruption.get_config("cpu")
-  c.train = _base(num_epochs=1.0)
-  c.levels, c.seeds = (0.0, 1.0), (0, 1)
-  runs = sweep.label_corruption_runs(c)
+  c = _base(num_epochs=1.0)
+  c.sweep = label_corruption.get_config("cpu").sweep
+  c.sweep.levels, c.sweep.seeds = (0.0, 1.0), (0, 1)
+  runs = label_corruption.build_runs(c)
   assert sorted(runs) == ["p0.00-seed0", "p0.00-seed1", "p1.00-seed0", "p1.00-seed1"]
   out = sweep.run_sweep(runs, tmp_path, vmapped=True)
   assert all(s["vmapped_runs"] == 4 for s in out.values())

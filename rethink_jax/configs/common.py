@@ -14,8 +14,11 @@ Choices where the paper is silent (kept the same across every experiment):
 """
 
 import copy
+from typing import Any
 
 import ml_collections
+
+from rethink_jax import records
 
 PAPER_LR = {"inception_small": 0.1, "inception_small_nobn": 0.1, "alexnet_small": 0.01,
             "mlp_1x512": 0.01, "mlp_3x512": 0.01}
@@ -120,8 +123,68 @@ def randomization_config(kind: str, preset: str) -> ml_collections.ConfigDict:
 
 
 def sweep_config(preset: str) -> ml_collections.ConfigDict:
-  """Shared shape of the sweep experiments: ``c.train`` is the per-run base config."""
-  c = ml_collections.ConfigDict()
-  c.train = randomization_config("true_labels", preset)
-  c.train.stop_at_fit = False
+  """A sweep's config: the single-run schema (``model``, ``data.*``, ``optim.*``, ...) that
+  every run of the sweep starts from, and the sweep's own entries under ``sweep.*``."""
+  c = randomization_config("true_labels", preset)
+  c.stop_at_fit = False
+  c.sweep = ml_collections.ConfigDict()
   return c
+
+
+def model_sweep_config(preset: str, models: tuple[str, ...]) -> ml_collections.ConfigDict:
+  """A sweep over models: ``model`` empty means every model of ``sweep.models``; a model
+  named in ``model`` (``--config.model=alexnet_small``) runs that model alone. Each model
+  gets its paper learning rate unless ``sweep.paper_lr`` is False (then ``optim.lr``)."""
+  c = sweep_config(preset)
+  c.model = ""
+  c.sweep.models = tuple(models)
+  c.sweep.paper_lr = True
+  return c
+
+
+def run_base(c: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The config every run of a sweep starts from: ``c`` without its ``sweep.*`` entries
+  (the same schema as a single run, so a run's identity does not depend on the sweep)."""
+  base = copy.deepcopy(c)
+  if "sweep" in base:
+    del base["sweep"]
+  return base
+
+
+def sweep_models(c: ml_collections.ConfigDict) -> tuple[str, ...]:
+  """The models a sweep over models trains: ``model`` alone if set, else ``sweep.models``."""
+  from rethink_jax import models
+  from rethink_jax.configs import validate
+
+  chosen = (c.model,) if c.model else tuple(c.sweep.models)
+  key = "model" if c.model else "sweep.models"
+  if not chosen:
+    raise validate.ConfigError(f"config.{key} = {chosen!r}: must name at least one model "
+                               f"({', '.join(models.NAMES)}).")
+  for model in chosen:
+    if model not in models.NAMES:
+      raise validate.ConfigError(f"config.{key} = {c.model if c.model else chosen!r}: must be one of "
+                                 f"{', '.join(map(repr, models.NAMES))}.")
+  return chosen
+
+
+def model_run(c: ml_collections.ConfigDict, model: str) -> ml_collections.ConfigDict:
+  """The base run of ``model`` in a sweep over models (its paper learning rate if
+  ``sweep.paper_lr``)."""
+  base = run_base(c)
+  base.model = model
+  if c.sweep.get("paper_lr", True):
+    base.optim.lr = PAPER_LR[model]
+  return base
+
+
+class SweepRuns(dict):
+  """``{name: (config, meta)}`` of a sweep, and ``artifact``: the paper artifact it reproduces
+  (one of :data:`rethink_jax.records.ARTIFACTS`). Each ``configs/<artifact>.py`` builds its
+  own with ``build_runs(config)``."""
+
+  def __init__(self, artifact: str, runs: dict[str, tuple[ml_collections.ConfigDict, dict[str, Any]]]):
+    if artifact not in records.ARTIFACTS:
+      raise ValueError(f"Unknown paper artifact {artifact!r}; choose one of {records.ARTIFACTS}.")
+    super().__init__(runs)
+    self.artifact = artifact

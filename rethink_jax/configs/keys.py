@@ -1,8 +1,8 @@
 """One line on what each config entry means, for ``--help`` and the docs.
 
-Keys are dotted as on the command line (``--config.optim.lr=0.1``); the entries of a run
-nested in a sweep (``train.``) or in Theorem 1's Rademacher estimate (``rademacher.train.``)
-mean what they mean in a single run. :func:`describe` finds the line for any of them.
+Keys are dotted as on the command line (``--config.optim.lr=0.1``); a sweep's own entries
+sit under ``sweep.``; the entries of the run nested in Theorem 1's Rademacher estimate
+(``rademacher.train.``) mean what they mean in a single run. :func:`describe` finds the line for any of them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ __all__ = ["MEANINGS", "describe"]
 MEANINGS = {
     # a training run (configs/common.py)
     "seed": "root of every random stream: corruption, initialisation, data order, dropout",
-    "model": "network: inception_small, inception_small_nobn, alexnet_small, mlp_1x512, mlp_3x512",
+    "model": "network: inception_small, inception_small_nobn, alexnet_small, mlp_1x512, mlp_3x512 "
+             "(a sweep over models: empty for every model of sweep.models)",
     "dropout": "dropout rate before the classifier (0: none)",
     "compute_dtype": "float32, or bfloat16 matmuls on GPU/TPU (parameters and loss stay float32)",
     "data.name": "cifar10 or mnist",
@@ -50,14 +51,16 @@ MEANINGS = {
     "wandb.project": "Weights & Biases project to log to (empty: no W&B)",
     "wandb.entity": "Weights & Biases entity (team or user)",
     # sweeps
-    "models": "the models the sweep trains",
-    "levels": "label corruption levels p of the sweep",
-    "seeds": "seeds per level (empty: just train.seed); several give error bars",
-    "vmapped": "train runs that differ only in labels or seeds as one vmapped program",
-    "random_labels": "add a random-labels run per model",
-    "random_label_epochs": "epoch budget of the random-labels rows",
-    "weight_decay": "weight decay of the rows that use it (paper's value not stated; 5e-4)",
-    "appendix": "the Appendix table (random labels with regularizers) instead of Table 1",
+    "sweep.models": "the models the sweep trains when model is empty",
+    "sweep.paper_lr": "each model at its paper learning rate (Inception 0.1, others 0.01); False: optim.lr",
+    "sweep.kinds": "the randomization tests of Figure 1a",
+    "sweep.levels": "label corruption levels p of the sweep",
+    "sweep.seeds": "seeds per level (empty: just seed); several give error bars",
+    "sweep.vmapped": "train runs that differ only in labels or seeds as one vmapped program",
+    "sweep.random_labels": "add a random-labels run per model",
+    "sweep.random_label_epochs": "epoch budget of the random-labels rows",
+    "sweep.weight_decay": "weight decay of the rows that use it (paper's value not stated; 5e-4)",
+    "sweep.appendix": "the Appendix table (random labels with regularizers) instead of Table 1",
     # ImageNet
     "row": "Table 2 row: all, aug, wd, none, random_labels (tiny: CPU smoke test)",
     "data.image_size": "side of the network's input (Inception V3: 299)",
@@ -67,9 +70,6 @@ MEANINGS = {
     "eval_train_examples": "training examples evaluated at each evaluation",
     "eval_test_examples": "> 0: validation examples evaluated (0: all)",
     # min-norm (Section 5)
-    "source": "sample (embedded) or files",
-    "data_dir": "folder of the data files (empty: $RETHINK_JAX_DATA)",
-    "max_train": "> 0: the first max_train training examples only",
     "bandwidth": "Gaussian kernel bandwidth on standardized pixels",
     "raw_bandwidth": "Gaussian kernel bandwidth on raw pixels in [0, 1]",
     "gabor_bandwidth": "Gaussian kernel bandwidth on Gabor features",
@@ -92,7 +92,7 @@ MEANINGS = {
     "rademacher.n": "points of the Rademacher estimates",
 }
 
-_NESTED = ("train.", "rademacher.train.")
+_NESTED = ("rademacher.train.",)
 
 
 def describe(key: str) -> str:

@@ -1,15 +1,17 @@
 """Table 1 (and, with the ``appendix`` presets, the Appendix table) on CIFAR-10.
 
 Each model with and without random crop and weight decay (crop rows for the convolutional
-networks only, as in the paper), and with random labels (no regularizer).
+networks only, as in the paper), and with random labels (no regularizer). Each model gets
+its paper learning rate (``sweep.paper_lr``).
 
 * ``cpu``: the MLPs on the embedded sample, 60 epochs of it (random labels: 200).
 * ``paper``: all five models on full CIFAR-10 from files, at most 100 epochs per row
   (random labels: 200); every row stops once it fits the train set (100% train
   accuracy). The paper states neither its epochs nor its weight decay coefficient,
   here 5e-4.
-    python experiments/table1.py --config rethink_jax/configs/table1.py:paper --config.train.data.data_dir=~/data
-  Restrict models with --config.models='("mlp_1x512","mlp_3x512")'.
+    python experiments/table1.py --config rethink_jax/configs/table1.py:paper --config.data.data_dir=~/data
+  One model with ``--config.model=alexnet_small``, several with
+  ``--config.sweep.models='("mlp_1x512","mlp_3x512")'``.
 * ``appendix`` / ``appendix_cpu``: random labels with weight decay, random crop, and flips +
   rotations up to 25 degrees (lr decay 0.999, as the paper needed).
 """
@@ -22,21 +24,61 @@ PRESETS = ("cpu", "paper", "appendix", "appendix_cpu")
 
 
 def get_config(preset: str = "cpu"):
-  base_preset = "paper" if preset in ("paper", "appendix") else "cpu"
-  if preset not in ("cpu", "paper", "appendix", "appendix_cpu"):
+  if preset not in PRESETS:
     raise ValueError(f"Unknown preset {preset!r}; choose cpu, paper, appendix or appendix_cpu.")
-  c = common.sweep_config(base_preset)
-  c.appendix = preset.startswith("appendix")
-  c.weight_decay = common.PAPER_WEIGHT_DECAY
+  base_preset = "paper" if preset in ("paper", "appendix") else "cpu"
+  appendix = preset.startswith("appendix")
   if base_preset == "cpu":
-    c.models = ("mlp_1x512", "mlp_3x512") if not c.appendix else ("mlp_1x512", "inception_small")
-    c.train.num_epochs = 60.0
-    c.random_label_epochs = 200.0
+    models = ("mlp_1x512", "mlp_3x512") if not appendix else ("mlp_1x512", "inception_small")
   else:
-    c.models = ALL_MODELS
-    c.train.num_epochs = 100.0
-    c.random_label_epochs = 200.0
+    models = ALL_MODELS
+  c = common.model_sweep_config(base_preset, models)
+  c.sweep.appendix = appendix
+  c.sweep.weight_decay = common.PAPER_WEIGHT_DECAY
+  c.sweep.random_label_epochs = 200.0
+  c.num_epochs = 60.0 if base_preset == "cpu" else 100.0
   # Every row stops at 100% train accuracy (Table 1 reports 100% for nearly every row) or
   # at its epoch budget, whichever comes first.
-  c.train.stop_at_fit = True
+  c.stop_at_fit = True
   return c
+
+
+def build_runs(c) -> common.SweepRuns:
+  """Table 1's rows (or the Appendix table's, with ``sweep.appendix``) as runs."""
+  return appendix_runs(c) if c.sweep.appendix else table1_runs(c)
+
+
+def table1_runs(c) -> common.SweepRuns:
+  """Table 1: each model with/without random crop and weight decay, and with random labels."""
+  runs = {}
+  for model in common.sweep_models(c):
+    crops = (True, False) if not model.startswith("mlp") and not model.endswith("nobn") else (False,)
+    base = common.model_run(c, model)
+    for crop in crops:
+      for wd in (True, False):
+        name = f"{model}-crop{int(crop)}-wd{int(wd)}"
+        runs[name] = (common.override(base, **{"augment.random_crop": crop,
+                                               "optim.weight_decay": c.sweep.weight_decay if wd else 0.0}),
+                      {"model": model, "random_crop": crop, "weight_decay": wd, "random_labels": False})
+    runs[f"{model}-random_labels"] = (common.override(base, **{"corruption.kind": "random_labels",
+                                                               "num_epochs": c.sweep.random_label_epochs}),
+                                      {"model": model, "random_crop": False, "weight_decay": False,
+                                       "random_labels": True})
+  return common.SweepRuns("table1", runs)
+
+
+def appendix_runs(c) -> common.SweepRuns:
+  """Appendix table: random labels with regularizers."""
+  runs = {}
+  for model in common.sweep_models(c):
+    base = common.override(common.model_run(c, model),
+                           **{"corruption.kind": "random_labels", "num_epochs": c.sweep.random_label_epochs})
+    runs[f"{model}-random_labels-wd"] = (common.override(base, **{"optim.weight_decay": c.sweep.weight_decay}),
+                                         {"model": model, "regularizer": "weight decay"})
+    if model == "inception_small":
+      runs[f"{model}-random_labels-crop"] = (common.override(base, **{"augment.random_crop": True}),
+                                             {"model": model, "regularizer": "random crop"})
+      runs[f"{model}-random_labels-augment"] = (
+          common.override(base, **{"augment.flip": True, "augment.rotate_degrees": 25.0, "optim.lr_decay": 0.999}),
+          {"model": model, "regularizer": "augmentation"})
+  return common.SweepRuns("appendix", runs)

@@ -4,9 +4,9 @@ Presets:
 * ``cpu`` (default): the embedded sample; n = 250 .. 2000; Rademacher estimates for a
   linear model, Theorem 1's network and MLP 1x512 (training engine) on 1,000 images.
     python experiments/theorem1.py
-* ``full``: the full training set from files; n up to 50,000 (about a minute per n on
-  2 CPU cores at n = 50,000); MLP Rademacher on 2,000 images.
-    python experiments/theorem1.py --config rethink_jax/configs/theorem1.py:full \
+* ``paper`` (or ``full``): the full training set from files; n up to 50,000 (about a
+  minute per n on 2 CPU cores at n = 50,000); MLP Rademacher on 2,000 images.
+    python experiments/theorem1.py --config rethink_jax/configs/theorem1.py:paper \
         --config.data.data_dir=~/data
 Expected: every n fitted with zero training error; test accuracy near 10% (chance);
 Rademacher estimate 1.0 for Theorem 1's network and MLP 1x512, well below 1 for a
@@ -17,11 +17,11 @@ import ml_collections
 
 from rethink_jax.configs import common
 
-PRESETS = ("cpu", "paper", "full")  # 'paper' is the same as 'full'
+PRESETS = ("cpu", "paper", "full")  # 'full' is the same as 'paper'
 
 
 def get_config(preset: str = "cpu"):
-  preset = "full" if preset == "paper" else preset
+  preset = "paper" if preset == "full" else preset
   c = ml_collections.ConfigDict()
   c.seed = 0
   c.data = ml_collections.ConfigDict({"name": "cifar10", "source": "sample", "data_dir": ""})
@@ -43,10 +43,10 @@ def get_config(preset: str = "cpu"):
   if preset == "cpu":
     c.sizes = (250, 500, 1000, 2000)
     c.rademacher.n = 1000
-  elif preset == "full":
+  elif preset == "paper":
     c.data.source = "files"
     c.sizes = (1000, 5000, 10000, 25000, 50000)
     c.rademacher.n = 2000
   else:
-    raise ValueError(f"Unknown preset {preset!r}; choose 'cpu' or 'full'.")
+    raise ValueError(f"Unknown preset {preset!r}; choose 'cpu' or 'paper'.")
   return c
