@@ -61,7 +61,7 @@ def run(c) -> None:
     r["peak_rss_gb"] = rss
     print(f"{r['method']:55s} test error {100 * r['test_error']:5.2f}%  norm {r['norm']:10.1f}  "
           f"residual {r['residual']:.1e}  {r['seconds']:.1f} s")
-  records.write_results(workdir, c, ds.provenance, n_train=n, results=rows)
+  records.write_results(workdir, c, ds.provenance, script="minnorm_cifar", n_train=n, results=rows)
 
 
 def main(argv):

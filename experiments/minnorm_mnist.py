@@ -54,7 +54,7 @@ def run(c) -> None:
     rows.append(row)
     print(f"{name:15s} test error {100 * err:5.2f}%  norm {row['norm']:8.1f}  residual {p.residual:.1e}  "
           f"{p.solver} ({p.iterations} steps)  {row['seconds']:.1f} s  peak RSS {row['peak_rss_gb']:.1f} GB")
-  records.write_results(workdir, c, ds.provenance, n_train=n, results=rows)
+  records.write_results(workdir, c, ds.provenance, script="minnorm_mnist", n_train=n, results=rows)
 
 
 def main(argv):

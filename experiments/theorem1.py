@@ -113,7 +113,7 @@ def run(config) -> None:
   print(f"data: {ds.provenance}; d = {int(np.prod(ds.image_shape))}\n")
   rows = fit_sizes(config, ds)
   rad = rademacher(config, ds, workdir)
-  path = records.write_results(workdir, config, ds.provenance, theorem1=rows, rademacher=rad)
+  path = records.write_results(workdir, config, ds.provenance, script="theorem1", theorem1=rows, rademacher=rad)
   print(f"\nwrote {path}")
 
 

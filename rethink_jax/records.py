@@ -47,6 +47,7 @@ __all__ = ["RunDirError", "RecordError", "ConfigMismatchError", "CONFIG", "METRI
            "ExamplesLog", "read_examples", "EXAMPLE_SERIES", "EXAMPLE_STATIC",
            "identity", "identity_hash", "identity_diff", "check_run_dir", "total_steps", "finished_summary",
            "make_summary", "write_sweep", "read_sweep", "check_writable", "environment", "write_results",
+           "RESULTS", "RESULT_SCRIPTS", "RECORD_FILES", "copy_records",
            "peak_rss_gb"]
 
 CONFIG, METRICS, SUMMARY, CHECKPOINTS, TENSORBOARD = (
@@ -492,13 +493,45 @@ def environment() -> dict[str, Any]:
 
 RESULTS = "results.json"
 
+# The scripts outside the training engine that write results.json; report renders each.
+RESULT_SCRIPTS = ("minnorm_mnist", "minnorm_cifar", "theorem1")
 
-def write_results(workdir, config, dataset: str, **fields) -> pathlib.Path:
-  """``results.json`` of a script that is not a training run (min-norm, Theorem 1): its
-  config, data provenance and environment beside its own fields."""
+# The files that record a run or a sweep (kept in results/; checkpoints, TensorBoard events
+# and per-example arrays are not).
+RECORD_FILES = (CONFIG, METRICS, SUMMARY, SWEEP, RESULTS)
+
+
+def write_results(workdir, config, dataset: str, *, script: str, **fields) -> pathlib.Path:
+  """``results.json`` of a script that is not a training run (min-norm, Theorem 1): which
+  ``script`` wrote it (one of :data:`RESULT_SCRIPTS`), its config, data provenance and
+  environment beside its own fields."""
+  if script not in RESULT_SCRIPTS:
+    raise ValueError(f"Unknown results script {script!r}; choose one of {RESULT_SCRIPTS}.")
   path = pathlib.Path(workdir) / RESULTS
-  write_json(path, {"config": config.to_dict(), "dataset": dataset, **fields, "environment": environment()})
+  write_json(path, {"script": script, "config": config.to_dict(), "dataset": dataset, **fields,
+                    "environment": environment()})
   return path
+
+
+def copy_records(src, dest) -> list[pathlib.Path]:
+  """Copies the record files (:data:`RECORD_FILES`) of every run, sweep or results folder
+  below ``src`` to the same places below ``dest``, each written atomically; checkpoints,
+  TensorBoard events and per-example arrays stay behind. Returns the files written."""
+  src, dest = pathlib.Path(src).expanduser(), pathlib.Path(dest).expanduser()
+  if not src.is_dir():
+    raise RecordError(f"{src} is not a directory of run records.")
+  found = sorted(p for name in RECORD_FILES for p in src.rglob(name) if CHECKPOINTS not in p.relative_to(src).parts)
+  if not found:
+    raise RecordError(f"{src} holds no record file ({', '.join(RECORD_FILES)}).")
+  for path in found:
+    read_json(path) if path.suffix == ".json" else read_jsonl(path, drop_torn_tail=True)  # corrupt: refused
+  written = []
+  for path in found:
+    target = dest / path.relative_to(src)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(target, path.read_text())
+    written.append(target)
+  return written
 
 
 def peak_rss_gb() -> float:

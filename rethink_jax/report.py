@@ -8,13 +8,17 @@ record (named by its path), exits with status 2:
 
 * Table 1 (``table1.md``) and the Appendix table (``appendix.md``), with the paper's
   numbers in a column beside ours;
-* Figure 1a (``figure1a.png``): training loss against steps for the five randomization tests;
+* Figure 1a (``figure1a.png``, ``figure1a.md``): training loss against steps for the five
+  randomization tests, and each test's time to fit;
 * Figures 1b and 1c (``figure1b.png``, ``figure1c.png``): time to fit relative to true
   labels, and test error at the end, against the label corruption level;
-* Figure 2b (``figure2b.png``): test accuracy over training, the cumulative best shaded;
+* Figure 2b (``figure2b.png``, ``figure2b.md``): test accuracy over training, the
+  cumulative best shaded;
 * Table 2 (``table2.md``) and Figure 2a (``figure2a.png``) from ImageNet runs;
 * memorization dynamics (``memorization.md``, ``memorization-<model>.png``), beyond the
-  paper, from the runs' per-example records.
+  paper, from the runs' per-example records;
+* Section 5 and Theorem 1 (``minnorm_mnist.md``, ``minnorm_cifar.md``, ``theorem1.md``)
+  from the ``results.json`` of the min-norm and Theorem 1 scripts.
 
 Each output is written to a temporary file and renamed into place.
 """
@@ -28,11 +32,15 @@ import tempfile
 
 from rethink_jax import paper, records
 
-__all__ = ["table1", "appendix", "figure1a", "figure1bc", "figure2b", "table2", "figure2a", "memorization",
-           "memorization_stats", "single_run", "build", "build_all", "main"]
+__all__ = ["table1", "appendix", "figure1a", "figure1a_table", "figure1bc", "figure2b", "figure2b_table", "table2",
+           "figure2a", "memorization", "memorization_stats", "single_run", "script_results", "build", "build_all", "main"]
 
 KIND_LABELS = {"true_labels": "true labels", "random_labels": "random labels", "shuffled_pixels": "shuffled pixels",
                "random_pixels": "random pixels", "gaussian": "Gaussian"}
+
+
+def _duration(seconds: float) -> str:
+  return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def _pct(x) -> str:
@@ -156,6 +164,29 @@ def figure1a(sweep_dir) -> pathlib.Path:
   return out
 
 
+def figure1a_table(sweep_dir) -> pathlib.Path:
+  """Figure 1a's numbers (``figure1a.md``): per randomization test, the run's end, time to
+  fit and test accuracy, in the paper's order of convergence."""
+  runs = _load(sweep_dir)
+  lines = ["| test | steps | train acc | test acc | time to fit | training time |", "|---|---:|---:|---:|---:|---:|"]
+  order = ("true_labels", "shuffled_pixels", "random_pixels", "gaussian", "random_labels")  # the paper's
+  for kind in order:
+    run = next((r for r in runs.values() if r["meta"].get("kind") == kind), None)
+    if run is None:
+      continue
+    s = run["summary"]
+    if not s:
+      lines.append(f"| {KIND_LABELS[kind]} | not run | | | | |")
+      continue
+    fit = s["time_to_fit"]
+    fit_text = f"epoch {fit['epoch']:.0f} (step {fit['step']:,})" if fit else "not reached"
+    lines.append(f"| {KIND_LABELS[kind]} | {s['step']:,} (epoch {s['epoch']:.0f}) | {_pct(s['train_accuracy'])} | "
+                 f"{_pct(s['test_accuracy'])} | {fit_text} | {_duration(s['train_seconds'])} |")
+  text = ("# Figure 1a: the randomization tests (%), in the paper's order of convergence\n\n" + "\n".join(lines)
+          + f"\n\n{_provenance(runs)}\n")
+  return _atomic_text(pathlib.Path(sweep_dir) / "figure1a.md", text)
+
+
 def figure1bc(sweep_dir) -> list[pathlib.Path]:
   """Figures 1b (time to fit / time at p=0) and 1c (test error) against label corruption.
 
@@ -235,6 +266,27 @@ def figure2b(sweep_dir) -> pathlib.Path:
   return _early_stopping_plot(_load(sweep_dir), "test_accuracy", lambda m: m["model"],
                               "Figure 2b: implicit regularization (shaded: cumulative best)", "test accuracy",
                               pathlib.Path(sweep_dir) / "figure2b.png")
+
+
+def figure2b_table(sweep_dir) -> pathlib.Path:
+  """Figure 2b's numbers (``figure2b.md``): per model, test accuracy at the end and at its
+  best, and the gap early stopping would close."""
+  runs = _load(sweep_dir)
+  lines = ["| model | steps | train acc | test acc (end) | best test acc | at step | gap |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+  for run in runs.values():
+    rows = [r for r in run["metrics"] if "test_accuracy" in r]
+    s = run["summary"]
+    if not rows or not s:
+      lines.append(f"| {run['meta']['model']} | not run | | | | | |")
+      continue
+    best = max(rows, key=lambda r: r["test_accuracy"])
+    lines.append(f"| {run['meta']['model']} | {s['step']} | {_pct(s['train_accuracy'])} | {_pct(s['test_accuracy'])} "
+                 f"| {_pct(best['test_accuracy'])} | {best['step']} | "
+                 f"{_pct(best['test_accuracy'] - s['test_accuracy'])} |")
+  text = ("# Figure 2b: test accuracy (%), at the end and at its best\n\n" + "\n".join(lines)
+          + f"\n\n{_provenance(runs)}\n")
+  return _atomic_text(pathlib.Path(sweep_dir) / "figure2b.md", text)
 
 
 def table2(sweep_dir) -> pathlib.Path:
@@ -394,13 +446,82 @@ def memorization(sweep_dir) -> list[pathlib.Path]:
   return outs
 
 
+def _environment_line(env: dict) -> str:
+  return (f"Devices: {env.get('device_count', '?')} x {'/'.join(env.get('device_kinds', []))} "
+          f"({env.get('backend', '?')}), jax {env.get('versions', {}).get('jax', '?')}.")
+
+
+def _minnorm_mnist(saved: dict) -> list[str]:
+  lines = ["| features | bandwidth | test error | paper | train error (first 2,000) | norm | relative residual | "
+           "solver | time | peak RSS |", "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+  for r in saved["results"]:
+    ref = paper.MINNORM_MNIST.get(r["features"])
+    steps = f"{r['iterations']} iterations" if r["solver"] == "cg" else f"{r['iterations']} refinements"
+    lines.append(f"| {r['features']} | {r['bandwidth']:g} | {_pct(r['test_error'])}% | "
+                 f"{'—' if ref is None else f'{ref:.1f}%'} | {_pct(r['train_error'])}% | {r['norm']:.1f} | "
+                 f"{r['residual']:.1e} | {r['solver']} ({steps}) | {r['seconds']:.1f} s | {r['peak_rss_gb']:.1f} GB |")
+  return lines
+
+
+def _minnorm_cifar(saved: dict) -> list[str]:
+  lines = ["| method | test error | paper | norm | relative residual | time | peak RSS |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+  for r in saved["results"]:
+    key = ("gaussian" if r["method"].startswith("Gaussian") else
+           "random_conv" if r["method"].endswith("ridge 0 x mean diag") else "random_conv_ridge")
+    time = (f"{r['seconds']:.0f} s" if "gram_seconds" not in r else
+            f"{r['seconds']:.0f} s (Gram {r['gram_seconds']:.0f} s)")
+    lines.append(f"| {r['method']} | {_pct(r['test_error'])}% | {paper.MINNORM_CIFAR10[key]:.0f}%* | "
+                 f"{r['norm']:.1f} | {r['residual']:.1e} | {time} | {r['peak_rss_gb']:.1f} GB |")
+  return lines + ["", "\\* the paper's figures are for full CIFAR-10 (random features: 32,000 filters)."]
+
+
+def _theorem1(saved: dict) -> list[str]:
+  lines = ["| n | weights | 2n + d | max residual | train acc | test acc | min gap / range | seconds |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+  for r in saved["theorem1"]:
+    lines.append(f"| {r['n']:,} | {r['params']:,} | {r['params_scalar_2n_plus_d']:,} | {r['max_residual']:.1e} | "
+                 f"{_pct(r['train_accuracy'])}% | {_pct(r['test_accuracy'])}% | {r['min_gap'] / r['range']:.1e} | "
+                 f"{r['seconds']:.1f} |")
+  lines += ["", "| model class | empirical Rademacher complexity |", "|---|---|"]
+  for name, est in saved["rademacher"].items():
+    lines.append(f"| {name} | {est['estimate']:.3f} ± {est['stderr']:.3f} |")
+  return lines
+
+
+_SCRIPT_TABLES = {"minnorm_mnist": ("Section 5: min-norm interpolation on MNIST", _minnorm_mnist),
+                  "minnorm_cifar": ("Section 5: min-norm interpolation on CIFAR-10", _minnorm_cifar),
+                  "theorem1": ("Theorem 1 and Rademacher complexity", _theorem1)}
+
+
+def script_results(results_dir) -> pathlib.Path:
+  """The tables of a min-norm or Theorem 1 ``results.json`` (``<script>.md`` beside it):
+  test error beside the paper's, norm, residual, time and memory; or Theorem 1's sizes,
+  residuals and accuracies and the Rademacher estimates."""
+  results_dir = pathlib.Path(results_dir)
+  saved = records.read_json(results_dir / records.RESULTS)
+  script = saved.get("script") if isinstance(saved, dict) else None
+  if script not in _SCRIPT_TABLES:
+    raise records.RecordError(f"{results_dir / records.RESULTS} names no script of {records.RESULT_SCRIPTS} "
+                              "(written by an older release?).")
+  title, table = _SCRIPT_TABLES[script]
+  try:
+    lines = table(saved)
+  except (KeyError, TypeError) as e:
+    raise records.RecordError(f"{results_dir / records.RESULTS} lacks an entry its table needs: {e}.") from None
+  n = f"; {saved['n_train']:,} train" if "n_train" in saved else ""
+  text = (f"# {title}\n\n" + "\n".join(lines) + f"\n\nData: {saved['dataset']}{n}. "
+          f"{_environment_line(saved.get('environment', {}))}\n")
+  return _atomic_text(results_dir / f"{script}.md", text)
+
+
 def build(sweep_dir) -> list[pathlib.Path]:
   """Everything a sweep reproduces: the paper artifact its ``sweep.json`` names."""
   artifact, runs = records.read_sweep(sweep_dir)
   if not runs:
     return []
   builders = {"table1": lambda d: [table1(d)], "appendix": lambda d: [appendix(d)],
-              "figure1a": lambda d: [figure1a(d)], "figure1bc": figure1bc, "figure2b": lambda d: [figure2b(d)],
+              "figure1a": lambda d: [figure1a(d), figure1a_table(d)], "figure1bc": figure1bc, "figure2b": lambda d: [figure2b(d), figure2b_table(d)],
               "table2": lambda d: [table2(d), figure2a(d)], "memorization": memorization}
   return builders[artifact](sweep_dir)
 
@@ -461,11 +582,11 @@ def single_run(run_dir) -> list[pathlib.Path]:
   lines = [f"# {run_dir.name}", "", f"{model}, {what}.", "", f"Data: {(summary or saved).get('dataset', '—')}.", ""]
   if summary:
     fit_text = f"step {fit['step']} (epoch {fit['epoch']:.1f})" if fit else "not reached"
-    lines += ["| | |", "|---|---|", f"| steps | {summary['step']} (epoch {summary['epoch']:.1f}) |"]
+    lines += ["| measure | value |", "|---|---|", f"| steps | {summary['step']} (epoch {summary['epoch']:.1f}) |"]
     lines += [f"| {k.replace('_', ' ')} | {_pct(summary[k])} % |" for k in sorted(summary)
               if k.endswith(("accuracy", "top1", "top5")) and isinstance(summary[k], (int, float))]
     lines += [f"| time to fit ({summary['fit_metric']} >= {summary['fit_threshold']:g}) | {fit_text} |",
-              f"| training time | {summary['train_seconds'] / 60:.1f} min |",
+              f"| training time | {_duration(summary['train_seconds'])} |",
               f"| parameters | {summary['num_params']:,} |"]
   else:
     last = rows[-1]["step"] if rows else 0
@@ -479,8 +600,9 @@ def single_run(run_dir) -> list[pathlib.Path]:
 
 
 def build_all(root) -> list[pathlib.Path]:
-  """Rebuilds the reports of every sweep directory below ``root`` (``root`` included), and
-  the curves and summary of every run directory that is not part of a sweep."""
+  """Rebuilds the reports of every sweep directory below ``root`` (``root`` included), the
+  curves and summary of every run directory that is not part of a sweep, and the tables of
+  every min-norm or Theorem 1 ``results.json``."""
   root = pathlib.Path(root)
   sweeps = sorted({p.parent for p in root.rglob(records.SWEEP)})
   out = []
@@ -490,6 +612,8 @@ def build_all(root) -> list[pathlib.Path]:
     run_dir = cfg.parent
     if _is_run_dir(run_dir) and not (run_dir.parent / records.SWEEP).exists():
       out += single_run(run_dir)
+  for results in sorted(root.rglob(records.RESULTS)):
+    out.append(script_results(results.parent))
   return out
 
 
@@ -499,10 +623,12 @@ def main(argv=None) -> int:
 
   parser = argparse.ArgumentParser(
       prog="python -m rethink_jax.report",
-      description="Rebuild tables and figures from run records: every sweep directory (sweep.json) below each PATH "
-                  "gets its paper artifact (tables as .md, figures as .png); every run directory outside a sweep "
-                  "gets curves.png and summary.md.",
-      epilog="example: python -m rethink_jax.report runs/")
+      description="Rebuild tables and figures from run records: every sweep directory (sweep.json) below each\n"
+                  "PATH gets its paper artifact (tables as .md, figures as .png); every run directory outside a\n"
+                  "sweep gets curves.png and summary.md; every min-norm or Theorem 1 results.json its tables.",
+      epilog="examples: python -m rethink_jax.report runs/    (your runs)\n"
+             "          python -m rethink_jax.report results/ (the records behind docs/results.md)",
+      formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("paths", nargs="+", metavar="PATH", help="a run directory, a sweep directory or a folder of them")
   args = parser.parse_args(argv)
   written = []
@@ -513,8 +639,8 @@ def main(argv=None) -> int:
         return 2
       found = build_all(path) if path.is_dir() else []
       if not found:
-        print(f"error: {path} holds no run record (a sweep's {records.SWEEP} or a run's {records.CONFIG} with "
-              f"{records.METRICS}).", file=sys.stderr)
+        print(f"error: {path} holds no run record (a sweep's {records.SWEEP}, a run's {records.CONFIG} with "
+              f"{records.METRICS}, or a script's {records.RESULTS}).", file=sys.stderr)
         return 2
       written += found
   except records.RecordError as e:

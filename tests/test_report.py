@@ -20,7 +20,7 @@ def _fixture_sweep(root, runs, artifact):
 
 
 def _summary(train, test, step=100, seconds=60.0, fit=None):
-  return {"train_accuracy": train, "test_accuracy": test, "step": step, "train_seconds": seconds,
+  return {"train_accuracy": train, "test_accuracy": test, "step": step, "epoch": step / 10, "train_seconds": seconds,
           "dataset": "fixture data", "time_to_fit": fit}
 
 
@@ -51,12 +51,18 @@ def test_figures_from_fixture_records(tmp_path):
   _fixture_sweep(tmp_path / "fig2b", [("inception_small", {"model": "inception_small"}, _summary(1.0, 0.8), rows)], "figure2b")
   written = report.build_all(tmp_path)
   names = sorted(p.name for p in written)
-  assert names == ["figure1a.png", "figure1b.png", "figure1bc.md", "figure1c.png", "figure2b.png"]
+  assert names == ["figure1a.md", "figure1a.png", "figure1b.png", "figure1bc.md", "figure1c.png", "figure2b.md",
+                   "figure2b.png"]
   for p in written:
     if p.suffix == ".png":
       assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
   table = (tmp_path / "fig1bc" / "figure1bc.md").read_text()
   assert "| 0.50 | 200 | 2.00 | 100.00 | 66.67 |" in table
+  fig1a = (tmp_path / "fig1a" / "figure1a.md").read_text()
+  assert "| true labels | 100 (epoch 10) | 100.00 | 10.00 | not reached | 60.0 s |" in fig1a
+  assert fig1a.index("| true labels") < fig1a.index("| Gaussian") < fig1a.index("| random labels")  # the paper's order
+  fig2b = (tmp_path / "fig2b" / "figure2b.md").read_text()
+  assert "| inception_small | 100 | 100.00 | 80.00 | 13.00 | 30 | -67.00 |" in fig2b
 
 
 def test_report_dispatches_on_the_recorded_artifact_and_names_bad_files(tmp_path):
@@ -64,7 +70,7 @@ def test_report_dispatches_on_the_recorded_artifact_and_names_bad_files(tmp_path
   # metadata that looks like Figure 1a's, recorded as Figure 2b: the record decides, not the keys
   _fixture_sweep(tmp_path / "a", [("true_labels", {"kind": "true_labels", "model": "m"}, _summary(1.0, 0.8), rows)],
                  "figure2b")
-  assert [p.name for p in report.build(tmp_path / "a")] == ["figure2b.png"]
+  assert [p.name for p in report.build(tmp_path / "a")] == ["figure2b.png", "figure2b.md"]
   (tmp_path / "old").mkdir()
   records.write_json(tmp_path / "old" / "sweep.json", {"x": {"config": {}, "meta": {"kind": "gaussian"}}})  # no artifact
   with pytest.raises(records.RecordError, match=r"old/sweep.json does not name a paper artifact"):
@@ -130,4 +136,32 @@ def test_report_cli_says_what_is_wrong_in_one_line(tmp_path):
   assert corrupt.returncode == 2 and f"{tmp_path / 'bad' / 'summary.json'} is not valid JSON" in corrupt.stderr
   assert "Traceback" not in missing.stderr + empty.stderr + corrupt.stderr
   helped = _report_cli("--help")
-  assert helped.returncode == 0 and "PATH" in helped.stdout and "example: python -m rethink_jax.report runs/" in helped.stdout
+  assert helped.returncode == 0 and "PATH" in helped.stdout and "python -m rethink_jax.report results/" in helped.stdout
+
+
+def test_script_results_renders_min_norm_and_theorem1_tables_and_names_bad_records(tmp_path):
+  env = {"device_count": 1, "device_kinds": ["cpu"], "backend": "cpu", "versions": {"jax": "0.10.2"}}
+  for folder in ("mnist", "t1", "old", "short"):
+    (tmp_path / folder).mkdir()
+  row = {"features": "raw pixels", "bandwidth": 5.0, "test_error": 0.05, "train_error": 0.0, "norm": 43.44,
+         "residual": 2e-14, "solver": "cholesky", "iterations": 1, "seconds": 4.26, "peak_rss_gb": 0.81}
+  records.write_json(tmp_path / "mnist" / "results.json", {"script": "minnorm_mnist", "dataset": "mnist sample",
+                                                           "n_train": 5000, "results": [row], "environment": env})
+  text = report.script_results(tmp_path / "mnist").read_text()
+  assert "| raw pixels | 5 | 5.00% | 1.2% | 0.00% | 43.4 | 2.0e-14 | cholesky (1 refinements) | 4.3 s | 0.8 GB |" in text
+  assert "Data: mnist sample; 5,000 train. Devices: 1 x cpu (cpu), jax 0.10.2." in text
+  t1 = {"n": 1000, "params": 14072, "params_scalar_2n_plus_d": 5072, "max_residual": 6.2e-9, "train_accuracy": 1.0,
+        "test_accuracy": 0.0993, "min_gap": 1.1e-7, "range": 1.0, "seconds": 0.7}
+  records.write_json(tmp_path / "t1" / "results.json", {
+      "script": "theorem1", "dataset": "cifar10", "theorem1": [t1],
+      "rademacher": {"linear": {"estimate": 0.1744, "stderr": 0.008, "values": [0.17]}}, "environment": env})
+  text = report.script_results(tmp_path / "t1").read_text()
+  assert "| 1,000 | 14,072 | 5,072 | 6.2e-09 | 100.00% | 9.93% | 1.1e-07 | 0.7 |" in text
+  assert "| linear | 0.174 ± 0.008 |" in text
+  records.write_json(tmp_path / "old" / "results.json", {"dataset": "x", "results": []})
+  with pytest.raises(records.RecordError, match="names no script"):
+    report.script_results(tmp_path / "old")
+  records.write_json(tmp_path / "short" / "results.json", {"script": "minnorm_cifar", "dataset": "x",
+                                                           "results": [{"method": "Gaussian kernel on pixels"}]})
+  with pytest.raises(records.RecordError, match="lacks an entry"):
+    report.script_results(tmp_path / "short")
