@@ -456,7 +456,7 @@ def _minnorm_mnist(saved: dict) -> list[str]:
            "solver | time | peak RSS |", "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
   for r in saved["results"]:
     ref = paper.MINNORM_MNIST.get(r["features"])
-    steps = f"{r['iterations']} iterations" if r["solver"] == "cg" else f"{r['iterations']} refinements"
+    steps = f"{r['iterations']} iterations" if r["solver"] == "cg" else f"{r['iterations']} refinement steps"
     lines.append(f"| {r['features']} | {r['bandwidth']:g} | {_pct(r['test_error'])}% | "
                  f"{'—' if ref is None else f'{ref:.1f}%'} | {_pct(r['train_error'])}% | {r['norm']:.1f} | "
                  f"{r['residual']:.1e} | {r['solver']} ({steps}) | {r['seconds']:.1f} s | {r['peak_rss_gb']:.1f} GB |")
@@ -473,7 +473,7 @@ def _minnorm_cifar(saved: dict) -> list[str]:
             f"{r['seconds']:.0f} s (Gram {r['gram_seconds']:.0f} s)")
     lines.append(f"| {r['method']} | {_pct(r['test_error'])}% | {paper.MINNORM_CIFAR10[key]:.0f}%* | "
                  f"{r['norm']:.1f} | {r['residual']:.1e} | {time} | {r['peak_rss_gb']:.1f} GB |")
-  return lines + ["", "\\* the paper's figures are for full CIFAR-10 (random features: 32,000 filters)."]
+  return lines + ["", "\\* the paper's figure, for full CIFAR-10 (its random features: 32,000 filters)."]
 
 
 def _theorem1(saved: dict) -> list[str]:
@@ -483,6 +483,11 @@ def _theorem1(saved: dict) -> list[str]:
     lines.append(f"| {r['n']:,} | {r['params']:,} | {r['params_scalar_2n_plus_d']:,} | {r['max_residual']:.1e} | "
                  f"{_pct(r['train_accuracy'])}% | {_pct(r['test_accuracy'])}% | {r['min_gap'] / r['range']:.1e} | "
                  f"{r['seconds']:.1f} |")
+  conditioned = [r for r in saved["theorem1"] if "cond_A" in r]  # computed for n <= 4,000
+  if conditioned:
+    lines += ["", "| n | cond(A) (2-norm) | min gap / range | max abs weight |", "|---:|---:|---:|---:|"]
+    lines += [f"| {r['n']:,} | {r['cond_A']:.1e} | {r['min_gap'] / r['range']:.1e} | {r['max_abs_weight']:.1e} |"
+              for r in conditioned]
   lines += ["", "| model class | empirical Rademacher complexity |", "|---|---|"]
   for name, est in saved["rademacher"].items():
     lines.append(f"| {name} | {est['estimate']:.3f} ± {est['stderr']:.3f} |")

@@ -148,7 +148,7 @@ def test_script_results_renders_min_norm_and_theorem1_tables_and_names_bad_recor
   records.write_json(tmp_path / "mnist" / "results.json", {"script": "minnorm_mnist", "dataset": "mnist sample",
                                                            "n_train": 5000, "results": [row], "environment": env})
   text = report.script_results(tmp_path / "mnist").read_text()
-  assert "| raw pixels | 5 | 5.00% | 1.2% | 0.00% | 43.4 | 2.0e-14 | cholesky (1 refinements) | 4.3 s | 0.8 GB |" in text
+  assert "| raw pixels | 5 | 5.00% | 1.2% | 0.00% | 43.4 | 2.0e-14 | cholesky (1 refinement steps) | 4.3 s | 0.8 GB |" in text
   assert "Data: mnist sample; 5,000 train. Devices: 1 x cpu (cpu), jax 0.10.2." in text
   t1 = {"n": 1000, "params": 14072, "params_scalar_2n_plus_d": 5072, "max_residual": 6.2e-9, "train_accuracy": 1.0,
         "test_accuracy": 0.0993, "min_gap": 1.1e-7, "range": 1.0, "seconds": 0.7}
