@@ -2,6 +2,8 @@
 
 # Figure 1a: the five randomization tests whose loss curves it draws, in its legend's order.
 FIGURE1_KINDS = ("true_labels", "random_labels", "shuffled_pixels", "random_pixels", "gaussian")
+# Section 2: the order in which they converge (fastest first).
+FIGURE1_CONVERGENCE_ORDER = ("true_labels", "shuffled_pixels", "random_pixels", "gaussian", "random_labels")
 
 # Table 1: (model, random_crop, weight_decay, random_labels) -> (train %, test %)
 TABLE1 = {

@@ -47,6 +47,12 @@ def _pct(x) -> str:
   return "—" if x is None else f"{100 * x:.2f}"
 
 
+def _devices(env: dict) -> str:
+  """``1 x cpu (cpu), jax 0.10.2``: the devices and jax version of a record's environment."""
+  return (f"{env.get('device_count', '?')} x {'/'.join(env.get('device_kinds', []))} ({env.get('backend', '?')}), "
+          f"jax {env.get('versions', {}).get('jax', '?')}")
+
+
 def _provenance(runs: dict) -> str:
   """Data, devices and total training time of a sweep, from its run records."""
   datasets, devices, seconds = set(), set(), 0.0
@@ -59,8 +65,7 @@ def _provenance(runs: dict) -> str:
     cfg = pathlib.Path(runs[name]["dir"]) / records.CONFIG
     if cfg.exists():
       env = records.read_json(cfg)["environment"]
-      devices.add(f"{env['device_count']} x {'/'.join(env['device_kinds'])} ({env['backend']}), "
-                  f"jax {env['versions'].get('jax', '?')}")
+      devices.add(_devices(env))
   return (f"Data: {'; '.join(sorted(datasets)) or '—'}. Devices: {'; '.join(sorted(devices)) or '—'}. "
           f"Training time, all runs: {seconds / 60:.1f} min.")
 
@@ -169,8 +174,7 @@ def figure1a_table(sweep_dir) -> pathlib.Path:
   fit and test accuracy, in the paper's order of convergence."""
   runs = _load(sweep_dir)
   lines = ["| test | steps | train acc | test acc | time to fit | training time |", "|---|---:|---:|---:|---:|---:|"]
-  order = ("true_labels", "shuffled_pixels", "random_pixels", "gaussian", "random_labels")  # the paper's
-  for kind in order:
+  for kind in paper.FIGURE1_CONVERGENCE_ORDER:
     run = next((r for r in runs.values() if r["meta"].get("kind") == kind), None)
     if run is None:
       continue
@@ -447,8 +451,7 @@ def memorization(sweep_dir) -> list[pathlib.Path]:
 
 
 def _environment_line(env: dict) -> str:
-  return (f"Devices: {env.get('device_count', '?')} x {'/'.join(env.get('device_kinds', []))} "
-          f"({env.get('backend', '?')}), jax {env.get('versions', {}).get('jax', '?')}.")
+  return f"Devices: {_devices(env)}."
 
 
 def _minnorm_mnist(saved: dict) -> list[str]:
@@ -526,7 +529,8 @@ def build(sweep_dir) -> list[pathlib.Path]:
   if not runs:
     return []
   builders = {"table1": lambda d: [table1(d)], "appendix": lambda d: [appendix(d)],
-              "figure1a": lambda d: [figure1a(d), figure1a_table(d)], "figure1bc": figure1bc, "figure2b": lambda d: [figure2b(d), figure2b_table(d)],
+              "figure1a": lambda d: [figure1a(d), figure1a_table(d)], "figure1bc": figure1bc,
+              "figure2b": lambda d: [figure2b(d), figure2b_table(d)],
               "table2": lambda d: [table2(d), figure2a(d)], "memorization": memorization}
   return builders[artifact](sweep_dir)
 
@@ -598,8 +602,7 @@ def single_run(run_dir) -> list[pathlib.Path]:
     lines.append(f"Not finished: metrics up to step {last}.")
   env = saved.get("environment", {})
   if env:
-    lines += ["", f"Devices: {env.get('device_count', '?')} x {'/'.join(env.get('device_kinds', []))} "
-                  f"({env.get('backend', '?')}), jax {env.get('versions', {}).get('jax', '?')}."]
+    lines += ["", _environment_line(env)]
   outs.append(_atomic_text(run_dir / "summary.md", "\n".join(lines) + "\n"))
   return outs
 
