@@ -13,7 +13,6 @@ min(n, 10,000) images and scaled by n^2) plus n^3 / 3 at the machine's float32 G
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 
@@ -80,7 +79,8 @@ def main():
   args = parser.parse_args()
   if args.one:
     return one(int(args.one[0]), args.one[1], args.data_dir, args.dtype)
-  print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} threads; Gram matrix in {args.dtype}")
+  from rethink_jax import records
+  print(f"{records.cpu_name()}, {os.cpu_count()} threads; Gram matrix in {args.dtype}")
   print(f"{'n':>7s} {'solver':>9s} {'seconds':>8s} {'floor':>8s} {'/ floor':>7s} {'peak GB':>8s} {'residual':>9s} "
         f"{'iters':>6s} {'test err':>8s}")
   for n in map(int, args.sizes.split(",")):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import platform
 import statistics
 import tempfile
 import time
@@ -45,7 +44,7 @@ def main():
                                   "corruption.kind": "partial_labels", "corruption.p": 0.4})
   ds = train.load_dataset(base)
   print(f"device: {jax.devices()[0].device_kind} x {jax.device_count()} ({jax.default_backend()}), "
-        f"{platform.processor() or platform.machine()}; jax {jax.__version__}")
+        f"{records.cpu_name()}; jax {jax.__version__}")
   print(f"{args.model}, {args.vmapped} run(s), {args.epochs:g} epochs of {ds.provenance} "
         f"({len(ds.y_train)} train, {len(ds.y_test)} test), evaluated every epoch; {args.reps} repetitions")
 

@@ -2,30 +2,41 @@
 at batch 128 for each of the paper's CIFAR-10 models, in JAX and, where installed, in
 PyTorch (same architecture, same batch, same threads, same run); prints the ratio.
 
-  python benchmarks/train_throughput.py [--models mlp_1x512,inception_small] [--steps 20]
+  python benchmarks/train_throughput.py [--models mlp_1x512,inception_small] [--repeats 3] [--out DIR]
 
 Convolutional models are timed with both convolution formulations (``conv_impl``: XLA's
-convolution and im2col as one matrix product); the ratio uses the faster of each side.
+convolution and im2col as one matrix product) and PyTorch in NCHW and channels_last. Each
+variant is compiled (or warmed up) once, then timed ``--repeats`` times, JAX and PyTorch
+alternating (the order flips every repetition), so a noisy neighbour slows both sides
+rather than make a ratio. Printed: mean and standard deviation over the repetitions; the
+ratio is the best JAX variant's mean over the best PyTorch variant's, with its range over
+the repetitions. ``--out DIR`` also writes ``DIR/results.json`` (every repetition), which
+``python -m rethink_jax.report DIR`` renders as ``train_throughput.md``.
 
-PyTorch is not a dependency; install it to compare (`pip install torch`).
+PyTorch is not a dependency: ``pip install -e '.[bench]'`` (on a CPU machine,
+``pip install torch==2.13.0`` for the CPU build these figures were measured with).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import platform
+import pathlib
+import statistics
+import sys
 import time
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
-from rethink_jax import models, train
+from rethink_jax import models, records, train
 from rethink_jax.configs import common
 
 
-def time_jax(name: str, batch_size: int, steps: int, warmup: int, conv_impl: str = "xla") -> float:
+def jax_timer(name: str, batch_size: int, warmup: int, conv_impl: str = "xla"):
+  """A function ``steps -> images/s`` timing the jitted train step of ``name`` (compiled once)."""
   config = common.set_model(common.base_config(), name)
   config.batch_size = batch_size
   config.conv_impl = conv_impl
@@ -35,14 +46,19 @@ def time_jax(name: str, batch_size: int, steps: int, warmup: int, conv_impl: str
   rng = np.random.default_rng(0)
   batch = {"image": jnp.asarray(rng.normal(size=(batch_size, 28, 28, 3)), jnp.float32),
            "label": jnp.asarray(rng.integers(0, 10, batch_size), jnp.int32)}
-  for _ in range(warmup):
-    state, m = step(state, batch)
-  jax.block_until_ready(state)
-  t0 = time.perf_counter()
-  for _ in range(steps):
-    state, m = step(state, batch)
-  jax.block_until_ready(state)
-  return steps * batch_size / (time.perf_counter() - t0)
+  box = [state]
+
+  def run(steps: int) -> float:
+    state = box[0]
+    t0 = time.perf_counter()
+    for _ in range(steps):
+      state, _ = step(state, batch)
+    jax.block_until_ready(state)
+    box[0] = state
+    return steps * batch_size / (time.perf_counter() - t0)
+
+  run(warmup)
+  return run
 
 
 def torch_model(name: str):
@@ -104,7 +120,8 @@ def torch_model(name: str):
   return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, 10))
 
 
-def time_torch(name: str, batch_size: int, steps: int, warmup: int, channels_last: bool) -> tuple[float, int]:
+def torch_timer(name: str, batch_size: int, warmup: int, channels_last: bool):
+  """``(steps -> images/s, parameter count)`` for the same model's train step in PyTorch."""
   import torch
 
   model = torch_model(name)
@@ -117,57 +134,103 @@ def time_torch(name: str, batch_size: int, steps: int, warmup: int, channels_las
     x = x.to(memory_format=torch.channels_last)
   loss_fn = torch.nn.CrossEntropyLoss()
 
-  def step():
-    opt.zero_grad(set_to_none=True)
-    loss_fn(model(x), y).backward()
-    opt.step()
+  def run(steps: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(steps):
+      opt.zero_grad(set_to_none=True)
+      loss_fn(model(x), y).backward()
+      opt.step()
+    return steps * batch_size / (time.perf_counter() - t0)
 
-  for _ in range(warmup):
-    step()
-  t0 = time.perf_counter()
-  for _ in range(steps):
-    step()
-  return steps * batch_size / (time.perf_counter() - t0), n_params
+  run(warmup)
+  return run, n_params
+
+
+def _mean_sd(xs: list[float]) -> str:
+  return f"{statistics.mean(xs):.1f} ± {statistics.stdev(xs) if len(xs) > 1 else 0.0:.1f}"
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--models", default=",".join(models.NAMES))
   parser.add_argument("--batch-size", type=int, default=128)
-  parser.add_argument("--steps", type=int, default=0, help="timed steps (default: by model size)")
+  parser.add_argument("--steps", type=int, default=0, help="timed steps per repetition (default: by model size)")
+  parser.add_argument("--repeats", type=int, default=3, help="timed repetitions of every variant")
   parser.add_argument("--no-torch", action="store_true")
+  parser.add_argument("--out", default="", help="write DIR/results.json (every repetition)")
   args = parser.parse_args()
+  names = args.models.split(",")
+  unknown = [n for n in names if n not in models.NAMES]
+  if unknown or args.batch_size < 1 or args.repeats < 1 or args.steps < 0:
+    parser.error(f"--models: unknown {unknown[0]!r} (choose from {', '.join(models.NAMES)})" if unknown else
+                 "--batch-size and --repeats must be positive, --steps not negative")
+  if args.out and pathlib.Path(args.out).exists() and not pathlib.Path(args.out).is_dir():
+    parser.error(f"--out {args.out}: exists and is not a directory")
 
-  try:
-    import torch
-    have_torch = not args.no_torch
-  except ImportError:
-    have_torch = False
+  torch = None
+  if not args.no_torch:
+    try:
+      import torch
+    except ImportError:
+      pass
   print(f"device: {jax.devices()[0].device_kind} x{jax.device_count()} ({jax.default_backend()}), "
-        f"{os.cpu_count()} CPU threads, {platform.processor() or platform.machine()}")
+        f"{os.cpu_count()} CPU threads, {records.cpu_name()}")
   print(f"jax {jax.__version__}" + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
-                                    if have_torch else ", torch not installed"))
+                                    if torch else ", torch not installed"))
   print(f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r} (set by rethink_jax.cpu_flags; RETHINK_JAX_CPU_FLAGS=0 keeps XLA's defaults)")
-  print(f"batch {args.batch_size}, full train step (forward, backward, SGD momentum, BN)\n")
-  header = f"{'model':22s} {'params':>10s} {'jax img/s':>11s} {'jax im2col':>11s}"
-  if have_torch:
-    header += f" {'torch img/s':>12s} {'torch CL':>10s} {'jax/torch':>10s}"
+  print(f"batch {args.batch_size}, full train step (forward, backward, SGD momentum, BN); "
+        f"img/s as mean ± sd over {args.repeats} repetitions\n")
+  header = f"{'model':22s} {'params':>10s} {'jax img/s':>14s} {'jax im2col':>14s}"
+  if torch:
+    header += f" {'torch img/s':>14s} {'torch CL':>14s} {'jax/torch':>18s}"
   print(header)
-  for name in args.models.split(","):
+  rows = []
+  for name in names:
     small = name.startswith("mlp")
     steps = args.steps or (100 if small else 5)
     warmup = 5 if small else 2
     n = models.PAPER_PARAM_COUNTS[name]
-    j_xla = time_jax(name, args.batch_size, steps, warmup)
-    j_im2col = j_xla if small else time_jax(name, args.batch_size, steps, warmup, conv_impl="im2col")
-    j = max(j_xla, j_im2col)
-    line = f"{name:22s} {n:>10,d} {j_xla:>11.1f} {'—' if small else f'{j_im2col:.1f}':>11s}"
-    if have_torch:
-      t, tn = time_torch(name, args.batch_size, steps, warmup, channels_last=False)
-      tcl = t if small else time_torch(name, args.batch_size, steps, warmup, channels_last=True)[0]
-      assert tn == n, f"PyTorch {name} has {tn} parameters, expected {n}"
-      line += f" {t:>12.1f} {tcl:>10.1f} {j / max(t, tcl):>10.2f}"  # best JAX over best PyTorch
+    jax_side = {"jax": jax_timer(name, args.batch_size, warmup)}
+    if not small:
+      jax_side["jax_im2col"] = jax_timer(name, args.batch_size, warmup, conv_impl="im2col")
+    torch_side = {}
+    if torch:
+      torch_side["torch"], tn = torch_timer(name, args.batch_size, warmup, channels_last=False)
+      if tn != n:
+        sys.exit(f"PyTorch {name} has {tn} parameters, expected {n}")
+      if not small:
+        torch_side["torch_channels_last"] = torch_timer(name, args.batch_size, warmup, channels_last=True)[0]
+    timed = {k: [] for k in (*jax_side, *torch_side)}
+    for rep in range(args.repeats):
+      sides = [jax_side, torch_side] if rep % 2 == 0 else [torch_side, jax_side]
+      for side in sides:
+        for k, run in side.items():
+          timed[k].append(run(steps))
+    row = {"model": name, "params": n, "steps": steps, "images_per_s": timed}
+    line = f"{name:22s} {n:>10,d} {_mean_sd(timed['jax']):>14s} " \
+           f"{_mean_sd(timed['jax_im2col']) if 'jax_im2col' in timed else '—':>14s}"
+    if torch:
+      best = lambda keys: max(keys, key=lambda k: statistics.mean(timed[k]))
+      bj, bt = best(jax_side), best(torch_side)
+      per_rep = [a / b for a, b in zip(timed[bj], timed[bt])]
+      row["ratio"] = statistics.mean(timed[bj]) / statistics.mean(timed[bt])
+      row["ratio_per_repeat"] = per_rep
+      line += (f" {_mean_sd(timed['torch']):>14s} "
+               f"{_mean_sd(timed['torch_channels_last']) if 'torch_channels_last' in timed else '—':>14s} "
+               f"{row['ratio']:>6.2f} ({min(per_rep):.2f}-{max(per_rep):.2f})")
+    rows.append(row)
     print(line, flush=True)
+
+  if args.out:
+    config = ml_collections.ConfigDict({"models": names, "batch_size": args.batch_size, "steps": args.steps,
+                                        "repeats": args.repeats, "no_torch": args.no_torch})
+    pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
+    path = records.write_results(args.out, config, "random inputs (28x28x3), random labels", script="train_throughput",
+                                 rows=rows, cpu_threads=os.cpu_count(),
+                                 torch=(torch.__version__ if torch else None),
+                                 torch_threads=(torch.get_num_threads() if torch else None),
+                                 xla_flags=os.environ.get("XLA_FLAGS", ""))
+    print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":

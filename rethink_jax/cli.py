@@ -328,10 +328,18 @@ def run_sweep_script(experiment: str, build: Callable, report: Callable) -> None
   config_flag, workdir_flag = _flags(experiment, str(pathlib.Path("runs") / experiment))
   only = flags.DEFINE_string("only", None, "Run just this run of the sweep (by name).")
 
+  def sweep_runs(config):
+    from rethink_jax.configs import validate
+
+    if config.get("workdir"):  # each run's directory is --workdir/<run name>
+      raise validate.ConfigError(f"config.workdir = {config.workdir!r}: a sweep's directory is --workdir "
+                                 f"(default runs/{experiment}); --config.workdir names a single run's.")
+    return build(config)
+
   def describe(config):
     from rethink_jax.configs import validate
 
-    runs = build(config)
+    runs = sweep_runs(config)
     vmapped = config.sweep.get("vmapped", False)
     for cfg, _ in runs.values():
       validate.check(cfg, "single")
@@ -347,7 +355,7 @@ def run_sweep_script(experiment: str, build: Callable, report: Callable) -> None
 
     def go():
       config = config_flag.value
-      sweep.run_sweep(build(config), workdir_flag.value, only=only.value, vmapped=config.sweep.get("vmapped", False))
+      sweep.run_sweep(sweep_runs(config), workdir_flag.value, only=only.value, vmapped=config.sweep.get("vmapped", False))
       for path in report(workdir_flag.value):
         print(f"wrote {path}")
 

@@ -41,13 +41,13 @@ import tempfile
 from typing import Any, Iterable, Sequence
 
 __all__ = ["RunDirError", "RecordError", "ConfigMismatchError", "CONFIG", "METRICS", "SUMMARY", "CHECKPOINTS",
-           "TENSORBOARD", "SWEEP", "EXAMPLES", "HOW_KEYS", "NEUTRAL_DEFAULTS", "TIMING_KEYS", "SUMMARY_FIELDS",
+           "TENSORBOARD", "SWEEP", "EXAMPLES", "COMPACT_SERIES", "HOW_KEYS", "NEUTRAL_DEFAULTS", "TIMING_KEYS", "SUMMARY_FIELDS",
            "ARTIFACTS",
-           "atomic_write_text", "write_json", "read_json", "write_jsonl", "read_jsonl", "MetricsLog",
+           "cpu_name", "atomic_write_text", "write_json", "read_json", "write_jsonl", "read_jsonl", "MetricsLog",
            "ExamplesLog", "read_examples", "EXAMPLE_SERIES", "EXAMPLE_STATIC",
            "identity", "identity_hash", "identity_diff", "check_run_dir", "total_steps", "finished_summary",
            "make_summary", "write_sweep", "read_sweep", "check_writable", "environment", "write_results",
-           "RESULTS", "RESULT_SCRIPTS", "RECORD_FILES", "copy_records",
+           "RESULTS", "RESULT_SCRIPTS", "RECORD_FILES", "copy_records", "compact_examples",
            "peak_rss_gb"]
 
 CONFIG, METRICS, SUMMARY, CHECKPOINTS, TENSORBOARD = (
@@ -209,9 +209,14 @@ EXAMPLE_SERIES = {"correct": "bool", "pred_is_clean_label": "bool", "margin": "f
 EXAMPLE_STATIC = ("corrupted", "labels", "clean_labels")
 
 
+# The series a compact copy keeps (what the memorization report reads).
+COMPACT_SERIES = ("correct", "pred_is_clean_label")
+
+
 def read_examples(path) -> dict:
   """The arrays of an ``examples.npz`` (a run directory or the file), checked for shape and
-  kind; a missing or corrupt file raises :class:`RecordError` naming it."""
+  kind; a missing or corrupt file raises :class:`RecordError` naming it. A compact copy
+  (:func:`compact_examples`) reads the same, without ``margin``."""
   import numpy as np
 
   path = pathlib.Path(path)
@@ -224,14 +229,52 @@ def read_examples(path) -> dict:
   except Exception as e:  # numpy and zipfile raise several types for a corrupt or truncated file
     raise RecordError(f"{path} is not a readable examples record ({type(e).__name__}: {e}); the file is corrupt "
                       "or truncated.") from None
-  missing = [k for k in ("eval_steps", *EXAMPLE_SERIES, *EXAMPLE_STATIC) if k not in out]
+  if "packed_n" in out:  # a compact copy (compact_examples): bit-packed, without margin
+    n = int(out.pop("packed_n"))
+    for k in COMPACT_SERIES:
+      if f"{k}_bits" in out:
+        out[k] = np.unpackbits(out.pop(f"{k}_bits"), axis=1, count=n).astype(bool)
+    series = COMPACT_SERIES
+  else:
+    series = tuple(EXAMPLE_SERIES)
+  missing = [k for k in ("eval_steps", *series, *EXAMPLE_STATIC) if k not in out]
   if missing:
     raise RecordError(f"{path} lacks {missing}; it is not an examples record of this version.")
   t, n = len(out["eval_steps"]), len(out["corrupted"])
-  for k in EXAMPLE_SERIES:
+  for k in series:
     if out[k].shape != (t, n):
       raise RecordError(f"{path}: {k} has shape {out[k].shape}, expected ({t}, {n}).")
   return out
+
+
+def compact_examples(src, dest) -> pathlib.Path:
+  """Writes (atomically) a compact copy of the ``examples.npz`` at ``src`` to ``dest``, the
+  copy kept in ``results/``: the boolean series bit-packed along the examples axis (one bit
+  per example and evaluation, 16x smaller than bools with a float16 margin), ``margin``
+  left out, labels as uint8, compressed. :func:`read_examples` reads it as the full file
+  less ``margin``: everything the memorization report uses."""
+  import numpy as np
+
+  ex = read_examples(src)
+  n = len(ex["corrupted"])
+  out = {"eval_steps": ex["eval_steps"], "eval_epochs": ex["eval_epochs"], "packed_n": np.int64(n),
+         "corrupted": ex["corrupted"].astype(bool)}
+  for k in ("labels", "clean_labels"):
+    out[k] = ex[k].astype(np.uint8) if ex[k].size and 0 <= ex[k].min() and ex[k].max() < 256 else ex[k]
+  for k in COMPACT_SERIES:
+    out[f"{k}_bits"] = np.packbits(ex[k].astype(bool), axis=1)
+  dest = pathlib.Path(dest)
+  fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+  try:
+    with os.fdopen(fd, "wb") as f:
+      np.savez_compressed(f, **out)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, dest)
+  finally:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+  return dest
 
 
 class ExamplesLog:
@@ -258,6 +301,8 @@ class ExamplesLog:
     self.series: dict[str, list] = {k: [] for k in EXAMPLE_SERIES}
     if keep_until is not None and self.path.exists():
       saved = read_examples(self.path)
+      if "margin" not in saved:
+        raise RecordError(f"{self.path} is a compact copy (records.compact_examples); a run does not resume from it.")
       for k in EXAMPLE_STATIC:
         if not np.array_equal(saved[k], self.static[k]):
           raise RecordError(f"{self.path} holds the records of other labels ({k} differs); it is not this run's.")
@@ -467,6 +512,20 @@ def git_hash() -> str | None:
   return (out.stdout.strip() + ("+dirty" if dirty else "")) if out.returncode == 0 else None
 
 
+def cpu_name() -> str:
+  """The host CPU's model name (``/proc/cpuinfo`` on Linux), for records and benchmarks."""
+  import platform
+
+  try:
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        if line.startswith("model name"):
+          return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or platform.machine()
+
+
 def environment() -> dict[str, Any]:
   """Versions, devices and git hash: what a reader needs to reproduce a run."""
   import importlib.metadata as md
@@ -483,6 +542,7 @@ def environment() -> dict[str, Any]:
   return {
       "versions": versions,
       "python": platform.python_version(),
+      "cpu": cpu_name(),
       "backend": jax.default_backend(),
       "device_kinds": sorted({d.device_kind for d in jax.devices()}),
       "device_count": jax.device_count(),
@@ -493,16 +553,17 @@ def environment() -> dict[str, Any]:
 
 RESULTS = "results.json"
 
-# The scripts outside the training engine that write results.json; report renders each.
-RESULT_SCRIPTS = ("minnorm_mnist", "minnorm_cifar", "theorem1")
+# The scripts outside the training engine that write results.json (the min-norm and Theorem 1
+# experiments, and the benchmarks of benchmarks/); report renders each.
+RESULT_SCRIPTS = ("minnorm_mnist", "minnorm_cifar", "theorem1", "train_throughput", "vmapped_sweep")
 
-# The files that record a run or a sweep (kept in results/; checkpoints, TensorBoard events
-# and per-example arrays are not).
+# The files that record a run or a sweep (kept in results/; checkpoints and TensorBoard
+# events are not, per-example records only as compact copies).
 RECORD_FILES = (CONFIG, METRICS, SUMMARY, SWEEP, RESULTS)
 
 
 def write_results(workdir, config, dataset: str, *, script: str, **fields) -> pathlib.Path:
-  """``results.json`` of a script that is not a training run (min-norm, Theorem 1): which
+  """``results.json`` of a script that is not a training run (min-norm, Theorem 1, a benchmark): which
   ``script`` wrote it (one of :data:`RESULT_SCRIPTS`), its config, data provenance and
   environment beside its own fields."""
   if script not in RESULT_SCRIPTS:
@@ -515,21 +576,28 @@ def write_results(workdir, config, dataset: str, *, script: str, **fields) -> pa
 
 def copy_records(src, dest) -> list[pathlib.Path]:
   """Copies the record files (:data:`RECORD_FILES`) of every run, sweep or results folder
-  below ``src`` to the same places below ``dest``, each written atomically; checkpoints,
-  TensorBoard events and per-example arrays stay behind. Returns the files written."""
+  below ``src`` to the same places below ``dest``, each written atomically, and a compact
+  copy of each run's ``examples.npz`` (:func:`compact_examples`); checkpoints and
+  TensorBoard events stay behind. Returns the files written."""
   src, dest = pathlib.Path(src).expanduser(), pathlib.Path(dest).expanduser()
   if not src.is_dir():
     raise RecordError(f"{src} is not a directory of run records.")
   found = sorted(p for name in RECORD_FILES for p in src.rglob(name) if CHECKPOINTS not in p.relative_to(src).parts)
   if not found:
     raise RecordError(f"{src} holds no record file ({', '.join(RECORD_FILES)}).")
+  examples = sorted(p for p in src.rglob(EXAMPLES) if CHECKPOINTS not in p.relative_to(src).parts)
   for path in found:
     read_json(path) if path.suffix == ".json" else read_jsonl(path, drop_torn_tail=True)  # corrupt: refused
+  for path in examples:
+    read_examples(path)
   written = []
-  for path in found:
+  for path in found + examples:
     target = dest / path.relative_to(src)
     target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(target, path.read_text())
+    if path.name == EXAMPLES:
+      compact_examples(path, target)
+    else:
+      atomic_write_text(target, path.read_text())
     written.append(target)
   return written
 

@@ -18,7 +18,10 @@ record (named by its path), exits with status 2:
 * memorization dynamics (``memorization.md``, ``memorization-<model>.png``), beyond the
   paper, from the runs' per-example records;
 * Section 5 and Theorem 1 (``minnorm_mnist.md``, ``minnorm_cifar.md``, ``theorem1.md``)
-  from the ``results.json`` of the min-norm and Theorem 1 scripts.
+  from the ``results.json`` of the min-norm and Theorem 1 scripts;
+* the benchmarks' timings (``train_throughput.md``, ``vmapped_sweep.md``) from the
+  ``results.json`` of ``benchmarks/train_throughput.py`` and ``benchmarks/vmapped_sweep.py``
+  run with ``--out``.
 
 Each output is written to a temporary file and renamed into place.
 """
@@ -497,15 +500,61 @@ def _theorem1(saved: dict) -> list[str]:
   return lines
 
 
+def _mean_sd(xs) -> str:
+  """``95.2 ± 1.3``: mean and sample standard deviation of repeated measurements."""
+  import statistics
+
+  return f"{statistics.mean(xs):,.1f} ± {statistics.stdev(xs) if len(xs) > 1 else 0.0:,.1f}"
+
+
+def _train_throughput(saved: dict) -> list[str]:
+  lines = ["| model | params | JAX img/s | JAX im2col | torch img/s | torch CL img/s | JAX / best torch |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+  for r in saved["rows"]:
+    t = r["images_per_s"]
+    cell = lambda key: _mean_sd(t[key]) if key in t else "—"
+    ratio = (f"**{r['ratio']:.2f}** ({min(r['ratio_per_repeat']):.2f}-{max(r['ratio_per_repeat']):.2f})"
+             if "ratio" in r else "—")
+    lines.append(f"| {r['model']} | {r['params']:,} | {cell('jax')} | {cell('jax_im2col')} | {cell('torch')} | "
+                 f"{cell('torch_channels_last')} | {ratio} |")
+  cfg = saved["config"]
+  torch = (f"PyTorch {saved['torch']} ({saved['torch_threads']} threads)" if saved.get("torch")
+           else "PyTorch not installed")
+  return lines + ["", f"Batch {cfg['batch_size']}, images/s as mean ± sd over {cfg['repeats']} repetitions "
+                      f"(JAX and PyTorch alternating); the ratio is the best JAX variant's mean over the best "
+                      f"PyTorch variant's, with its range over the repetitions. {torch}; CPU: "
+                      f"{saved.get('environment', {}).get('cpu', '?')}, {saved['cpu_threads']} threads."]
+
+
+def _vmapped_sweep(saved: dict) -> list[str]:
+  import statistics
+
+  walls, runs, steps = saved["wall_seconds"], saved["runs"], saved["steps"]
+  lines = ["| | wall time | run-steps/s |", "|---|---:|---:|"]
+  for key, label in (("sequential", f"{runs} sequential runs"), ("vmapped", "one vmapped program")):
+    lines.append(f"| {label} | {_mean_sd(walls[key])} s | {runs * steps / statistics.mean(walls[key]):.1f} |")
+  per_rep = [a / b for a, b in zip(walls["sequential"], walls["vmapped"])]
+  speedup = statistics.mean(walls["sequential"]) / statistics.mean(walls["vmapped"])
+  cfg = saved["config"]
+  return lines + [f"| speedup | **{speedup:.2f}x** ({min(per_rep):.2f}-{max(per_rep):.2f}) | |", "",
+                  f"{cfg['model']}, {runs} corruption levels, {steps} steps per run, wall time (setup, compilation "
+                  f"and evaluation included) as mean ± sd over {cfg['repeats']} repetitions; largest difference of "
+                  f"the two ways' final accuracies: {saved['max_accuracy_difference']:.4f}. CPU: "
+                  f"{saved.get('environment', {}).get('cpu', '?')}, {saved['cpu_threads']} threads."]
+
+
 _SCRIPT_TABLES = {"minnorm_mnist": ("Section 5: min-norm interpolation on MNIST", _minnorm_mnist),
                   "minnorm_cifar": ("Section 5: min-norm interpolation on CIFAR-10", _minnorm_cifar),
-                  "theorem1": ("Theorem 1 and Rademacher complexity", _theorem1)}
+                  "theorem1": ("Theorem 1 and Rademacher complexity", _theorem1),
+                  "train_throughput": ("Train-step throughput, JAX and PyTorch", _train_throughput),
+                  "vmapped_sweep": ("Many runs in one program: the vmapped label-corruption sweep", _vmapped_sweep)}
 
 
 def script_results(results_dir) -> pathlib.Path:
-  """The tables of a min-norm or Theorem 1 ``results.json`` (``<script>.md`` beside it):
-  test error beside the paper's, norm, residual, time and memory; or Theorem 1's sizes,
-  residuals and accuracies and the Rademacher estimates."""
+  """The tables of a min-norm, Theorem 1 or benchmark ``results.json`` (``<script>.md`` beside it):
+  test error beside the paper's, norm, residual, time and memory; Theorem 1's sizes,
+  residuals and accuracies and the Rademacher estimates; or a benchmark's timings with
+  their spread."""
   results_dir = pathlib.Path(results_dir)
   saved = records.read_json(results_dir / records.RESULTS)
   script = saved.get("script") if isinstance(saved, dict) else None
@@ -610,7 +659,7 @@ def single_run(run_dir) -> list[pathlib.Path]:
 def build_all(root) -> list[pathlib.Path]:
   """Rebuilds the reports of every sweep directory below ``root`` (``root`` included), the
   curves and summary of every run directory that is not part of a sweep, and the tables of
-  every min-norm or Theorem 1 ``results.json``."""
+  every min-norm, Theorem 1 or benchmark ``results.json``."""
   root = pathlib.Path(root)
   sweeps = sorted({p.parent for p in root.rglob(records.SWEEP)})
   out = []
@@ -633,7 +682,7 @@ def main(argv=None) -> int:
       prog="python -m rethink_jax.report",
       description="Rebuild tables and figures from run records: every sweep directory (sweep.json) below each\n"
                   "PATH gets its paper artifact (tables as .md, figures as .png); every run directory outside a\n"
-                  "sweep gets curves.png and summary.md; every min-norm or Theorem 1 results.json its tables.",
+                  "sweep gets curves.png and summary.md; every min-norm, Theorem 1 or benchmark results.json its tables.",
       epilog="examples: python -m rethink_jax.report runs/    (your runs)\n"
              "          python -m rethink_jax.report results/ (the records behind docs/results.md)",
       formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -111,3 +111,31 @@ def test_bad_config_path_or_value_in_a_dry_run_is_one_line_and_exit_2(tmp_path):
   bad = _run("random_labels", "--config.batch_size=0", "--dry_run", cwd=tmp_path)
   assert bad.returncode == 2 and bad.stderr.strip() == "error: config.batch_size = 0: must be a positive integer."
   assert not any(tmp_path.iterdir())
+
+
+def test_table1_rows_select_some_rows_and_refuse_unknown_ones():
+  from rethink_jax.configs import common, table1, validate
+
+  c = common.override(table1.get_config("paper"), model="alexnet_small",
+                      **{"sweep.rows": ("crop0-wd0", "random_labels")})
+  runs = table1.build_runs(c)
+  assert sorted(runs) == ["alexnet_small-crop0-wd0", "alexnet_small-random_labels"]
+  full = table1.build_runs(common.override(c, **{"sweep.rows": ()}))
+  assert len(full) == 5
+  # the same run, whichever rows are selected: its config (hence its directory and identity) is unchanged
+  assert runs["alexnet_small-crop0-wd0"][0].to_dict() == full["alexnet_small-crop0-wd0"][0].to_dict()
+  for rows, message in ((("crop0-wd2",), "'crop0-wd2' is not a row"),
+                        (("crop1-wd0",), "no row of it exists for mlp_1x512")):
+    with pytest.raises(validate.ConfigError, match=message):
+      table1.build_runs(common.override(c, model="mlp_1x512", **{"sweep.rows": rows}))
+  with pytest.raises(validate.ConfigError, match="Appendix presets take none"):
+    table1.build_runs(common.override(table1.get_config("appendix_cpu"), **{"sweep.rows": ("crop0-wd0",)}))
+
+
+def test_a_sweep_refuses_a_single_runs_workdir(tmp_path):
+  for args in (("--dry_run",), ()):
+    out = _run("label_corruption", "--config.workdir=mine", "--config.sweep.levels=(0.0,)", *args, cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.strip() == (
+        "error: config.workdir = 'mine': a sweep's directory is --workdir (default runs/label_corruption); "
+        "--config.workdir names a single run's.")
+  assert not any(tmp_path.iterdir())

@@ -120,3 +120,27 @@ def test_corrupt_or_missing_examples_file_is_named(tmp_path):
   bad.write_bytes(bad.read_bytes()[:100])  # truncated
   with pytest.raises(records.RecordError, match=str(bad)):
     records.read_examples(bad)
+
+
+def test_compact_examples_read_back_equal_without_margin_and_copy_records_keeps_them(tmp_path):
+  rng = np.random.default_rng(0)
+  n, t = 1003, 7  # n not a multiple of 8: the packed bits' padding must not show
+  static = {"corrupted": rng.random(n) < 0.3, "labels": rng.integers(0, 10, n), "clean_labels": rng.integers(0, 10, n)}
+  run = tmp_path / "src" / "run"
+  run.mkdir(parents=True)
+  log = records.ExamplesLog(run / records.EXAMPLES, static, None)
+  for step in range(t):
+    log.append(step * 5, step / 2, {"correct": rng.random(n) < 0.5, "pred_is_clean_label": rng.random(n) < 0.5,
+                                    "margin": rng.normal(size=n)})
+  log.flush()
+  records.write_json(run / records.CONFIG, {"environment": {}})
+  written = records.copy_records(tmp_path / "src", tmp_path / "kept")
+  kept = tmp_path / "kept" / "run" / records.EXAMPLES
+  assert kept in written and kept.stat().st_size < (run / records.EXAMPLES).stat().st_size / 4
+  full, compact = records.read_examples(run), records.read_examples(kept)
+  assert set(full) - set(compact) == {"margin"}
+  for k, v in compact.items():
+    np.testing.assert_array_equal(v, full[k])
+    assert v.dtype == bool or k not in records.COMPACT_SERIES
+  with pytest.raises(records.RecordError, match="compact copy"):
+    records.ExamplesLog(kept, static, 10)

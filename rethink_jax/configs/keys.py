@@ -60,6 +60,7 @@ MEANINGS = {
     "sweep.random_labels": "add a random-labels run per model",
     "sweep.random_label_epochs": "epoch budget of the random-labels rows",
     "sweep.weight_decay": "weight decay of the rows that use it (paper's value not stated; 5e-4)",
+    "sweep.rows": "Table 1 rows to run (crop0-wd0, crop0-wd1, crop1-wd0, crop1-wd1, random_labels; empty: all)",
     "sweep.appendix": "the Appendix table (random labels with regularizers) instead of Table 1",
     # ImageNet
     "row": "Table 2 row: all, aug, wd, none, random_labels (tiny: CPU smoke test)",
