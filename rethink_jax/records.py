@@ -38,12 +38,12 @@ import pathlib
 import resource
 import subprocess
 import tempfile
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 __all__ = ["RunDirError", "RecordError", "ConfigMismatchError", "CONFIG", "METRICS", "SUMMARY", "CHECKPOINTS",
            "TENSORBOARD", "SWEEP", "EXAMPLES", "COMPACT_SERIES", "HOW_KEYS", "NEUTRAL_DEFAULTS", "TIMING_KEYS", "SUMMARY_FIELDS",
            "ARTIFACTS",
-           "cpu_name", "atomic_write_text", "write_json", "read_json", "write_jsonl", "read_jsonl", "MetricsLog",
+           "cpu_name", "atomic_write", "atomic_write_text", "write_json", "read_json", "write_jsonl", "read_jsonl", "MetricsLog",
            "ExamplesLog", "read_examples", "EXAMPLE_SERIES", "EXAMPLE_STATIC",
            "identity", "identity_hash", "identity_diff", "check_run_dir", "total_steps", "finished_summary",
            "make_summary", "write_sweep", "read_sweep", "check_writable", "environment", "write_results",
@@ -103,18 +103,24 @@ class RecordError(ValueError):
 
 # ----------------------------------------------------------------------------- files
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], *, binary: bool = False) -> None:
+  """Calls ``write(file)`` on a temporary file beside ``path``, syncs it and renames it into
+  place: a reader sees the old file or the whole new one, never a part."""
   path = pathlib.Path(path)
   fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
   try:
-    with os.fdopen(fd, "w") as f:
-      f.write(text)
+    with os.fdopen(fd, "wb" if binary else "w") as f:
+      write(f)
       f.flush()
       os.fsync(f.fileno())
     os.replace(tmp, path)
   finally:
     if os.path.exists(tmp):
       os.unlink(tmp)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+  atomic_write(path, lambda f: f.write(text))
 
 
 def _dumps(obj: Any, **kw) -> str:
@@ -264,16 +270,7 @@ def compact_examples(src, dest) -> pathlib.Path:
   for k in COMPACT_SERIES:
     out[f"{k}_bits"] = np.packbits(ex[k].astype(bool), axis=1)
   dest = pathlib.Path(dest)
-  fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-  try:
-    with os.fdopen(fd, "wb") as f:
-      np.savez_compressed(f, **out)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, dest)
-  finally:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
+  atomic_write(dest, lambda f: np.savez_compressed(f, **out), binary=True)
   return dest
 
 
@@ -345,16 +342,7 @@ class ExamplesLog:
   def _save(self) -> None:
     import numpy as np
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-    try:
-      with os.fdopen(fd, "wb") as f:
-        np.savez(f, **self.arrays())
-        f.flush()
-        os.fsync(f.fileno())
-      os.replace(tmp, self.path)
-    finally:
-      if os.path.exists(tmp):
-        os.unlink(tmp)
+    atomic_write(self.path, lambda f: np.savez(f, **self.arrays()), binary=True)
 
 
 # ----------------------------------------------------------------------------- identity

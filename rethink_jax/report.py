@@ -28,10 +28,8 @@ Each output is written to a temporary file and renamed into place.
 
 from __future__ import annotations
 
-import os
 import pathlib
 import sys
-import tempfile
 
 from rethink_jax import paper, records
 
@@ -99,14 +97,7 @@ def _atomic_text(path: pathlib.Path, text: str) -> pathlib.Path:
 
 
 def _atomic_png(fig, path: pathlib.Path) -> pathlib.Path:
-  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-  os.close(fd)
-  try:
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    os.replace(tmp, path)
-  finally:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
+  records.atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120, bbox_inches="tight"), binary=True)
   return path
 
 
