@@ -27,10 +27,12 @@ def test_the_page_takes_its_tables_and_figures_from_results():
 
 
 def test_results_holds_records_and_the_reports_outputs_only():
-  allowed = set(records.RECORD_FILES) | {"README.md"}
+  allowed = set(records.RECORD_FILES) | {"README.md", records.EXAMPLES}
   for path in RESULTS.rglob("*"):
     if path.is_file():
       assert path.name in allowed or path.suffix in (".md", ".png"), f"{path}: not a record (checkpoints stay out)"
+    if path.name == records.EXAMPLES:  # per-example records only as compact copies
+      assert "margin" not in records.read_examples(path), f"{path}: a full examples.npz (keep a compact copy)"
     assert records.CHECKPOINTS not in path.parts and records.TENSORBOARD not in path.parts
 
 
