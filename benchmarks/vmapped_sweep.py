@@ -76,7 +76,8 @@ def main():
   print(f"{'':22s} {'wall s':>14s} {'run-steps/s':>12s}")
   for name, label in (("sequential", f"sequential ({len(configs)} runs)"), ("vmapped", "vmapped (1 program)")):
     w = walls[name]
-    print(f"{label:22s} {f'{statistics.mean(w):.1f} ± {sd(w):.1f}':>14s} {len(configs) * steps / statistics.mean(w):12.1f}")
+    cell = f"{statistics.mean(w):.1f} ± {sd(w):.1f}"
+    print(f"{label:22s} {cell:>14s} {len(configs) * steps / statistics.mean(w):12.1f}")
   print(f"speedup {statistics.mean(walls['sequential']) / statistics.mean(walls['vmapped']):.2f}x "
         f"({min(speedups):.2f}-{max(speedups):.2f} over {args.repeats} repetitions); {steps} steps per run; "
         f"largest final accuracy difference {diff:.4f}")

@@ -355,7 +355,8 @@ def run_sweep_script(experiment: str, build: Callable, report: Callable) -> None
 
     def go():
       config = config_flag.value
-      sweep.run_sweep(sweep_runs(config), workdir_flag.value, only=only.value, vmapped=config.sweep.get("vmapped", False))
+      sweep.run_sweep(sweep_runs(config), workdir_flag.value, only=only.value,
+                      vmapped=config.sweep.get("vmapped", False))
       for path in report(workdir_flag.value):
         print(f"wrote {path}")
 

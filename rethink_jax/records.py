@@ -41,13 +41,13 @@ import tempfile
 from typing import Any, Callable, Iterable, Sequence
 
 __all__ = ["RunDirError", "RecordError", "ConfigMismatchError", "CONFIG", "METRICS", "SUMMARY", "CHECKPOINTS",
-           "TENSORBOARD", "SWEEP", "EXAMPLES", "COMPACT_SERIES", "HOW_KEYS", "NEUTRAL_DEFAULTS", "TIMING_KEYS", "SUMMARY_FIELDS",
-           "ARTIFACTS",
-           "cpu_name", "atomic_write", "atomic_write_text", "write_json", "read_json", "write_jsonl", "read_jsonl", "MetricsLog",
-           "ExamplesLog", "read_examples", "EXAMPLE_SERIES", "EXAMPLE_STATIC",
+           "TENSORBOARD", "SWEEP", "EXAMPLES", "COMPACT_SERIES", "HOW_KEYS", "NEUTRAL_DEFAULTS", "TIMING_KEYS",
+           "SUMMARY_FIELDS", "ARTIFACTS",
+           "cpu_name", "atomic_write", "atomic_write_text", "write_json", "read_json", "write_jsonl", "read_jsonl",
+           "MetricsLog", "ExamplesLog", "read_examples", "compact_examples", "EXAMPLE_SERIES", "EXAMPLE_STATIC",
            "identity", "identity_hash", "identity_diff", "check_run_dir", "total_steps", "finished_summary",
            "make_summary", "write_sweep", "read_sweep", "check_writable", "environment", "write_results",
-           "RESULTS", "RESULT_SCRIPTS", "RECORD_FILES", "copy_records", "compact_examples",
+           "RESULTS", "RESULT_SCRIPTS", "RECORD_FILES", "copy_records",
            "peak_rss_gb"]
 
 CONFIG, METRICS, SUMMARY, CHECKPOINTS, TENSORBOARD = (
