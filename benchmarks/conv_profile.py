@@ -2,20 +2,28 @@
 small Inception (batch 128, 28x28), forward, input gradient and weight gradient, timed
 separately in JAX (XLA's convolution and im2col) and in PyTorch when installed.
 
-  python benchmarks/conv_profile.py [--cin 96 --cout 96 --size 28]
+  python benchmarks/conv_profile.py [--cin 96 --cout 96 --size 28] [--repeats 3] [--out DIR]
   RETHINK_JAX_CPU_FLAGS=0 python benchmarks/conv_profile.py   # XLA's default CPU flags
+
+Each pass is timed ``--repeats`` times (10 calls each, the implementations alternating, the
+order flipping every repetition) and printed as mean ± sd in milliseconds. ``--out DIR``
+writes ``DIR/results.json``, which ``python -m rethink_jax.report DIR`` renders as
+``conv_profile.md``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import pathlib
+import statistics
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rethink_jax import records
 from rethink_jax.models.common import im2col_conv
 
 DN = ("NHWC", "HWIO", "NHWC")
@@ -30,16 +38,21 @@ def _time(fn, *args, reps: int = 10) -> float:
   return (time.perf_counter() - t0) / reps * 1e3
 
 
-def jax_times(conv, x, w) -> tuple[float, float, float]:
+PASSES = ("forward", "input_grad", "weight_grad")
+
+
+def jax_timer(conv, x, w):
+  """A function timing the three passes once (ms each), compiled and warmed up now."""
   fwd = jax.jit(lambda x, w: conv(x, w, (1, 1), "SAME", dimension_numbers=jax.lax.conv_dimension_numbers(
       x.shape, w.shape, DN)))
   y = fwd(x, w)
   dgrad = jax.jit(lambda g: jax.vjp(lambda x: fwd(x, w), x)[1](g)[0])
   wgrad = jax.jit(lambda g: jax.vjp(lambda w: fwd(x, w), w)[1](g)[0])
-  return _time(fwd, x, w), _time(dgrad, y), _time(wgrad, y)
+  return lambda: (_time(fwd, x, w), _time(dgrad, y), _time(wgrad, y))
 
 
-def torch_times(x, w) -> tuple[float, float, float] | None:
+def torch_timer(x, w):
+  """Like :func:`jax_timer` for PyTorch's channels_last convolution; ``None`` without PyTorch."""
   try:
     import torch
   except ImportError:
@@ -59,8 +72,11 @@ def torch_times(x, w) -> tuple[float, float, float] | None:
   g = torch.ones_like(y)
   dgrad = lambda: torch.nn.grad.conv2d_input(xt.shape, wt, g, padding=1)
   wgrad = lambda: torch.nn.grad.conv2d_weight(xt, wt.shape, g, padding=1)
-  with torch.no_grad():
-    return timed(lambda: conv(xt, wt)), timed(dgrad), timed(wgrad)
+  def run():
+    with torch.no_grad():
+      return timed(lambda: conv(xt, wt)), timed(dgrad), timed(wgrad)
+  run()
+  return run
 
 
 def main():
@@ -69,22 +85,45 @@ def main():
   parser.add_argument("--size", type=int, default=28)
   parser.add_argument("--cin", type=int, default=96)
   parser.add_argument("--cout", type=int, default=96)
+  parser.add_argument("--repeats", type=int, default=3)
+  parser.add_argument("--out", default="", help="write DIR/results.json")
   args = parser.parse_args()
+  if min(args.batch, args.size, args.cin, args.cout, args.repeats) < 1:
+    parser.error("--batch, --size, --cin, --cout and --repeats must be positive")
+  if args.out and pathlib.Path(args.out).exists() and not pathlib.Path(args.out).is_dir():
+    parser.error(f"--out {args.out}: exists and is not a directory")
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.normal(size=(args.batch, args.size, args.size, args.cin)), jnp.float32)
   w = jnp.asarray(rng.normal(size=(3, 3, args.cin, args.cout)) * 0.05, jnp.float32)
   gflop = 2 * args.batch * args.size ** 2 * 9 * args.cin * args.cout / 1e9
   print(f"3x3 conv, batch {args.batch}, {args.size}x{args.size}, {args.cin} -> {args.cout} channels: "
-        f"{gflop:.2f} GFLOP per pass; jax {jax.__version__}, {jax.devices()[0].device_kind}")
-  print(f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r} (set by rethink_jax.cpu_flags; RETHINK_JAX_CPU_FLAGS=0 keeps XLA's defaults)")
-  rows = {"jax xla conv": jax_times(jax.lax.conv_general_dilated, x, w),
-          "jax im2col": jax_times(im2col_conv, x, w)}
-  t = torch_times(x, w)
-  if t:
-    rows["torch (channels_last)"] = t
-  print(f"{'':24s} {'forward ms':>11s} {'input grad ms':>14s} {'weight grad ms':>15s}   GFLOP/s (fwd, dgrad, wgrad)")
-  for name, (f, d, g) in rows.items():
-    print(f"{name:24s} {f:11.1f} {d:14.1f} {g:15.1f}   {gflop / f * 1e3:.0f}, {gflop / d * 1e3:.0f}, {gflop / g * 1e3:.0f}")
+        f"{gflop:.2f} GFLOP per pass; jax {jax.__version__}, {jax.devices()[0].device_kind}, {records.cpu_name()}")
+  xla_flags = os.environ.get("XLA_FLAGS", "")
+  print(f"XLA_FLAGS={xla_flags!r} (set by rethink_jax.cpu_flags; RETHINK_JAX_CPU_FLAGS=0 keeps XLA's defaults)")
+  timers = {"jax": jax_timer(jax.lax.conv_general_dilated, x, w), "jax_im2col": jax_timer(im2col_conv, x, w)}
+  torch = torch_timer(x, w)
+  if torch:
+    timers["torch_channels_last"] = torch
+  ms = {name: {p: [] for p in PASSES} for name in timers}
+  for rep in range(args.repeats):
+    for name in (list(timers) if rep % 2 == 0 else list(reversed(timers))):
+      for p, t in zip(PASSES, timers[name]()):
+        ms[name][p].append(t)
+  sd = lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0
+  print(f"{'':22s} {'forward ms':>14s} {'input grad ms':>14s} {'weight grad ms':>14s}   GFLOP/s (fwd, dgrad, wgrad)")
+  for name, passes in ms.items():
+    cells = " ".join(f"{statistics.mean(passes[p]):8.1f} ± {sd(passes[p]):4.1f}" for p in PASSES)
+    rates = ", ".join(f"{gflop / statistics.mean(passes[p]) * 1e3:.0f}" for p in PASSES)
+    print(f"{name:22s} {cells}   {rates}")
+  if args.out:
+    import ml_collections
+    config = ml_collections.ConfigDict({"batch": args.batch, "size": args.size, "cin": args.cin, "cout": args.cout,
+                                        "repeats": args.repeats})
+    pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
+    path = records.write_results(args.out, config, "random inputs and kernel", script="conv_profile", gflop=gflop,
+                                 ms=ms, xla_flags=xla_flags, cpu_threads=os.cpu_count(),
+                                 torch=(__import__("torch").__version__ if torch else None))
+    print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":

@@ -19,9 +19,9 @@ record (named by its path), exits with status 2:
   paper, from the runs' per-example records;
 * Section 5 and Theorem 1 (``minnorm_mnist.md``, ``minnorm_cifar.md``, ``theorem1.md``)
   from the ``results.json`` of the min-norm and Theorem 1 scripts;
-* the benchmarks' timings (``train_throughput.md``, ``vmapped_sweep.md``) from the
-  ``results.json`` of ``benchmarks/train_throughput.py`` and ``benchmarks/vmapped_sweep.py``
-  run with ``--out``.
+* the benchmarks' timings (``train_throughput.md``, ``vmapped_sweep.md``,
+  ``minnorm_scaling.md``, ``conv_profile.md``) from the ``results.json`` of the scripts of
+  the same names in ``benchmarks/``, run with ``--out``.
 
 Each output is written to a temporary file and renamed into place.
 """
@@ -534,11 +534,55 @@ def _vmapped_sweep(saved: dict) -> list[str]:
                   f"{saved.get('environment', {}).get('cpu', '?')}, {saved['cpu_threads']} threads."]
 
 
+def _minnorm_scaling(saved: dict) -> list[str]:
+  lines = ["| n | solver | seconds | floor | / floor | peak RSS | relative residual | iterations | test error |",
+           "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+  for r in saved["rows"]:
+    floor = r.get("floor_seconds")
+    floor_cells = f"{floor:.1f} | {r['seconds'] / floor:.2f}x" if floor else "— | —"
+    lines.append(f"| {r['n']:,} | {r['solver']} | {r['seconds']:.1f} | {floor_cells} | {r['peak_rss_gb']:.1f} GB | "
+                 f"{r['residual']:.1e} | {r['iterations']} | {100 * r['test_error']:.2f}% |")
+  cfg = saved["config"]
+  rates = sorted({round(r["gemm_gflops"]) for r in saved["rows"] if r.get("gemm_gflops")})
+  rate = (f"; measured GEMM rate {rates[0]}" + (f"-{rates[-1]}" if len(rates) > 1 else "") + " GFLOP/s"
+          if rates else "")
+  return lines + ["", f"Gaussian kernel (bandwidth {cfg['bandwidth']:g}) on raw pixels in [0, 1], Gram matrix in "
+                      f"{cfg['dtype']}, {cfg['backend']} backend, each row in a fresh process; floor = Gram time + "
+                      f"n^3/3 at the float32 GEMM rate{rate}; iterations: the Cholesky's float64 refinement steps, CG's "
+                      f"iterations; test error on {saved['n_test']:,} test images. CPU: "
+                      f"{saved.get('environment', {}).get('cpu', '?')}, {saved['cpu_threads']} threads."]
+
+
+_CONV_PROFILE_LABELS = {"jax": "JAX, XLA's convolution", "jax_im2col": "JAX, im2col",
+                        "torch_channels_last": "PyTorch, channels_last"}
+
+
+def _conv_profile(saved: dict) -> list[str]:
+  import statistics
+
+  gflop = saved["gflop"]
+  lines = ["| | forward | input gradient | weight gradient |", "|---|---:|---:|---:|"]
+  for name, passes in saved["ms"].items():
+    cells = [f"{_mean_sd(passes[p])} ms ({gflop / statistics.mean(passes[p]) * 1e3:.0f} GFLOP/s)"
+             for p in ("forward", "input_grad", "weight_grad")]
+    lines.append(f"| {_CONV_PROFILE_LABELS.get(name, name)} | " + " | ".join(cells) + " |")
+  cfg = saved["config"]
+  flags = f"`XLA_FLAGS={saved['xla_flags']}`" if saved.get("xla_flags") else "XLA's default flags"
+  torch = f"PyTorch {saved['torch']}" if saved.get("torch") else "PyTorch not installed"
+  return lines + ["", f"One 3x3 convolution, batch {cfg['batch']}, {cfg['size']}x{cfg['size']}, {cfg['cin']} -> "
+                      f"{cfg['cout']} channels ({gflop:.2f} GFLOP per pass), ms per call as mean ± sd over "
+                      f"{cfg['repeats']} repetitions of 10 calls; {flags}; {torch}. CPU: "
+                      f"{saved.get('environment', {}).get('cpu', '?')}, {saved['cpu_threads']} threads."]
+
+
 _SCRIPT_TABLES = {"minnorm_mnist": ("Section 5: min-norm interpolation on MNIST", _minnorm_mnist),
                   "minnorm_cifar": ("Section 5: min-norm interpolation on CIFAR-10", _minnorm_cifar),
                   "theorem1": ("Theorem 1 and Rademacher complexity", _theorem1),
                   "train_throughput": ("Train-step throughput, JAX and PyTorch", _train_throughput),
-                  "vmapped_sweep": ("Many runs in one program: the vmapped label-corruption sweep", _vmapped_sweep)}
+                  "vmapped_sweep": ("Many runs in one program: the vmapped label-corruption sweep", _vmapped_sweep),
+                  "minnorm_scaling": ("Min-norm interpolation against n: time, memory and the floor",
+                                      _minnorm_scaling),
+                  "conv_profile": ("One convolution's three passes, JAX and PyTorch", _conv_profile)}
 
 
 def script_results(results_dir) -> pathlib.Path:

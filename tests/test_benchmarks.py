@@ -43,6 +43,40 @@ def test_vmapped_sweep_records_its_wall_times(tmp_path):
   assert "| 2 sequential runs |" in text and "| one vmapped program |" in text and "| speedup | **" in text
 
 
+def test_minnorm_scaling_records_each_size_and_solver_with_its_floor(tmp_path):
+  out = _bench("minnorm_scaling", "--sizes", "200,400", "--out", str(tmp_path / "ms"), cwd=tmp_path)
+  assert out.returncode == 0, out.stderr[-2000:]
+  saved = records.read_json(tmp_path / "ms" / records.RESULTS)
+  assert saved["script"] == "minnorm_scaling" and saved["config"]["sizes"] == [200, 400]
+  assert [(r["n"], r["solver"]) for r in saved["rows"]] == [(200, "cholesky"), (200, "cg"), (400, "cholesky"),
+                                                           (400, "cg")]
+  for r in saved["rows"]:
+    assert r["residual"] < 1e-6 and 0 < r["test_error"] < 0.5 and r["peak_rss_gb"] > 0
+    assert (r["floor_seconds"] is not None) == (r["solver"] == "cholesky")
+  # Both solvers interpolate the same system: the same predictions on the test images.
+  assert saved["rows"][0]["test_error"] == saved["rows"][1]["test_error"]
+  text = report.script_results(tmp_path / "ms").read_text()
+  first = saved["rows"][0]
+  assert (f"| 200 | cholesky | {first['seconds']:.1f} | {first['floor_seconds']:.1f} | "
+          f"{first['seconds'] / first['floor_seconds']:.2f}x |") in text
+  assert "| 400 | cg |" in text and "| — | — |" in text
+
+
+def test_conv_profile_records_every_pass_of_every_implementation(tmp_path):
+  out = _bench("conv_profile", "--batch", "4", "--size", "8", "--cin", "8", "--cout", "8", "--repeats", "2",
+               "--out", str(tmp_path / "cp"), cwd=tmp_path)
+  assert out.returncode == 0, out.stderr[-2000:]
+  saved = records.read_json(tmp_path / "cp" / records.RESULTS)
+  assert saved["script"] == "conv_profile" and {"jax", "jax_im2col"} <= set(saved["ms"])
+  for passes in saved["ms"].values():
+    assert set(passes) == {"forward", "input_grad", "weight_grad"}
+    assert all(len(ms) == 2 and all(t > 0 for t in ms) for ms in passes.values())
+  text = report.script_results(tmp_path / "cp").read_text()
+  forward = saved["ms"]["jax"]["forward"]
+  assert f"| JAX, XLA's convolution | {statistics.mean(forward):,.1f} ± {statistics.stdev(forward):,.1f} ms (" in text
+  assert "over 2 repetitions of 10 calls" in text
+
+
 def test_benchmark_arguments_are_checked_before_any_work(tmp_path):
   (tmp_path / "file").write_text("")
   for script, args, message in (
@@ -50,7 +84,15 @@ def test_benchmark_arguments_are_checked_before_any_work(tmp_path):
       ("train_throughput", ("--repeats", "0"), "must be positive"),
       ("train_throughput", ("--out", "file"), "exists and is not a directory"),
       ("vmapped_sweep", ("--model", "resnet"), "choose from"),
-      ("vmapped_sweep", ("--levels", "1"), "at least 2")):
+      ("vmapped_sweep", ("--levels", "1"), "at least 2"),
+      ("minnorm_scaling", ("--sizes", "10,x"), "comma-separated integers"),
+      ("minnorm_scaling", ("--sizes", "100000"), "holds 5,000 training images"),
+      ("minnorm_scaling", ("--solvers", "lu"), "choose from cholesky, cg"),
+      ("minnorm_scaling", ("--backend", "jax"), "--solvers cholesky"),
+      ("minnorm_scaling", ("--data-dir", "nowhere"), "nowhere"),
+      ("minnorm_scaling", ("--out", "file"), "exists and is not a directory"),
+      ("conv_profile", ("--repeats", "0"), "must be positive"),
+      ("conv_profile", ("--out", "file"), "exists and is not a directory")):
     out = _bench(script, *args, cwd=tmp_path)
     assert out.returncode == 2 and message in out.stderr, (script, args, out.stderr[-500:])
   assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
