@@ -210,6 +210,25 @@ def test_blocked_in_place_cholesky_with_refinement(dtype):
                              k + 1e-4 * np.eye(700), atol=1e-4 if dtype == np.float32 else 1e-10)
 
 
+@pytest.mark.parametrize("n", [700, 128, 1])
+def test_blocked_solve_in_the_factors_precision_equals_the_float64_solve(n):
+  """The refinement's corrections run in float32 on the factor in place: same answer as
+  the float64 solve to float32 accuracy, for sizes that are and are not tile multiples."""
+  from rethink_jax.minnorm import blocked
+
+  rng = np.random.default_rng(1)
+  x, b = rng.normal(size=(n, 20)), rng.normal(size=(n, 3)) * 1e30  # a float32 overflow unless scaled
+  k = minnorm.gaussian(x, x, 4.0) + 1e-2 * np.eye(n)
+  a = np.ascontiguousarray(k.astype(np.float32))
+  blocked.factor_in_place(a, tile=128)
+  upper = np.triu(a, 1).copy()
+  x64 = blocked.solve_factored(a, b, tile=128)
+  x32 = blocked.solve_factored(a, b, tile=128, dtype=np.float32)
+  assert x32.dtype == np.float64 and x32.shape == (n, 3) and np.all(np.isfinite(x32))
+  np.testing.assert_allclose(x32, x64, rtol=1e-3, atol=1e-4 * np.abs(x64).max())
+  np.testing.assert_array_equal(np.triu(a, 1), upper)  # the solve reads L and writes nothing
+
+
 def scipy_solve(a, b):
   import scipy.linalg
   return scipy.linalg.solve(a, b, assume_a="pos")

@@ -70,9 +70,19 @@ def factor_in_place(a: np.ndarray, tile: int = DEFAULT_TILE, ridge: float = 0.0)
   return diag
 
 
-def solve_factored(a: np.ndarray, b: np.ndarray, tile: int = DEFAULT_TILE) -> np.ndarray:
-  """Solves ``L L^T x = b`` with ``L`` in the lower triangle of ``a``; float64 arithmetic."""
+def solve_factored(a: np.ndarray, b: np.ndarray, tile: int = DEFAULT_TILE, *, dtype=np.float64) -> np.ndarray:
+  """Solves ``L L^T x = b`` with ``L`` in the lower triangle of ``a``.
+
+  ``dtype`` is the precision of the arithmetic: float64 (the default) converts each tile of
+  a float32 ``L`` as it goes; ``a.dtype`` works on ``L`` in place, panel by panel, with no
+  conversion. For the corrections of iterative refinement the two are equally good: their
+  error is that of the float32 factor itself (about cond(K) times float32 rounding), which
+  the refinement removes either way, and the float64 residual decides the answer's accuracy.
+  """
   n = len(a)
+  dtype = np.dtype(dtype)
+  if dtype == a.dtype:
+    return _solve_factored_in_place(a, b, tile)
   b = np.asarray(b, np.float64).reshape(n, -1)
   tiles = _tiles(n, tile)
   buf = np.empty((tile, tile))
@@ -96,6 +106,27 @@ def solve_factored(a: np.ndarray, b: np.ndarray, tile: int = DEFAULT_TILE) -> np
       rhs -= block(i, ie, k, ke).T @ x[i:ie]
     x[k:ke] = blas.dtrsm(1.0, np.tril(block(k, ke, k, ke)), rhs, lower=1, trans_a=1)
   return x
+
+
+def _solve_factored_in_place(a: np.ndarray, b: np.ndarray, tile: int) -> np.ndarray:
+  """:func:`solve_factored` in ``a``'s own precision: one product per row (or column)
+  panel of ``L``, read where it lies (BLAS takes the row stride), and a triangular solve
+  per diagonal tile. ``b`` is scaled to unit norm first so float32 cannot overflow."""
+  n = len(a)
+  b = np.asarray(b, np.float64).reshape(n, -1)
+  scale = float(np.max(np.abs(b))) or 1.0
+  trsm = blas.strsm if a.dtype == np.float32 else blas.dtrsm
+  y = (b / scale).astype(a.dtype)
+  tiles = _tiles(n, tile)
+  for k, ke in tiles:  # forward: L y = b
+    if k:
+      y[k:ke] -= a[k:ke, :k] @ y[:k]
+    y[k:ke] = trsm(1.0, np.tril(a[k:ke, k:ke]), y[k:ke], lower=1)
+  for k, ke in reversed(tiles):  # backward: L^T x = y
+    if ke < n:
+      y[k:ke] -= a[ke:, k:ke].T @ y[ke:]
+    y[k:ke] = trsm(1.0, np.tril(a[k:ke, k:ke]), y[k:ke], lower=1, trans_a=1)
+  return y.astype(np.float64) * scale
 
 
 def sym_matvec(a: np.ndarray, diag: np.ndarray, v: np.ndarray, tile: int = DEFAULT_TILE) -> np.ndarray:
@@ -165,7 +196,8 @@ def solve_refined(a: np.ndarray, y: np.ndarray, *, ridge: float = 0.0, tile: int
         raise
   k_diag = diag + ridge
   max_steps = steps * 4 if shift else steps
-  alpha = solve_factored(a, y, tile)
+  # Corrections in the factor's own precision (see solve_factored); residuals in float64.
+  alpha = solve_factored(a, y, tile, dtype=a.dtype)
   ynorm = np.linalg.norm(y)
   history = []
   for _ in range(max_steps + 1):
@@ -173,7 +205,7 @@ def solve_refined(a: np.ndarray, y: np.ndarray, *, ridge: float = 0.0, tile: int
     history.append(float(np.linalg.norm(r) / ynorm))
     if history[-1] <= tol or len(history) > max_steps:
       break
-    alpha += solve_factored(a, r, tile)
+    alpha += solve_factored(a, r, tile, dtype=a.dtype)
   if restore:
     mirror_upper()
   return alpha, diag, history, shift
