@@ -575,6 +575,25 @@ def _conv_profile(saved: dict) -> list[str]:
                       f"{saved.get('environment', {}).get('cpu', '?')}, {saved['cpu_threads']} threads."]
 
 
+def _track_examples(saved: dict) -> list[str]:
+  import statistics
+
+  walls, ratios, cfg = saved["wall_seconds"], saved["ratios"], saved["config"]
+  lines = ["| per-example records | wall time per run (median) | min | max |", "|---|---:|---:|---:|"]
+  for key, label in (("off", "off"), ("on", "on (`track_examples`)")):
+    w = walls[key]
+    lines.append(f"| {label} | {statistics.median(w):.1f} s | {min(w):.1f} s | {max(w):.1f} s |")
+  runs = f"{cfg['vmapped']} vmapped runs" if cfg["vmapped"] > 1 else "one run"
+  return lines + [f"| ratio on / off | **{statistics.median(ratios):.3f}x** (per repetition: "
+                  f"{', '.join(f'{r:.3f}' for r in ratios)}) | | |", "",
+                  f"{cfg['model']}, {runs}, {cfg['epochs']:g} epochs of {saved['n_train']:,} training images, evaluated "
+                  f"on the {saved['n_train']:,} training and {saved['n_test']:,} test images every epoch, "
+                  f"{cfg['reps']} repetitions with the two arms alternating (compilation, evaluations and writing "
+                  f"included). The records take {saved['bytes_per_evaluation'] / 1e3:.0f} kB per evaluation per run "
+                  f"({saved['evaluations']} evaluations in a run's file). CPU: "
+                  f"{saved.get('environment', {}).get('cpu', '?')}, {saved['cpu_threads']} threads."]
+
+
 _SCRIPT_TABLES = {"minnorm_mnist": ("Section 5: min-norm interpolation on MNIST", _minnorm_mnist),
                   "minnorm_cifar": ("Section 5: min-norm interpolation on CIFAR-10", _minnorm_cifar),
                   "theorem1": ("Theorem 1 and Rademacher complexity", _theorem1),
@@ -582,7 +601,8 @@ _SCRIPT_TABLES = {"minnorm_mnist": ("Section 5: min-norm interpolation on MNIST"
                   "vmapped_sweep": ("Many runs in one program: the vmapped label-corruption sweep", _vmapped_sweep),
                   "minnorm_scaling": ("Min-norm interpolation against n: time, memory and the floor",
                                       _minnorm_scaling),
-                  "conv_profile": ("One convolution's three passes, JAX and PyTorch", _conv_profile)}
+                  "conv_profile": ("One convolution's three passes, JAX and PyTorch", _conv_profile),
+                  "track_examples": ("What per-example records cost", _track_examples)}
 
 
 def script_results(results_dir) -> pathlib.Path:

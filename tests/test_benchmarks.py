@@ -77,6 +77,20 @@ def test_conv_profile_records_every_pass_of_every_implementation(tmp_path):
   assert "over 2 repetitions of 10 calls" in text
 
 
+def test_track_examples_records_both_arms_and_what_the_records_take(tmp_path):
+  out = _bench("track_examples", "--epochs", "1", "--reps", "1", "--max-train", "256", "--out", str(tmp_path / "te"),
+               cwd=tmp_path)
+  assert out.returncode == 0, out.stderr[-2000:]
+  saved = records.read_json(tmp_path / "te" / records.RESULTS)
+  assert saved["script"] == "track_examples" and saved["n_train"] == 256
+  assert all(len(w) == 1 and w[0] > 0 for w in saved["wall_seconds"].values())
+  assert saved["ratios"] == [saved["wall_seconds"]["on"][0] / saved["wall_seconds"]["off"][0]]
+  # one evaluation per epoch (and the one at step 0): at least 4 bytes per training example each
+  assert saved["evaluations"] >= 1 and saved["bytes_per_evaluation"] >= 4 * 256
+  text = report.script_results(tmp_path / "te").read_text()
+  assert f"| ratio on / off | **{saved['ratios'][0]:.3f}x**" in text and "256 training images" in text
+
+
 def test_benchmark_arguments_are_checked_before_any_work(tmp_path):
   (tmp_path / "file").write_text("")
   for script, args, message in (
@@ -92,7 +106,11 @@ def test_benchmark_arguments_are_checked_before_any_work(tmp_path):
       ("minnorm_scaling", ("--data-dir", "nowhere"), "nowhere"),
       ("minnorm_scaling", ("--out", "file"), "exists and is not a directory"),
       ("conv_profile", ("--repeats", "0"), "must be positive"),
-      ("conv_profile", ("--out", "file"), "exists and is not a directory")):
+      ("conv_profile", ("--out", "file"), "exists and is not a directory"),
+      ("track_examples", ("--epochs", "0.5"), "at least 1"),
+      ("track_examples", ("--model", "resnet"), "choose from"),
+      ("track_examples", ("--max-train", "100000"), "holds 2,000 training images"),
+      ("track_examples", ("--out", "file"), "exists and is not a directory")):
     out = _bench(script, *args, cwd=tmp_path)
     assert out.returncode == 2 and message in out.stderr, (script, args, out.stderr[-500:])
   assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
