@@ -198,10 +198,13 @@ def test_blocked_in_place_cholesky_with_refinement(dtype):
   x, y = rng.normal(size=(700, 20)), rng.normal(size=(700, 3))
   k = minnorm.gaussian(x, x, 4.0)
   a = np.ascontiguousarray(np.triu(k).astype(dtype))  # only K's upper triangle is needed
-  alpha, diag, history, shift = blocked.solve_refined(a, y, tile=128, ridge=1e-4)
+  alpha, diag, history, shift, k_alpha = blocked.solve_refined(a, y, tile=128, ridge=1e-4)
   assert shift == 0.0
   ref = scipy_solve(k + 1e-4 * np.eye(700), y)
   assert history[-1] < 1e-12  # float64 residual even after a float32 factorisation
+  upper = np.triu(k, 1).astype(dtype).astype(np.float64)  # K as stored, in float64
+  k_alpha_ref = (upper + upper.T + np.diag(diag)) @ alpha
+  np.testing.assert_allclose(k_alpha, k_alpha_ref, rtol=1e-9, atol=1e-9 * np.abs(k_alpha_ref).max())
   # forward error <= cond(K + rI) x residual: cond is ~4e6 here, so ~1e-6 relative is the honest bound
   rtol = 1e-5 if dtype == np.float32 else 1e-8
   np.testing.assert_allclose(alpha, ref, rtol=rtol, atol=rtol * np.abs(ref).max())
@@ -285,7 +288,7 @@ def test_float32_breakdown_is_rescued_by_a_shifted_preconditioner():
   with pytest.raises(np.linalg.LinAlgError):
     blocked.solve_refined(np.ascontiguousarray(k.astype(np.float32)), y, tile=128)
   a = np.ascontiguousarray(k.astype(np.float32))
-  alpha, _, history, shift = blocked.solve_refined(a, y, tile=128, jitters=(1e-6, 1e-5, 1e-4, 1e-3))
+  alpha, _, history, shift, _ = blocked.solve_refined(a, y, tile=128, jitters=(1e-6, 1e-5, 1e-4, 1e-3))
   assert shift > 0 and history[-1] < history[0] and history[-1] < 1e-3
   r = np.linalg.norm(k.astype(np.float32).astype(np.float64) @ alpha - y) / np.linalg.norm(y)
   assert r == pytest.approx(history[-1], rel=1e-6)

@@ -149,8 +149,8 @@ def sym_matvec(a: np.ndarray, diag: np.ndarray, v: np.ndarray, tile: int = DEFAU
 
 
 def solve_refined(a: np.ndarray, y: np.ndarray, *, ridge: float = 0.0, tile: int = DEFAULT_TILE, steps: int = 3,
-                  tol: float = 1e-12, jitters: tuple[float, ...] = (), restore: bool = False
-                  ) -> tuple[np.ndarray, np.ndarray, list[float], float]:
+                  tol: float = 1e-12, jitters: tuple[float, ...] = (), restore: bool = False,
+                  lower_holds_k: bool = False) -> tuple[np.ndarray, np.ndarray, list[float], float, np.ndarray]:
   """Factors ``K + ridge I`` in place and solves with float64 iterative refinement.
 
   ``a`` must hold ``K`` (at least its upper triangle and diagonal, C order); on return its
@@ -161,10 +161,14 @@ def solve_refined(a: np.ndarray, y: np.ndarray, *, ridge: float = 0.0, tile: int
   answer still interpolates, to the residual reported), with up to ``4 * steps`` steps.
   With ``restore=True``, ``a`` holds ``K`` again on return (its upper triangle mirrored back
   and its diagonal restored), so a caller's matrix can be solved in place and reused.
+  ``lower_holds_k=True`` says that ``a``'s lower triangle holds ``K`` too (a full symmetric
+  Gram matrix), which saves mirroring the upper triangle into it before the first
+  factorisation.
 
   Returns:
-    ``(alpha, diag, residual history, shift used)``, residuals relative
-    ``||(K + ridge I) alpha - y|| / ||y||`` computed in float64.
+    ``(alpha, diag, residual history, shift used, K alpha)``, residuals relative
+    ``||(K + ridge I) alpha - y|| / ||y||`` computed in float64, and ``K alpha`` (float64)
+    from the last residual, so the caller needs no further pass over ``K``.
   """
   _check(a)
   y = np.asarray(y, np.float64).reshape(len(a), -1)
@@ -184,7 +188,8 @@ def solve_refined(a: np.ndarray, y: np.ndarray, *, ridge: float = 0.0, tile: int
 
   shift = 0.0
   for attempt, s in enumerate((0.0,) + tuple(jitters)):
-    mirror_upper()
+    if attempt or not lower_holds_k:
+      mirror_upper()
     try:
       factor_in_place(a, tile=tile, ridge=ridge + s)
       shift = s
@@ -201,11 +206,12 @@ def solve_refined(a: np.ndarray, y: np.ndarray, *, ridge: float = 0.0, tile: int
   ynorm = np.linalg.norm(y)
   history = []
   for _ in range(max_steps + 1):
-    r = y - sym_matvec(a, k_diag, alpha, tile)
+    k_alpha = sym_matvec(a, k_diag, alpha, tile)  # (K + ridge I) alpha
+    r = y - k_alpha
     history.append(float(np.linalg.norm(r) / ynorm))
     if history[-1] <= tol or len(history) > max_steps:
       break
     alpha += solve_factored(a, r, tile, dtype=a.dtype)
   if restore:
     mirror_upper()
-  return alpha, diag, history, shift
+  return alpha, diag, history, shift, k_alpha - ridge * alpha

@@ -346,8 +346,9 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
     scale = float(np.mean(np.diagonal(k_mat))) or 1.0
     jitters = tuple(scale * j for j in (1e-6, 1e-5, 1e-4, 1e-3)) if np.dtype(dtype) == np.float32 else ()
     try:
-      alpha, diag, history, shift = blocked.solve_refined(k_mat, targets, ridge=ridge, tol=tol, jitters=jitters,
-                                                          restore=in_place)
+      alpha, _, history, shift, k_alpha = blocked.solve_refined(
+          k_mat, targets, ridge=ridge, tol=tol, jitters=jitters, restore=in_place,
+          lower_holds_k=not precomputed)  # gram() fills both triangles
     except np.linalg.LinAlgError as e:
       raise ValueError(f"Cholesky failed: K + ridge I is not numerically positive definite ({e}). Use "
                        "ridge > 0.") from e
@@ -355,7 +356,6 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
       warnings.warn(f"K + ridge I was not positive definite in {np.dtype(dtype).name}; factored K + "
                     f"{shift:.1e} I and refined against K (relative residual {history[-1]:.1e}).",
                     IllConditionedWarning)
-    k_alpha = blocked.sym_matvec(k_mat, diag, alpha)
     iterations = len(history) - 1  # refinement steps
   else:
     matvec = lambda v: _matvec_blocked(k_mat, v) + ridge * v
