@@ -579,7 +579,7 @@ def _track_examples(saved: dict) -> list[str]:
   import statistics
 
   walls, ratios, cfg = saved["wall_seconds"], saved["ratios"], saved["config"]
-  lines = ["| per-example records | wall time per run (median) | min | max |", "|---|---:|---:|---:|"]
+  lines = ["| per-example records | wall time (median) | min | max |", "|---|---:|---:|---:|"]
   for key, label in (("off", "off"), ("on", "on (`track_examples`)")):
     w = walls[key]
     lines.append(f"| {label} | {statistics.median(w):.1f} s | {min(w):.1f} s | {max(w):.1f} s |")
@@ -589,8 +589,8 @@ def _track_examples(saved: dict) -> list[str]:
                   f"{cfg['model']}, {runs}, {cfg['epochs']:g} epochs of {saved['n_train']:,} training images, evaluated "
                   f"on the {saved['n_train']:,} training and {saved['n_test']:,} test images every epoch, "
                   f"{cfg['reps']} repetitions with the two arms alternating (compilation, evaluations and writing "
-                  f"included). The records take {saved['bytes_per_evaluation'] / 1e3:.0f} kB per evaluation per run "
-                  f"({saved['evaluations']} evaluations in a run's file). CPU: "
+                  f"included). A run's records take {saved['bytes_per_evaluation'] / 1e3:.0f} kB per evaluation (its "
+                  f"`examples.npz` over its {saved['evaluations']} evaluations). CPU: "
                   f"{saved.get('environment', {}).get('cpu', '?')}, {saved['cpu_threads']} threads."]
 
 
