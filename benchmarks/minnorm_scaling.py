@@ -69,7 +69,8 @@ def one(n, solver, data_dir, dtype, backend):
   x = ds.x_train[:n].reshape(n, -1) / 255.0
   floor = gflops = None
   if solver == "cholesky" and backend == "numpy":
-    gflops = gemm_rate(getattr(np, dtype))
+    from rethink_jax.minnorm import blocked
+    gflops = gemm_rate(getattr(np, dtype), tile=min(blocked.DEFAULT_TILE, n))  # the factorisation's tile at this n
     floor = gram_seconds(x, getattr(np, dtype)) + n ** 3 / 3 / (gflops * 1e9)
   t0 = time.perf_counter()
   p = minnorm.fit(x, ds.y_train[:n], "gaussian", bandwidth=5.0, solver=solver, dtype=getattr(np, dtype),

@@ -7,11 +7,17 @@ import subprocess
 import sys
 
 import pytest
+from helpers import cli_batch
 
 from rethink_jax.configs import keys
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SCRIPTS = sorted(p.stem for p in (REPO / "experiments").glob("*.py"))
+
+
+def _run_all(cwd, *calls):
+  """Several ``(script, *args)`` calls, each its own process (one import for all; helpers/cli_batch.py)."""
+  return cli_batch.run([([REPO / "experiments" / f"{script}.py", *args], cwd) for script, *args in calls])
 
 
 def _run(script, *args, cwd):
@@ -20,9 +26,28 @@ def _run(script, *args, cwd):
                         text=True, timeout=300, cwd=cwd, env=env)
 
 
+@pytest.fixture(scope="module")
+def helps(tmp_path_factory):
+  """Every script's --help, each in its own process and empty directory (helpers/cli_batch.py)."""
+  cwds = {script: tmp_path_factory.mktemp(f"help_{script}") for script in SCRIPTS}
+  results = cli_batch.run([([REPO / "experiments" / f"{script}.py", "--help"], cwds[script]) for script in SCRIPTS])
+  return {script: (result, cwds[script]) for script, result in zip(SCRIPTS, results)}
+
+
+def test_the_batch_runner_gives_what_a_fresh_process_gives(tmp_path):
+  """helpers/cli_batch.py, which the CLI tests use, against a plain subprocess: same output and status."""
+  cases = (("--help",), ("--config.model=alexnet", "--dry_run"), ("--config.model=mlp_1x512", "--dry_run"))
+  batched = cli_batch.run([([REPO / "experiments" / "table1.py", *args], tmp_path) for args in cases])
+  for args, b in zip(cases, batched):
+    fresh = _run("table1", *args, cwd=tmp_path)
+    assert (b.returncode, b.stdout, b.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr), args
+  assert [b.returncode for b in batched] == [0, 2, 0] and "dry run" in batched[2].stdout
+
+
+@pytest.mark.xdist_group("cli_helps")
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_help_lists_presets_every_config_key_and_an_example(tmp_path, script):
-  out = _run(script, "--help", cwd=tmp_path)
+def test_help_lists_presets_every_config_key_and_an_example(helps, script):
+  out, tmp_path = helps[script]
   assert out.returncode == 0, out.stderr[-2000:]
   text = out.stdout
   assert "Presets: --config rethink_jax/configs/" in text and "Config keys (--config.KEY=VALUE)" in text
@@ -81,23 +106,30 @@ def test_min_norm_and_theorem1_configs_share_the_data_entries_and_presets(name):
 
 
 def test_a_bad_model_in_a_sweep_is_one_line_and_exit_2(tmp_path):
-  out = _run("table1", "--config.model=alexnet", "--dry_run", cwd=tmp_path)
-  assert out.returncode == 2 and out.stderr.startswith("error: config.model = 'alexnet': must be one of")
-  assert len(out.stderr.strip().splitlines()) == 1 and not out.stdout
-  empty = _run("memorization", "--config.sweep.models=()", "--dry_run", cwd=tmp_path)
-  assert empty.returncode == 2 and "config.sweep.models = (): must name at least one model" in empty.stderr
+  model_sweeps = ("table1", "implicit_regularization", "memorization")  # the others sweep kinds or levels
+  jobs = [([REPO / "experiments" / f"{name}.py", "--config.model=alexnet", "--dry_run"], tmp_path) for name in SWEEPS]
+  jobs += [([REPO / "experiments" / f"{name}.py", "--config.sweep.models=()", "--dry_run"], tmp_path)
+           for name in model_sweeps]
+  for (argv, _), out in zip(jobs, cli_batch.run(jobs)):
+    where = f"{argv[0].name} {argv[1]}"
+    message = ("error: config.model = 'alexnet': must be one of" if "model=" in argv[1] else
+               "error: config.sweep.models = (): must name at least one model")
+    assert out.returncode == 2 and out.stderr.startswith(message), (where, out.stderr[-500:])
+    assert len(out.stderr.strip().splitlines()) == 1 and not out.stdout, where
   assert not any(tmp_path.iterdir())
 
 
 def test_documented_config_path_and_short_form_work_from_any_directory(tmp_path):
-  for config in ("rethink_jax/configs/random_labels.py:paper", "random_labels:paper"):
-    out = _run("random_labels", "--config", config, "--config.model=alexnet_small", "--dry_run", cwd=tmp_path)
+  configs = ("rethink_jax/configs/random_labels.py:paper", "random_labels:paper")
+  *singles, sweep = _run_all(tmp_path, *[("random_labels", "--config", config, "--config.model=alexnet_small",
+                                         "--dry_run") for config in configs],
+                             ("label_corruption", "--config=label_corruption", "--config.sweep.levels=(0.0,0.5)",
+                              "--dry_run"))
+  for out in singles:
     assert out.returncode == 0, out.stderr[-2000:]
     assert "  model = 'alexnet_small'" in out.stdout and "  data.source = 'files'" in out.stdout
     assert "run directory runs/random_labels/alexnet_small-random_labels-files-seed0-" in out.stdout
     assert out.stdout.rstrip().endswith("dry run: nothing was trained or written.")
-  sweep = _run("label_corruption", "--config=label_corruption", "--config.sweep.levels=(0.0,0.5)", "--dry_run",
-               cwd=tmp_path)
   assert sweep.returncode == 0, sweep.stderr[-2000:]
   assert "sweep directory runs/label_corruption (figure1bc, 2 runs" in sweep.stdout
   assert "runs/label_corruption/p0.50" in sweep.stdout
@@ -105,10 +137,10 @@ def test_documented_config_path_and_short_form_work_from_any_directory(tmp_path)
 
 
 def test_bad_config_path_or_value_in_a_dry_run_is_one_line_and_exit_2(tmp_path):
-  missing = _run("random_labels", "--config", "configs/nope.py", cwd=tmp_path)
+  missing, bad = _run_all(tmp_path, ("random_labels", "--config", "configs/nope.py"),
+                         ("random_labels", "--config.batch_size=0", "--dry_run"))
   assert missing.returncode == 2 and missing.stderr.startswith("error: config file configs/nope.py not found")
   assert len(missing.stderr.strip().splitlines()) == 1
-  bad = _run("random_labels", "--config.batch_size=0", "--dry_run", cwd=tmp_path)
   assert bad.returncode == 2 and bad.stderr.strip() == "error: config.batch_size = 0: must be a positive integer."
   assert not any(tmp_path.iterdir())
 
@@ -133,8 +165,8 @@ def test_table1_rows_select_some_rows_and_refuse_unknown_ones():
 
 
 def test_a_sweep_refuses_a_single_runs_workdir(tmp_path):
-  for args in (("--dry_run",), ()):
-    out = _run("label_corruption", "--config.workdir=mine", "--config.sweep.levels=(0.0,)", *args, cwd=tmp_path)
+  for out in _run_all(tmp_path, *[("label_corruption", "--config.workdir=mine", "--config.sweep.levels=(0.0,)", *args)
+                                  for args in (("--dry_run",), ())]):
     assert out.returncode == 2 and out.stderr.strip() == (
         "error: config.workdir = 'mine': a sweep's directory is --workdir (default runs/label_corruption); "
         "--config.workdir names a single run's.")

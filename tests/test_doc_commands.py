@@ -4,14 +4,12 @@ its run directories named, nothing written)."""
 
 import ast
 import json
-import os
 import pathlib
 import re
 import shlex
-import subprocess
-import sys
 
 import pytest
+from helpers import cli_batch
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -81,12 +79,22 @@ def test_extraction_keeps_flags_and_drops_prose():
   assert _arguments("; pass flags with it") == ()
 
 
-@pytest.mark.parametrize("script,args,where", COMMANDS, ids=[f"{s}:{' '.join(a)[:60]}" for s, a, _ in COMMANDS])
-def test_documented_command_runs_as_a_dry_run(tmp_path, script, args, where):
-  env = dict(os.environ, PYTHONPATH=str(REPO))
-  extra = () if "--dry_run" in args else ("--dry_run",)
-  out = subprocess.run([sys.executable, str(REPO / "experiments" / f"{script}.py"), *args, *extra],
-                       capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+@pytest.fixture(scope="module")
+def dry_runs(tmp_path_factory):
+  """Every documented command with ``--dry_run``, each in its own process and empty working
+  directory (helpers/cli_batch.py: one JAX import for all of them)."""
+  jobs = []
+  for i, (script, args, _) in enumerate(COMMANDS):
+    extra = () if "--dry_run" in args else ("--dry_run",)
+    jobs.append(([REPO / "experiments" / f"{script}.py", *args, *extra], tmp_path_factory.mktemp(f"cmd{i}")))
+  return [(result, cwd) for result, (_, cwd) in zip(cli_batch.run(jobs), jobs)]
+
+
+@pytest.mark.xdist_group("doc_commands")  # one worker runs the batch, once
+@pytest.mark.parametrize("index", range(len(COMMANDS)), ids=[f"{s}:{' '.join(a)[:60]}" for s, a, _ in COMMANDS])
+def test_documented_command_runs_as_a_dry_run(dry_runs, index):
+  script, args, where = COMMANDS[index]
+  out, cwd = dry_runs[index]
   assert out.returncode == 0, f"{where}: python experiments/{script}.py {' '.join(args)}\n{out.stderr[-2000:]}"
   assert out.stdout.rstrip().endswith("dry run: nothing was trained or written."), where
-  assert not any(tmp_path.iterdir()), where  # a dry run writes nothing
+  assert not any(cwd.iterdir()), where  # a dry run writes nothing
