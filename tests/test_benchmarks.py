@@ -5,6 +5,8 @@ import statistics
 import subprocess
 import sys
 
+from helpers import cli_batch
+
 from rethink_jax import records, report
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -93,7 +95,7 @@ def test_track_examples_records_both_arms_and_what_the_records_take(tmp_path):
 
 def test_benchmark_arguments_are_checked_before_any_work(tmp_path):
   (tmp_path / "file").write_text("")
-  for script, args, message in (
+  cases = (
       ("train_throughput", ("--models", "mlp_2x512"), "unknown 'mlp_2x512'"),
       ("train_throughput", ("--repeats", "0"), "must be positive"),
       ("train_throughput", ("--out", "file"), "exists and is not a directory"),
@@ -110,7 +112,9 @@ def test_benchmark_arguments_are_checked_before_any_work(tmp_path):
       ("track_examples", ("--epochs", "0.5"), "at least 1"),
       ("track_examples", ("--model", "resnet"), "choose from"),
       ("track_examples", ("--max-train", "100000"), "holds 2,000 training images"),
-      ("track_examples", ("--out", "file"), "exists and is not a directory")):
-    out = _bench(script, *args, cwd=tmp_path)
+      ("track_examples", ("--out", "file"), "exists and is not a directory"))
+  # each its own process, one import for all (helpers/cli_batch.py)
+  results = cli_batch.run([([REPO / "benchmarks" / f"{script}.py", *args], tmp_path) for script, args, _ in cases])
+  for (script, args, message), out in zip(cases, results):
     assert out.returncode == 2 and message in out.stderr, (script, args, out.stderr[-500:])
   assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

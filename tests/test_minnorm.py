@@ -256,7 +256,7 @@ def test_minnorm_scripts_end_to_end(tmp_path, script, args):
   assert "test error" in out.stdout
 
 
-@pytest.mark.parametrize("script,arg,expected", [
+BAD_CONFIGS = [
     ("minnorm_cifar.py", "--config.num_filters=0", "config.num_filters = 0: must be a positive integer"),
     ("minnorm_cifar.py", "--config.ridges=(-1.0,)", "config.ridges = (-1.0,): must be a non-empty list"),
     ("minnorm_cifar.py", "--config.methods=('gauss',)", "config.methods = ('gauss',): must be a non-empty list of"),
@@ -264,15 +264,29 @@ def test_minnorm_scripts_end_to_end(tmp_path, script, args):
     ("minnorm_mnist.py", "--config.raw_bandwidth=-1.0", "config.raw_bandwidth = -1.0: must be a finite number > 0"),
     ("minnorm_mnist.py", "--config.solver=lu", "config.solver = 'lu': must be one of 'auto', 'cholesky', 'cg'"),
     ("minnorm_mnist.py", "--config.features=()", "config.features = (): must be a non-empty list of 'raw', 'gabor'"),
-])
-def test_minnorm_scripts_refuse_bad_config_in_one_line(tmp_path, script, arg, expected):
+]
+
+
+@pytest.fixture(scope="module")
+def bad_config_runs(tmp_path_factory):
+  """Each bad config's run, each its own process (one import for all: helpers/cli_batch.py)."""
   import pathlib
-  import subprocess
-  import sys
+
+  from helpers import cli_batch
 
   repo = pathlib.Path(__file__).resolve().parents[1]
-  out = subprocess.run([sys.executable, str(repo / "experiments" / script), "--workdir", str(tmp_path / "run"), arg],
-                       capture_output=True, text=True, timeout=300)
+  jobs = []
+  for i, (script, arg, _) in enumerate(BAD_CONFIGS):
+    tmp = tmp_path_factory.mktemp(f"bad{i}")
+    jobs.append(([repo / "experiments" / script, "--workdir", tmp / "run", arg], tmp))
+  return [(out, tmp) for out, (_, tmp) in zip(cli_batch.run(jobs), jobs)]
+
+
+@pytest.mark.xdist_group("minnorm_bad_configs")
+@pytest.mark.parametrize("index", range(len(BAD_CONFIGS)), ids=[a for _, a, _ in BAD_CONFIGS])
+def test_minnorm_scripts_refuse_bad_config_in_one_line(bad_config_runs, index):
+  expected = BAD_CONFIGS[index][2]
+  out, tmp_path = bad_config_runs[index]
   assert out.returncode == 2, out.stderr[-3000:]
   assert out.stderr.strip() == f"error: {expected}" or out.stderr.strip().startswith(f"error: {expected}")
   assert len(out.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()

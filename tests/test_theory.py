@@ -147,19 +147,34 @@ def test_theorem1_script_end_to_end(tmp_path):
   assert any(k.startswith("mlp_1x512") for k in rad) and "Empirical Rademacher" in out.stdout
 
 
-@pytest.mark.parametrize("arg,expected", [
+BAD_CONFIGS = [
     ("--config.sizes=(0,)", "config.sizes = (0,): must be a non-empty list of positive integers."),
     ("--config.sizes=(5000,)", "config.sizes asks for 5000 images: must be at most the 2000 training images."),
     ("--config.rademacher.num_draws=1", "config.rademacher.num_draws = 1: must be an integer >= 2"),
     ("--config.theta=1.5", "config.theta = 1.5: must be a number in (0, 1)."),
     ("--config.rademacher.train.batch_size=0", "config.rademacher.train.batch_size = 0: must be a positive integer."),
-])
-def test_theorem1_script_refuses_bad_config_in_one_line(tmp_path, arg, expected):
-  import subprocess
-  import sys
+]
 
-  script = __import__("pathlib").Path(__file__).resolve().parents[1] / "experiments" / "theorem1.py"
-  out = subprocess.run([sys.executable, str(script), "--workdir", str(tmp_path / "run"), arg],
-                       capture_output=True, text=True, timeout=300)
+
+@pytest.fixture(scope="module")
+def bad_config_runs(tmp_path_factory):
+  """Each bad config's run, each its own process (one import for all: helpers/cli_batch.py)."""
+  import pathlib
+
+  from helpers import cli_batch
+
+  script = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "theorem1.py"
+  jobs = []
+  for i, (arg, _) in enumerate(BAD_CONFIGS):
+    tmp = tmp_path_factory.mktemp(f"bad{i}")
+    jobs.append(([script, "--workdir", tmp / "run", arg], tmp))
+  return [(out, tmp) for out, (_, tmp) in zip(cli_batch.run(jobs), jobs)]
+
+
+@pytest.mark.xdist_group("theorem1_bad_configs")
+@pytest.mark.parametrize("index", range(len(BAD_CONFIGS)), ids=[a for a, _ in BAD_CONFIGS])
+def test_theorem1_script_refuses_bad_config_in_one_line(bad_config_runs, index):
+  expected = BAD_CONFIGS[index][1]
+  out, tmp_path = bad_config_runs[index]
   assert out.returncode == 2 and out.stderr.strip().startswith(f"error: {expected}"), out.stderr[-3000:]
   assert len(out.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
