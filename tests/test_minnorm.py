@@ -213,6 +213,27 @@ def test_blocked_in_place_cholesky_with_refinement(dtype):
                              k + 1e-4 * np.eye(700), atol=1e-4 if dtype == np.float32 else 1e-10)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_factor_in_place_equals_lapack_whatever_the_tile_and_panel_blocks(dtype):
+  """Tiles that do not divide n, panels solved in several blocks of rows (tile 24: blocks of
+  PANEL_TILES * 24 rows) or in one: the factor LAPACK gives, the upper triangle untouched."""
+  import scipy.linalg
+
+  from rethink_jax.minnorm import blocked
+
+  rng = np.random.default_rng(2)
+  x = rng.normal(size=(500, 10))
+  k = minnorm.gaussian(x, x, 3.0) + 1e-1 * np.eye(500)
+  ref = scipy.linalg.cholesky(k, lower=True)
+  assert 500 > blocked.PANEL_TILES * 24
+  for tile in (24, 128, 1000):
+    a = np.ascontiguousarray(k.astype(dtype))
+    diag = blocked.factor_in_place(a, tile=tile)
+    np.testing.assert_allclose(np.tril(a), ref, atol=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_array_equal(np.triu(a, 1), np.triu(k.astype(dtype), 1))
+    np.testing.assert_array_equal(diag, np.diag(k.astype(dtype)).astype(np.float64))
+
+
 @pytest.mark.parametrize("n", [700, 128, 1])
 def test_blocked_solve_in_the_factors_precision_equals_the_float64_solve(n):
   """The refinement's corrections run in float32 on the factor in place: same answer as
