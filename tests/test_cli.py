@@ -29,9 +29,8 @@ def _run(script, *args, cwd):
 @pytest.fixture(scope="module")
 def helps(tmp_path_factory):
   """Every script's --help, each in its own process and empty directory (helpers/cli_batch.py)."""
-  cwds = {script: tmp_path_factory.mktemp(f"help_{script}") for script in SCRIPTS}
-  results = cli_batch.run([([REPO / "experiments" / f"{script}.py", "--help"], cwds[script]) for script in SCRIPTS])
-  return {script: (result, cwds[script]) for script, result in zip(SCRIPTS, results)}
+  argvs = [[REPO / "experiments" / f"{script}.py", "--help"] for script in SCRIPTS]
+  return dict(zip(SCRIPTS, cli_batch.run_in_new_dirs(argvs, tmp_path_factory, "help")))
 
 
 def test_the_batch_runner_gives_what_a_fresh_process_gives(tmp_path):

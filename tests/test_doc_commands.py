@@ -83,11 +83,9 @@ def test_extraction_keeps_flags_and_drops_prose():
 def dry_runs(tmp_path_factory):
   """Every documented command with ``--dry_run``, each in its own process and empty working
   directory (helpers/cli_batch.py: one JAX import for all of them)."""
-  jobs = []
-  for i, (script, args, _) in enumerate(COMMANDS):
-    extra = () if "--dry_run" in args else ("--dry_run",)
-    jobs.append(([REPO / "experiments" / f"{script}.py", *args, *extra], tmp_path_factory.mktemp(f"cmd{i}")))
-  return [(result, cwd) for result, (_, cwd) in zip(cli_batch.run(jobs), jobs)]
+  argvs = [[REPO / "experiments" / f"{script}.py", *args, *(() if "--dry_run" in args else ("--dry_run",))]
+           for script, args, _ in COMMANDS]
+  return cli_batch.run_in_new_dirs(argvs, tmp_path_factory)
 
 
 @pytest.mark.xdist_group("doc_commands")  # one worker runs the batch, once

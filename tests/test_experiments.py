@@ -56,7 +56,7 @@ def test_table1_and_appendix(tmp_path):
 
 def test_implicit_regularization(tmp_path):
   # The script's sweep, report and figure with two cheap models: the Inception variants it
-  # trains by default compile for a minute each, and are trained in tests/test_models.py.
+  # trains by default compile for a minute each, and are trained in tests/test_train.py.
   _run("implicit_regularization.py", tmp_path, "--config.num_epochs=1", "--config.data.max_train=64",
        "--config.data.max_test=32", "--config.batch_size=32", "--config.eval_every_steps=1",
        "--config.sweep.models=('mlp_1x512','mlp_3x512')")

@@ -164,11 +164,8 @@ def bad_config_runs(tmp_path_factory):
   from helpers import cli_batch
 
   script = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "theorem1.py"
-  jobs = []
-  for i, (arg, _) in enumerate(BAD_CONFIGS):
-    tmp = tmp_path_factory.mktemp(f"bad{i}")
-    jobs.append(([script, "--workdir", tmp / "run", arg], tmp))
-  return [(out, tmp) for out, (_, tmp) in zip(cli_batch.run(jobs), jobs)]
+  argvs = [[script, "--workdir", "run", arg] for arg, _ in BAD_CONFIGS]
+  return cli_batch.run_in_new_dirs(argvs, tmp_path_factory, "bad")  # "run" is relative to each new directory
 
 
 @pytest.mark.xdist_group("theorem1_bad_configs")

@@ -11,6 +11,7 @@ exists yet (the parent only imports, so forking is safe). The library's import-t
   from helpers import cli_batch
   results = cli_batch.run([(["experiments/table1.py", "--dry_run"], "/tmp/x"), ...])
   results[0].returncode, results[0].stdout, results[0].stderr
+  cli_batch.run_in_new_dirs([["experiments/table1.py", "--help"]], tmp_path_factory)  # [(result, dir)]
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ def run(jobs, timeout: float = 600) -> list[Result]:
   if out.returncode != 0:
     raise RuntimeError(f"cli_batch helper failed:\n{out.stderr[-3000:]}")
   return [Result(**r) for r in json.loads(out.stdout)]
+
+
+def run_in_new_dirs(argvs, tmp_path_factory, prefix: str = "cmd") -> list[tuple[Result, pathlib.Path]]:
+  """:func:`run` with each command in a new empty working directory; ``(result, directory)`` each."""
+  dirs = [tmp_path_factory.mktemp(f"{prefix}{i}") for i in range(len(argvs))]
+  return list(zip(run(list(zip(argvs, dirs))), dirs))
 
 
 def _child(argv: list[str], cwd: str, stdout_fd: int, stderr_fd: int) -> None:
