@@ -121,6 +121,7 @@ def main():
     return one(int(args.one[0]), args.one[1], args.data_dir, args.dtype, args.backend)
   sizes, solvers, ds = _parse(parser, args)
   from rethink_jax import records
+  env = records.environment()  # the code that runs: the checkout may change before the run ends
   print(f"{records.cpu_name()}, {os.cpu_count()} threads; Gram matrix in {args.dtype}, {args.backend} backend")
   print(f"{'n':>7s} {'solver':>9s} {'seconds':>8s} {'floor':>8s} {'/ floor':>7s} {'peak GB':>8s} {'residual':>9s} "
         f"{'iters':>6s} {'test err':>8s}")
@@ -143,7 +144,7 @@ def main():
     config = ml_collections.ConfigDict({"sizes": sizes, "solvers": solvers, "dtype": args.dtype,
                                         "backend": args.backend, "bandwidth": 5.0})
     pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
-    path = records.write_results(args.out, config, ds.provenance, script="minnorm_scaling", rows=rows,
+    path = records.write_results(args.out, config, ds.provenance, script="minnorm_scaling", env=env, rows=rows,
                                  n_test=len(ds.x_test), cpu_threads=os.cpu_count())
     print(f"\nwrote {path}")
   return 0 if len(rows) == len(sizes) * len(solvers) else 1

@@ -33,6 +33,7 @@ def run(c) -> None:
                                "images (0: all of them).")
   n = c.data.max_train or len(ds.y_train)
   workdir = records.check_writable(_WORKDIR.value)  # before hours of work, after every check
+  env = records.environment()  # the code that runs: the checkout may change before the run ends
   x, y, xt, yt = ds.x_train[:n], ds.y_train[:n], ds.x_test, ds.y_test
   print(f"data: {ds.provenance}; {n} train, {len(yt)} test")
   flat = lambda a: np.asarray(preprocess.cifar10_paper(a)).reshape(len(a), -1).astype(np.float64)
@@ -61,7 +62,7 @@ def run(c) -> None:
     r["peak_rss_gb"] = rss
     print(f"{r['method']:55s} test error {100 * r['test_error']:5.2f}%  norm {r['norm']:10.1f}  "
           f"residual {r['residual']:.1e}  {r['seconds']:.1f} s")
-  records.write_results(workdir, c, ds.provenance, script="minnorm_cifar", n_train=n, results=rows)
+  records.write_results(workdir, c, ds.provenance, script="minnorm_cifar", env=env, n_train=n, results=rows)
 
 
 def main(argv):

@@ -38,6 +38,7 @@ def run(c) -> None:
                                "images (0: all of them).")
   n = c.data.max_train or len(ds.y_train)
   workdir = records.check_writable(_WORKDIR.value)
+  env = records.environment()  # the code that runs: the checkout may change before the run ends
   x, y, xt, yt = ds.x_train[:n], ds.y_train[:n], ds.x_test, ds.y_test
   print(f"data: {ds.provenance}; {n} train, {len(yt)} test")
   rows = []
@@ -54,7 +55,7 @@ def run(c) -> None:
     rows.append(row)
     print(f"{name:15s} test error {100 * err:5.2f}%  norm {row['norm']:8.1f}  residual {p.residual:.1e}  "
           f"{p.solver} ({p.iterations} steps)  {row['seconds']:.1f} s  peak RSS {row['peak_rss_gb']:.1f} GB")
-  records.write_results(workdir, c, ds.provenance, script="minnorm_mnist", n_train=n, results=rows)
+  records.write_results(workdir, c, ds.provenance, script="minnorm_mnist", env=env, n_train=n, results=rows)
 
 
 def main(argv):

@@ -110,10 +110,12 @@ def run(config) -> None:
   ds = data.load(config.data.name, source=config.data.source, data_dir=config.data.data_dir or None)
   check_sizes(config, ds)
   workdir = records.check_writable(_WORKDIR.value)
+  env = records.environment()  # the code that runs: the checkout may change before the run ends
   print(f"data: {ds.provenance}; d = {int(np.prod(ds.image_shape))}\n")
   rows = fit_sizes(config, ds)
   rad = rademacher(config, ds, workdir)
-  path = records.write_results(workdir, config, ds.provenance, script="theorem1", theorem1=rows, rademacher=rad)
+  path = records.write_results(workdir, config, ds.provenance, script="theorem1", env=env, theorem1=rows,
+                               rademacher=rad)
   print(f"\nwrote {path}")
 
 

@@ -551,15 +551,18 @@ RESULT_SCRIPTS = ("minnorm_mnist", "minnorm_cifar", "theorem1", "train_throughpu
 RECORD_FILES = (CONFIG, METRICS, SUMMARY, SWEEP, RESULTS)
 
 
-def write_results(workdir, config, dataset: str, *, script: str, **fields) -> pathlib.Path:
+def write_results(workdir, config, dataset: str, *, script: str, env: dict[str, Any] | None = None,
+                  **fields) -> pathlib.Path:
   """``results.json`` of a script that is not a training run (min-norm, Theorem 1, a benchmark): which
   ``script`` wrote it (one of :data:`RESULT_SCRIPTS`), its config, data provenance and
-  environment beside its own fields."""
+  environment beside its own fields. ``env``: the :func:`environment` taken when the script
+  started (default: now); a run of hours should pass it, so that its git hash is the code
+  that ran, not the checkout at the time it ends."""
   if script not in RESULT_SCRIPTS:
     raise ValueError(f"Unknown results script {script!r}; choose one of {RESULT_SCRIPTS}.")
   path = pathlib.Path(workdir) / RESULTS
   write_json(path, {"script": script, "config": config.to_dict(), "dataset": dataset, **fields,
-                    "environment": environment()})
+                    "environment": env if env is not None else environment()})
   return path
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import optax
 import pytest
 
-from rethink_jax import data, minnorm
+from rethink_jax import data, minnorm, records
 
 
 @pytest.fixture(scope="module")
@@ -282,7 +282,9 @@ def test_minnorm_scripts_end_to_end(tmp_path, script, args):
   out = subprocess.run([sys.executable, str(repo / "experiments" / script), "--workdir", str(tmp_path), *args],
                        capture_output=True, text=True, timeout=600)
   assert out.returncode == 0, out.stderr[-3000:]
-  rows = json.loads((tmp_path / "results.json").read_text())["results"]
+  record = json.loads((tmp_path / "results.json").read_text())
+  rows = record["results"]
+  assert record["environment"]["git"] == records.git_hash()  # taken at the start: nothing changed since
   assert len(rows) >= 2 and all(r["residual"] < 1e-6 and 0.0 <= r["test_error"] < 0.9 for r in rows)
   assert "test error" in out.stdout
 

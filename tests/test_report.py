@@ -165,3 +165,20 @@ def test_script_results_renders_min_norm_and_theorem1_tables_and_names_bad_recor
                                                            "results": [{"method": "Gaussian kernel on pixels"}]})
   with pytest.raises(records.RecordError, match="lacks an entry"):
     report.script_results(tmp_path / "short")
+
+
+def test_results_record_the_environment_a_script_started_with(tmp_path):
+  """A run of hours records the checkout it started from, not the one it ends in."""
+  import ml_collections
+
+  config = ml_collections.ConfigDict({"num_filters": 8})
+  started = dict(records.environment(), git="0123456789abcdef")  # as if the checkout moved on since
+  for name in "ab":
+    (tmp_path / name).mkdir()
+  path = records.write_results(tmp_path / "a", config, "data", script="minnorm_cifar", env=started, results=[])
+  assert records.read_json(path)["environment"] == started
+  path = records.write_results(tmp_path / "b", config, "data", script="minnorm_cifar", results=[])
+  now = records.read_json(path)["environment"]
+  assert now["git"] == records.git_hash() and now["git"] != started["git"]
+  with pytest.raises(ValueError, match="Unknown results script"):
+    records.write_results(tmp_path / "c", config, "data", script="minnorm", env=started)
