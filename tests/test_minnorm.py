@@ -214,23 +214,21 @@ def test_blocked_in_place_cholesky_with_refinement(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n", [500, 1])
-def test_factor_in_place_gives_lapacks_factor_and_keeps_the_upper_triangle(dtype, n):
-  """The factor lands in the C-order array's lower triangle, in place; K's strict upper
-  triangle and the returned diagonal are K's own; the ridge is factored with it."""
+def test_factor_in_place_equals_lapack_whatever_the_tile_and_panel_blocks(dtype):
+  """Tiles that do not divide n, panels solved in several blocks of rows (tile 24: blocks of
+  PANEL_TILES * 24 rows) or in one: the factor LAPACK gives, the upper triangle untouched."""
   import scipy.linalg
 
   from rethink_jax.minnorm import blocked
 
   rng = np.random.default_rng(2)
-  x = rng.normal(size=(n, 10))
-  k = minnorm.gaussian(x, x, 3.0) + 1e-1 * np.eye(n)
-  for ridge in (0.0, 0.5):
-    ref = scipy.linalg.cholesky(k + ridge * np.eye(n), lower=True)
+  x = rng.normal(size=(500, 10))
+  k = minnorm.gaussian(x, x, 3.0) + 1e-1 * np.eye(500)
+  ref = scipy.linalg.cholesky(k, lower=True)
+  assert 500 > blocked.PANEL_TILES * 24
+  for tile in (24, 128, 1000):
     a = np.ascontiguousarray(k.astype(dtype))
-    buffer = a.ctypes.data
-    diag = blocked.factor_in_place(a, ridge=ridge)
-    assert a.ctypes.data == buffer and a.flags.c_contiguous
+    diag = blocked.factor_in_place(a, tile=tile)
     np.testing.assert_allclose(np.tril(a), ref, atol=1e-5 if dtype == np.float32 else 1e-12)
     np.testing.assert_array_equal(np.triu(a, 1), np.triu(k.astype(dtype), 1))
     np.testing.assert_array_equal(diag, np.diag(k.astype(dtype)).astype(np.float64))
@@ -241,7 +239,7 @@ def test_factor_in_place_refuses_an_indefinite_matrix_naming_the_minor():
 
   a = np.diag([1.0, 2.0, -3.0, 4.0])
   with pytest.raises(np.linalg.LinAlgError, match="leading minor 3 of 4"):
-    blocked.factor_in_place(a)
+    blocked.factor_in_place(a, tile=2)  # the breakdown in the second tile
 
 
 @pytest.mark.parametrize("n", [700, 128, 1])
@@ -254,7 +252,7 @@ def test_blocked_solve_in_the_factors_precision_equals_the_float64_solve(n):
   x, b = rng.normal(size=(n, 20)), rng.normal(size=(n, 3)) * 1e30  # a float32 overflow unless scaled
   k = minnorm.gaussian(x, x, 4.0) + 1e-2 * np.eye(n)
   a = np.ascontiguousarray(k.astype(np.float32))
-  blocked.factor_in_place(a)
+  blocked.factor_in_place(a, tile=128)
   upper = np.triu(a, 1).copy()
   x64 = blocked.solve_factored(a, b, tile=128)
   x32 = blocked.solve_factored(a, b, tile=128, dtype=np.float32)
