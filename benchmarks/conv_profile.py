@@ -1,8 +1,9 @@
-"""Where the convolutional train step spends its time on CPU: one 3x3 convolution of the
-small Inception (batch 128, 28x28), forward, input gradient and weight gradient, timed
-separately in JAX (XLA's convolution and im2col) and in PyTorch when installed.
+"""Where the convolutional train step spends its time on CPU: one convolution (by default a
+3x3 one of the small Inception, batch 128, 28x28; ``--kernel 5 --size 14 --cin 64 --cout 64``
+is AlexNet's second), forward, input gradient and weight gradient, timed separately in JAX
+(XLA's convolution and im2col) and in PyTorch when installed.
 
-  python benchmarks/conv_profile.py [--cin 96 --cout 96 --size 28] [--repeats 3] [--out DIR]
+  python benchmarks/conv_profile.py [--kernel 3 --cin 96 --cout 96 --size 28] [--repeats 3] [--out DIR]
   RETHINK_JAX_CPU_FLAGS=0 python benchmarks/conv_profile.py   # XLA's default CPU flags
 
 Each pass is timed ``--repeats`` times (10 calls each, the implementations alternating, the
@@ -59,7 +60,8 @@ def torch_timer(x, w):
     return None
   xt = torch.tensor(np.asarray(x)).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
   wt = torch.tensor(np.asarray(w)).permute(3, 2, 0, 1).contiguous()
-  conv = lambda x, w: torch.nn.functional.conv2d(x, w, padding=1)
+  pad = w.shape[0] // 2  # SAME for an odd kernel
+  conv = lambda x, w: torch.nn.functional.conv2d(x, w, padding=pad)
 
   def timed(f, reps=10):
     f()
@@ -70,8 +72,8 @@ def torch_timer(x, w):
 
   y = conv(xt, wt)
   g = torch.ones_like(y)
-  dgrad = lambda: torch.nn.grad.conv2d_input(xt.shape, wt, g, padding=1)
-  wgrad = lambda: torch.nn.grad.conv2d_weight(xt, wt.shape, g, padding=1)
+  dgrad = lambda: torch.nn.grad.conv2d_input(xt.shape, wt, g, padding=pad)
+  wgrad = lambda: torch.nn.grad.conv2d_weight(xt, wt.shape, g, padding=pad)
   def run():
     with torch.no_grad():
       return timed(lambda: conv(xt, wt)), timed(dgrad), timed(wgrad)
@@ -83,6 +85,7 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--batch", type=int, default=128)
   parser.add_argument("--size", type=int, default=28)
+  parser.add_argument("--kernel", type=int, default=3, help="odd kernel size (SAME padding)")
   parser.add_argument("--cin", type=int, default=96)
   parser.add_argument("--cout", type=int, default=96)
   parser.add_argument("--repeats", type=int, default=3)
@@ -90,13 +93,16 @@ def main():
   args = parser.parse_args()
   if min(args.batch, args.size, args.cin, args.cout, args.repeats) < 1:
     parser.error("--batch, --size, --cin, --cout and --repeats must be positive")
+  if args.kernel < 1 or args.kernel % 2 == 0:
+    parser.error(f"--kernel must be a positive odd size, got {args.kernel}")
   if args.out and pathlib.Path(args.out).exists() and not pathlib.Path(args.out).is_dir():
     parser.error(f"--out {args.out}: exists and is not a directory")
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.normal(size=(args.batch, args.size, args.size, args.cin)), jnp.float32)
-  w = jnp.asarray(rng.normal(size=(3, 3, args.cin, args.cout)) * 0.05, jnp.float32)
-  gflop = 2 * args.batch * args.size ** 2 * 9 * args.cin * args.cout / 1e9
-  print(f"3x3 conv, batch {args.batch}, {args.size}x{args.size}, {args.cin} -> {args.cout} channels: "
+  k = args.kernel
+  w = jnp.asarray(rng.normal(size=(k, k, args.cin, args.cout)) * 0.05, jnp.float32)
+  gflop = 2 * args.batch * args.size ** 2 * k * k * args.cin * args.cout / 1e9
+  print(f"{k}x{k} conv, batch {args.batch}, {args.size}x{args.size}, {args.cin} -> {args.cout} channels: "
         f"{gflop:.2f} GFLOP per pass; jax {jax.__version__}, {jax.devices()[0].device_kind}, {records.cpu_name()}")
   xla_flags = os.environ.get("XLA_FLAGS", "")
   print(f"XLA_FLAGS={xla_flags!r} (set by rethink_jax.cpu_flags; RETHINK_JAX_CPU_FLAGS=0 keeps XLA's defaults)")
@@ -118,7 +124,7 @@ def main():
   if args.out:
     import ml_collections
     config = ml_collections.ConfigDict({"batch": args.batch, "size": args.size, "cin": args.cin, "cout": args.cout,
-                                        "repeats": args.repeats})
+                                        "kernel": k, "repeats": args.repeats})
     pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
     path = records.write_results(args.out, config, "random inputs and kernel", script="conv_profile", gflop=gflop,
                                  ms=ms, xla_flags=xla_flags, cpu_threads=os.cpu_count(),

@@ -65,7 +65,7 @@ def test_minnorm_scaling_records_each_size_and_solver_with_its_floor(tmp_path):
 
 
 def test_conv_profile_records_every_pass_of_every_implementation(tmp_path):
-  out = _bench("conv_profile", "--batch", "4", "--size", "8", "--cin", "8", "--cout", "8", "--repeats", "2",
+  out = _bench("conv_profile", "--batch", "4", "--size", "8", "--cin", "8", "--cout", "8", "--kernel", "5", "--repeats", "2",
                "--out", str(tmp_path / "cp"), cwd=tmp_path)
   assert out.returncode == 0, out.stderr[-2000:]
   saved = records.read_json(tmp_path / "cp" / records.RESULTS)
@@ -76,7 +76,7 @@ def test_conv_profile_records_every_pass_of_every_implementation(tmp_path):
   text = report.script_results(tmp_path / "cp").read_text()
   forward = saved["ms"]["jax"]["forward"]
   assert f"| JAX, XLA's convolution | {statistics.mean(forward):,.1f} ± {statistics.stdev(forward):,.1f} ms (" in text
-  assert "over 2 repetitions of 10 calls" in text
+  assert "over 2 repetitions of 10 calls" in text and "One 5x5 convolution" in text
 
 
 def test_track_examples_records_both_arms_and_what_the_records_take(tmp_path):
@@ -108,6 +108,7 @@ def test_benchmark_arguments_are_checked_before_any_work(tmp_path):
       ("minnorm_scaling", ("--data-dir", "nowhere"), "nowhere"),
       ("minnorm_scaling", ("--out", "file"), "exists and is not a directory"),
       ("conv_profile", ("--repeats", "0"), "must be positive"),
+      ("conv_profile", ("--kernel", "4"), "positive odd size"),
       ("conv_profile", ("--out", "file"), "exists and is not a directory"),
       ("track_examples", ("--epochs", "0.5"), "at least 1"),
       ("track_examples", ("--model", "resnet"), "choose from"),

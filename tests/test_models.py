@@ -83,6 +83,28 @@ def test_lrn_matches_tensorflow_formula():
   np.testing.assert_allclose(local_response_norm(x), expected, rtol=1e-5)
 
 
+
+@pytest.mark.parametrize("scale", [1.0, 30.0])  # 30: the denominator far from 1
+def test_lrn_gradient_equals_the_plain_formula_differentiated(scale):
+  def plain(x, r=4, bias=1.0, alpha=0.001 / 9, beta=0.75):
+    sq = jnp.square(x.astype(jnp.float32))
+    s = jax.lax.reduce_window(sq, 0.0, jax.lax.add, (1, 1, 1, 2 * r + 1), (1, 1, 1, 1),
+                              ((0, 0), (0, 0), (0, 0), (r, r)))
+    return (x / jnp.power(bias + alpha * s, beta)).astype(x.dtype)
+
+  x = scale * jax.random.normal(jax.random.PRNGKey(0), (3, 5, 5, 12))
+  g = jax.random.normal(jax.random.PRNGKey(1), x.shape)
+  y_ref, vjp_ref = jax.vjp(plain, x)
+  y, vjp = jax.vjp(jax.jit(local_response_norm), x)
+  np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(vjp(g)[0], vjp_ref(g)[0], rtol=1e-5, atol=1e-6)
+  # the normalisation really acts at this scale: the gradient is not just g
+  assert float(jnp.max(jnp.abs(vjp(g)[0] - g))) > 1e-3
+
+  xb = x.astype(jnp.bfloat16)
+  yb, vjp_b = jax.vjp(local_response_norm, xb)
+  assert yb.dtype == jnp.bfloat16 and vjp_b(g.astype(jnp.bfloat16))[0].dtype == jnp.bfloat16
+
 def test_unknown_model():
   with pytest.raises(ValueError, match="Unknown model"):
     models.create("resnet50", rngs=nnx.Rngs(0))

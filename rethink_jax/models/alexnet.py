@@ -7,6 +7,7 @@ tutorial's (depth_radius 4, bias 1, alpha 0.001/9, beta 0.75); the paper does no
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -16,14 +17,43 @@ from flax import nnx
 from rethink_jax.models.common import conv_fn, dropout as _dropout, max_pool
 
 
+def _channel_window_sum(x: jax.Array, depth_radius: int) -> jax.Array:
+  """Sum over the ``2 * depth_radius + 1`` neighbouring channels (zero beyond the edges)."""
+  window = 2 * depth_radius + 1
+  return jax.lax.reduce_window(x, 0.0, jax.lax.add, (1, 1, 1, window), (1, 1, 1, 1),
+                               ((0, 0), (0, 0), (0, 0), (depth_radius, depth_radius)))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3, 4))
 def local_response_norm(x: jax.Array, depth_radius: int = 4, bias: float = 1.0, alpha: float = 0.001 / 9.0,
                         beta: float = 0.75) -> jax.Array:
-  """``tf.nn.local_response_normalization`` over the channel axis of NHWC inputs."""
-  sq = jnp.square(x.astype(jnp.float32))
-  window = 2 * depth_radius + 1
-  summed = jax.lax.reduce_window(sq, 0.0, jax.lax.add, (1, 1, 1, window), (1, 1, 1, 1),
-                                 ((0, 0), (0, 0), (0, 0), (depth_radius, depth_radius)))
-  return (x / jnp.power(bias + alpha * summed, beta)).astype(x.dtype)
+  """``tf.nn.local_response_normalization`` over the channel axis of NHWC inputs.
+
+  ``y = x / (bias + alpha * s) ** beta`` with ``s`` the sum of squares over the
+  ``2 * depth_radius + 1`` nearest channels, computed in float32. The gradient is written
+  out (a custom VJP) so that the power is taken once, in the forward pass: differentiating
+  the formula makes XLA evaluate two more powers in the backward pass.
+  """
+  return _lrn_fwd(x, depth_radius, bias, alpha, beta)[0]
+
+
+def _lrn_fwd(x, depth_radius, bias, alpha, beta):
+  xf = x.astype(jnp.float32)
+  denom = bias + alpha * _channel_window_sum(jnp.square(xf), depth_radius)
+  scale = jnp.power(denom, -beta)
+  return (xf * scale).astype(x.dtype), (xf, denom, scale)
+
+
+def _lrn_bwd(depth_radius, bias, alpha, beta, res, g):
+  xf, denom, scale = res
+  dtype, g = g.dtype, g.astype(jnp.float32)  # the output's dtype is the input's
+  # d/dx_c: g_c * scale_c - 2 alpha beta x_c * sum over c's window of g_j x_j scale_j / denom_j
+  # (the channel window is symmetric, so its sum is its own transpose).
+  back = _channel_window_sum(g * xf * scale / denom, depth_radius)
+  return ((g * scale - (2.0 * alpha * beta) * xf * back).astype(dtype),)
+
+
+local_response_norm.defvjp(_lrn_fwd, _lrn_bwd)
 
 
 class AlexNetSmall(nnx.Module):

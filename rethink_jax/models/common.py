@@ -25,6 +25,18 @@ def _same_pads(size: int, k: int, s: int) -> tuple[int, int]:
   return total // 2, total - total // 2
 
 
+def _pool_pads(h: int, w: int, window, strides, padding) -> tuple[tuple[int, int], tuple[int, int]]:
+  """``((top, bottom), (left, right))`` for ``padding``: "SAME", "VALID" or those pairs."""
+  (kh, kw), (sh, sw) = window, strides
+  if padding == "SAME":
+    return _same_pads(h, kh, sh), _same_pads(w, kw, sw)
+  if padding == "VALID":
+    return (0, 0), (0, 0)
+  if isinstance(padding, str):
+    raise ValueError(f"padding must be 'SAME', 'VALID' or explicit pairs, got {padding!r}.")
+  return tuple(tuple(p) for p in padding)
+
+
 def _window_views(x, window, strides, padding, fill: float = -jnp.inf) -> list[jax.Array]:
   """The ``kh * kw`` strided views of ``x`` padded with ``fill``, one per window offset, in
   row-major window order; element ``[n, i, j, c]`` of view ``k`` is the ``k``-th element of
@@ -32,14 +44,7 @@ def _window_views(x, window, strides, padding, fill: float = -jnp.inf) -> list[j
   (left, right))``."""
   (kh, kw), (sh, sw) = window, strides
   _, h, w, _ = x.shape
-  if padding == "SAME":
-    pads = (_same_pads(h, kh, sh), _same_pads(w, kw, sw))
-  elif padding == "VALID":
-    pads = ((0, 0), (0, 0))
-  elif isinstance(padding, str):
-    raise ValueError(f"padding must be 'SAME', 'VALID' or explicit pairs, got {padding!r}.")
-  else:
-    pads = tuple(tuple(p) for p in padding)
+  pads = _pool_pads(h, w, window, strides, padding)
   if any(any(p) for p in pads):
     x = jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)), constant_values=fill)
   oh, ow = (x.shape[1] - kh) // sh + 1, (x.shape[2] - kw) // sw + 1
@@ -66,18 +71,47 @@ def _max_pool_fwd(x, window, strides, padding):
   return y, (x, y)
 
 
+def _shifted(a: jax.Array, axis: int, shift: int, length: int) -> jax.Array:
+  """``b`` with ``b[m] = a[m - shift]`` along ``axis`` for ``m < length``, zero outside ``a``."""
+  config = [(0, 0, 0)] * a.ndim
+  config[axis] = (shift, length - shift - a.shape[axis], 0)
+  return jax.lax.pad(a, jnp.zeros((), a.dtype), config)
+
+
 def _max_pool_bwd(window, strides, padding, res, g):
   x, y = res
-  views, views_vjp = jax.vjp(lambda x: _window_views(x, window, strides, padding), x)
+  (kh, kw), (sh, sw) = window, strides
+  _, h, w, _ = x.shape
+  pad_h, pad_w = _pool_pads(h, w, window, strides, padding)
+  views = _window_views(x, window, strides, padding)
   # Index of each window's first maximum in row-major order; counting down makes the
-  # first match win. Each view's gradient is then an independent select (no chain through
-  # the earlier views), which XLA fuses with the pad that puts it back in place.
+  # first match win, as in XLA's select_and_scatter (the gradient of nnx.max_pool).
   index_dtype = jnp.int8 if len(views) < 128 else jnp.int32
   first = jnp.full(y.shape, len(views), index_dtype)
   for k in reversed(range(len(views))):
     first = jnp.where(views[k] == y, jnp.asarray(k, index_dtype), first)
   zeros = jnp.zeros_like(g)
-  return views_vjp([jnp.where(first == k, g, zeros) for k in range(len(views))])
+  # Padded input row R = stride * p + i receives output p's gradient through window
+  # offset i. Split the padded rows (and columns) by R mod stride: within one class every
+  # offset's contribution is the output-sized selected gradient shifted by a whole number
+  # of rows, so the gradient is built at output resolution and interleaved once, instead
+  # of padding each offset's gradient back to the input's size and adding them up.
+  rows, cols = -(-(pad_h[0] + h) // sh), -(-(pad_w[0] + w) // sw)
+  classes = []
+  for a in range(sh):
+    for b in range(sw):
+      total = None
+      # Window offsets in decreasing order: select_and_scatter adds the windows in
+      # row-major order, so the same sums in the same order, bit for bit.
+      for i in reversed(range(a, kh, sh)):
+        for j in reversed(range(b, kw, sw)):
+          term = jnp.where(first == i * kw + j, g, zeros)
+          term = _shifted(_shifted(term, 1, i // sh, rows), 2, j // sw, cols)
+          total = term if total is None else total + term
+      classes.append(jnp.zeros((g.shape[0], rows, cols, g.shape[3]), g.dtype) if total is None else total)
+  grid = jnp.stack(classes, axis=3).reshape(g.shape[0], rows, cols, sh, sw, g.shape[3])
+  grid = grid.transpose(0, 1, 3, 2, 4, 5).reshape(g.shape[0], rows * sh, cols * sw, g.shape[3])
+  return (grid[:, pad_h[0]:pad_h[0] + h, pad_w[0]:pad_w[0] + w, :],)
 
 
 max_pool.defvjp(_max_pool_fwd, _max_pool_bwd)
