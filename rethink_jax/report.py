@@ -569,7 +569,8 @@ def _conv_profile(saved: dict) -> list[str]:
   cfg = saved["config"]
   flags = f"`XLA_FLAGS={saved['xla_flags']}`" if saved.get("xla_flags") else "XLA's default flags"
   torch = f"PyTorch {saved['torch']}" if saved.get("torch") else "PyTorch not installed"
-  return lines + ["", f"One {cfg.get('kernel', 3)}x{cfg.get('kernel', 3)} convolution, batch {cfg['batch']}, {cfg['size']}x{cfg['size']}, {cfg['cin']} -> "
+  k = cfg.get("kernel", 3)  # records from before --kernel existed are 3x3
+  return lines + ["", f"One {k}x{k} convolution, batch {cfg['batch']}, {cfg['size']}x{cfg['size']}, {cfg['cin']} -> "
                       f"{cfg['cout']} channels ({gflop:.2f} GFLOP per pass), ms per call as mean ± sd over "
                       f"{cfg['repeats']} repetitions of 10 calls; {flags}; {torch}. CPU: "
                       f"{saved.get('environment', {}).get('cpu', '?')}, {saved['cpu_threads']} threads."]

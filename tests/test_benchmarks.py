@@ -65,8 +65,8 @@ def test_minnorm_scaling_records_each_size_and_solver_with_its_floor(tmp_path):
 
 
 def test_conv_profile_records_every_pass_of_every_implementation(tmp_path):
-  out = _bench("conv_profile", "--batch", "4", "--size", "8", "--cin", "8", "--cout", "8", "--kernel", "5", "--repeats", "2",
-               "--out", str(tmp_path / "cp"), cwd=tmp_path)
+  out = _bench("conv_profile", "--batch", "4", "--size", "8", "--cin", "8", "--cout", "8", "--kernel", "5",
+               "--repeats", "2", "--out", str(tmp_path / "cp"), cwd=tmp_path)
   assert out.returncode == 0, out.stderr[-2000:]
   saved = records.read_json(tmp_path / "cp" / records.RESULTS)
   assert saved["script"] == "conv_profile" and {"jax", "jax_im2col"} <= set(saved["ms"])

@@ -83,7 +83,6 @@ def test_lrn_matches_tensorflow_formula():
   np.testing.assert_allclose(local_response_norm(x), expected, rtol=1e-5)
 
 
-
 @pytest.mark.parametrize("scale", [1.0, 30.0])  # 30: the denominator far from 1
 def test_lrn_gradient_equals_the_plain_formula_differentiated(scale):
   def plain(x, r=4, bias=1.0, alpha=0.001 / 9, beta=0.75):

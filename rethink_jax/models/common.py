@@ -59,8 +59,9 @@ def max_pool(x: jax.Array, window: tuple[int, int] = (3, 3), strides: tuple[int,
   The forward pass is the elementwise maximum of the window's strided views. The backward
   pass gives each output's gradient to the first maximum of its window in row-major order,
   which is what XLA's ``select_and_scatter`` (the gradient of ``nnx.max_pool``) does, ties
-  included; but it is written with elementwise operations and pads that XLA fuses, where
-  ``select_and_scatter`` runs about ten times slower than PyTorch's pooling on CPU.
+  included; but it is written as selects and pads at output resolution, interleaved once
+  into the input's shape, which XLA fuses, where ``select_and_scatter`` runs about ten
+  times slower than PyTorch's pooling on CPU.
   ``window`` and ``strides`` are tuples (static arguments); ``padding`` is "SAME" or "VALID".
   """
   return functools.reduce(jnp.maximum, _window_views(x, window, strides, padding))
