@@ -104,6 +104,7 @@ def test_lrn_gradient_equals_the_plain_formula_differentiated(scale):
   yb, vjp_b = jax.vjp(local_response_norm, xb)
   assert yb.dtype == jnp.bfloat16 and vjp_b(g.astype(jnp.bfloat16))[0].dtype == jnp.bfloat16
 
+
 def test_unknown_model():
   with pytest.raises(ValueError, match="Unknown model"):
     models.create("resnet50", rngs=nnx.Rngs(0))
