@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rethink_jax import checkpoint, monitoring, records
+from rethink_jax import checkpoint, monitoring, records, segments
 
 __all__ = ["Program", "Run", "StepSums", "add_step", "run", "begin", "already_finished", "NonFiniteLossError"]
 
@@ -159,6 +159,11 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
     where = runs[0].workdir if k == 1 else ckpt.directory
     progress.message(f"Resuming from step {step} of {where}")
 
+  # Before config.json is rewritten: a run from before segments were kept is known by its environment only.
+  segs = [segments.RunSegments(r.workdir, step, meta["train_seconds"], write=is_main) for r in runs]
+  notice = segs[0].code_change()
+  if notice:
+    progress.message(f"{label}: {notice}")
   logs, views, examples = [], [], []
   for r in runs:
     if is_main:
@@ -234,21 +239,22 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
         log(step, sums, meta["steps_since_log"], with_eval)
         sums, meta["steps_since_log"] = program.zero_sums(), 0
       if step % ckpt_every == 0:
-        _flush(examples)
-        ckpt.save(step, state, sums, meta)
+        _save(ckpt, step, state, sums, meta, examples, segs)
 
     if any(meta["active"][i] and (program.fit_metric not in (logs[i].last or {}) or logs[i].last["step"] != step)
            for i in range(k)):
       log(step, sums, meta["steps_since_log"], with_eval=True)  # every run ends on an evaluation
     if ckpt.latest_step() != step:
-      _flush(examples)
-      ckpt.save(step, state, sums, meta)
+      _save(ckpt, step, state, sums, meta, examples, segs)
+    for s in segs:
+      s.ended("finished")
 
     summaries = []
     for i, r in enumerate(runs):
       evaluated = [row for row in logs[i].rows if program.fit_metric in row]
       summary = records.make_summary(
-          engine=program.engine, step=logs[i].last["step"], steps_per_epoch=spe, train_seconds=meta["train_seconds"],
+          engine=program.engine, step=logs[i].last["step"], steps_per_epoch=spe,
+          train_seconds=segs[i].total_train_seconds, segments=segs[i].segments,
           time_to_fit=meta["time_to_fit"][i], fit_metric=program.fit_metric, fit_threshold=fit_threshold,
           num_params=r.num_params, model=r.config.model, corruption=r.corruption, dataset=r.dataset,
           vmapped_runs=k, evaluations=evaluated)
@@ -256,12 +262,24 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
         records.write_json(r.workdir / records.SUMMARY, summary)
       summaries.append(summary)
     return summaries
+  except BaseException as e:
+    for s in segs:
+      s.ended(f"error: {type(e).__name__}")
+    raise
   finally:
     _flush(examples)  # the rows so far, also of a run that stops on an error (a resume cuts them back)
     progress.close()
     ckpt.close()
     for view in (v for vs in views for v in vs):
       view.close()
+
+
+def _save(ckpt, step: int, state, sums, meta: dict, examples: list, segs: list) -> None:
+  """A checkpoint, with the per-example rows it covers written first and each run's segment advanced after."""
+  _flush(examples)
+  ckpt.save(step, state, sums, meta)
+  for s in segs:
+    s.checkpointed(step, meta["train_seconds"])
 
 
 def _flush(examples: list) -> None:

@@ -41,18 +41,19 @@ import tempfile
 from typing import Any, Callable, Iterable, Sequence
 
 __all__ = ["RunDirError", "RecordError", "ConfigMismatchError", "CONFIG", "METRICS", "SUMMARY", "CHECKPOINTS",
-           "TENSORBOARD", "SWEEP", "EXAMPLES", "COMPACT_SERIES", "HOW_KEYS", "NEUTRAL_DEFAULTS", "TIMING_KEYS",
+           "TENSORBOARD", "SWEEP", "SEGMENTS", "EXAMPLES", "COMPACT_SERIES", "HOW_KEYS", "NEUTRAL_DEFAULTS", "TIMING_KEYS",
            "SUMMARY_FIELDS", "ARTIFACTS",
            "cpu_name", "atomic_write", "atomic_write_text", "write_json", "read_json", "write_jsonl", "read_jsonl",
            "MetricsLog", "ExamplesLog", "read_examples", "compact_examples", "EXAMPLE_SERIES", "EXAMPLE_STATIC",
            "identity", "identity_hash", "identity_diff", "check_run_dir", "total_steps", "finished_summary",
-           "make_summary", "write_sweep", "read_sweep", "check_writable", "environment", "write_results",
+           "make_summary", "write_sweep", "read_sweep", "check_writable", "environment", "git_hash", "write_results",
            "RESULTS", "RESULT_SCRIPTS", "RECORD_FILES", "copy_records",
            "peak_rss_gb"]
 
 CONFIG, METRICS, SUMMARY, CHECKPOINTS, TENSORBOARD = (
     "config.json", "metrics.jsonl", "summary.json", "checkpoints", "tensorboard")
 SWEEP = "sweep.json"
+SEGMENTS = "segments.json"  # the processes that trained a run (rethink_jax.segments)
 
 # Config entries that do not change what a run computes (dotted for nested entries).
 HOW_KEYS = ("num_epochs", "eval_every_steps", "log_every_steps", "checkpoint_every_steps", "stop_at_fit",
@@ -83,6 +84,8 @@ SUMMARY_FIELDS = {
     "corruption": "the corruption record: {kind, p, key_data, fraction_changed, splits}",
     "dataset": "provenance of the data, corruption included",
     "vmapped_runs": "how many runs shared one compiled program (1 when trained alone)",
+    "segments": "how many processes trained it, one after another (segments.json has each one)",
+    "git": "the distinct commits of the code that trained it, in order (more than one: resumed under other code)",
 }
 
 # What a sweep directory can reproduce; report.build dispatches on it.
@@ -435,8 +438,10 @@ def finished_summary(workdir, config) -> dict | None:
 
 def make_summary(*, engine: str, step: int, steps_per_epoch: int, train_seconds: float, time_to_fit: dict | None,
                  fit_metric: str | None, fit_threshold: float | None, num_params: int, model: str,
-                 corruption: dict, dataset: str, vmapped_runs: int, evaluations: Sequence[dict]) -> dict:
-  """``summary.json`` (schema: :data:`SUMMARY_FIELDS`) from the run's evaluated metric rows."""
+                 corruption: dict, dataset: str, vmapped_runs: int, evaluations: Sequence[dict],
+                 segments: Sequence[dict] = ()) -> dict:
+  """``summary.json`` (schema: :data:`SUMMARY_FIELDS`) from the run's evaluated metric rows and
+  its process segments (:mod:`rethink_jax.segments`)."""
   last = dict(evaluations[-1])
   metrics = {k: v for k, v in last.items() if k not in ("step", "epoch", "examples", "lr") + TIMING_KEYS
              and not k.startswith("batch_")}
@@ -445,7 +450,8 @@ def make_summary(*, engine: str, step: int, steps_per_epoch: int, train_seconds:
   summary = {"engine": engine, "step": step, "epoch": step / steps_per_epoch, "train_seconds": train_seconds,
              "time_to_fit": time_to_fit, "fit_metric": fit_metric, "fit_threshold": fit_threshold,
              "num_params": num_params, "model": model, "corruption": corruption, "dataset": dataset,
-             "vmapped_runs": vmapped_runs, **metrics, **best}
+             "vmapped_runs": vmapped_runs, "segments": len(segments),
+             "git": list(dict.fromkeys(s.get("git") for s in segments)), **metrics, **best}
   return json.loads(_dumps(summary))  # as it reads back from summary.json
 
 
@@ -548,7 +554,7 @@ RESULT_SCRIPTS = ("minnorm_mnist", "minnorm_cifar", "theorem1", "train_throughpu
 
 # The files that record a run or a sweep (kept in results/; checkpoints and TensorBoard
 # events are not, per-example records only as compact copies).
-RECORD_FILES = (CONFIG, METRICS, SUMMARY, SWEEP, RESULTS)
+RECORD_FILES = (CONFIG, METRICS, SUMMARY, SEGMENTS, SWEEP, RESULTS)
 
 
 def write_results(workdir, config, dataset: str, *, script: str, env: dict[str, Any] | None = None,

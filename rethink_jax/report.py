@@ -31,7 +31,7 @@ from __future__ import annotations
 import pathlib
 import sys
 
-from rethink_jax import paper, records
+from rethink_jax import paper, records, segments
 
 __all__ = ["table1", "appendix", "figure1a", "figure1a_table", "figure1bc", "figure2b", "figure2b_table", "table2",
            "figure2a", "memorization", "memorization_stats", "single_run", "script_results", "build", "build_all", "main"]
@@ -708,6 +708,10 @@ def single_run(run_dir) -> list[pathlib.Path]:
   env = saved.get("environment", {})
   if env:
     lines += ["", _environment_line(env)]
+  segs = segments.read_segments(run_dir)
+  if segs:
+    lines += ["", f"Trained by {len(segs)} process segment{'s' * (len(segs) > 1)} (segments.json):", "",
+              *(f"- {line}" for line in segments.describe(segs).splitlines())]
   outs.append(_atomic_text(run_dir / "summary.md", "\n".join(lines) + "\n"))
   return outs
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from tensorboard.util import tensor_util
 
-from rethink_jax import data, models, preprocess, records, train
+from rethink_jax import data, models, preprocess, records, segments, train
 from rethink_jax.configs import common
 
 HELPER = pathlib.Path(__file__).parent / "helpers" / "run_training.py"
@@ -314,8 +314,16 @@ def test_sigkill_and_resume_is_bit_identical(tmp_path):
     np.testing.assert_array_equal(ex_ref[key], ex_res[key], err_msg=key)
   assert ex_res["correct"][-1].mean() == pytest.approx(sb["train_accuracy"], abs=1e-6)
   assert ex_res["corrupted"].mean() > 0.8  # random labels
-  assert {k: v for k, v in sa.items() if k not in ("train_seconds", "time_to_fit")} == \
-         {k: v for k, v in sb.items() if k not in ("train_seconds", "time_to_fit")}
+  assert {k: v for k, v in sa.items() if k not in ("train_seconds", "time_to_fit", "segments")} == \
+         {k: v for k, v in sb.items() if k not in ("train_seconds", "time_to_fit", "segments")}
+  # Both processes are in the record: the killed one up to its last checkpoint, the training
+  # time of the summary their sum (the steps 31-39 the killed process trained in vain excluded).
+  segs = segments.read_segments(workdir)
+  assert [(s["first_step"], s["last_step"], s["end"]) for s in segs] == [(0, 30, "killed"), (30, 93, "finished")]
+  assert sa["segments"] == 1 and sb["segments"] == 2 and sb["git"] == [segs[0]["git"]]
+  assert all(s["pid"] > 0 and s["host"] and s["train_seconds"] > 0 and s["wall_seconds"] > 0 for s in segs)
+  assert segs[0]["pid"] != segs[1]["pid"]
+  assert sb["train_seconds"] == pytest.approx(sum(s["train_seconds"] for s in segs), rel=1e-9)
   # TensorBoard shows each step once, with the uninterrupted run's values (float32 in the events).
   tb_ref, tb_res = _tensorboard_scalars(tmp_path / "ref" / "tensorboard"), _tensorboard_scalars(workdir / "tensorboard")
   for tag in ("train/loss", "test/accuracy", "batch/loss", "lr"):
