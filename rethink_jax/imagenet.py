@@ -418,16 +418,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   keys = train.stream_keys(config.seed)
   mesh = train.make_mesh()
   validate.check_batch(config, len(train_source), mesh.size)
-  records.check_writable(workdir)
-
-  graphdef, state = train.create_train_state(config, keys["init"], (size, size, 3), num_classes)
-  n_params = models.count_params(state.params)
-  state = train.replicate(mesh, state)
-  program = _ImagenetProgram(config, mesh, graphdef, keys, train_source, val_source, num_classes)
-  kind = config.corruption.kind
-  dataset = train_source.provenance + ("" if kind == "true_labels" else f" | corrupted: {kind}")
-  run = loop.Run(workdir=workdir, config=config, corruption=corruption_record(config, keys["corruption"]),
-                 dataset=dataset, num_params=n_params,
-                 record={"input_shape": [size, size, 3], "num_classes": num_classes, "val": val_source.provenance,
-                         "num_train": len(train_source), "num_test": len(val_source), "mesh": {"data": mesh.size}})
-  return loop.run(program, state, [run], workdir / records.CHECKPOINTS)[0]
+  with loop.owned(workdir):
+    graphdef, state = train.create_train_state(config, keys["init"], (size, size, 3), num_classes)
+    n_params = models.count_params(state.params)
+    state = train.replicate(mesh, state)
+    program = _ImagenetProgram(config, mesh, graphdef, keys, train_source, val_source, num_classes)
+    kind = config.corruption.kind
+    dataset = train_source.provenance + ("" if kind == "true_labels" else f" | corrupted: {kind}")
+    run = loop.Run(workdir=workdir, config=config, corruption=corruption_record(config, keys["corruption"]),
+                   dataset=dataset, num_params=n_params,
+                   record={"input_shape": [size, size, 3], "num_classes": num_classes, "val": val_source.provenance,
+                           "num_train": len(train_source), "num_test": len(val_source), "mesh": {"data": mesh.size}})
+    return loop.run(program, state, [run], workdir / records.CHECKPOINTS)[0]

@@ -21,6 +21,7 @@ stopped (timings aside).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import pathlib
 import sys
@@ -31,9 +32,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rethink_jax import checkpoint, monitoring, records, segments
+from rethink_jax import checkpoint, locking, monitoring, records, segments
 
-__all__ = ["Program", "Run", "StepSums", "add_step", "run", "begin", "already_finished", "NonFiniteLossError"]
+__all__ = ["Program", "Run", "StepSums", "add_step", "run", "begin", "owned", "already_finished",
+           "NonFiniteLossError"]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -106,6 +108,21 @@ def begin(config, workdir, engine: str) -> tuple[pathlib.Path, dict | None]:
     raise validate.ConfigError("No run directory: pass workdir or set config.workdir.")
   workdir = pathlib.Path(workdir or config.workdir).expanduser()
   return workdir, already_finished(workdir, config)
+
+
+def owned(*directories) -> contextlib.ExitStack:
+  """Claims each directory for this process (:func:`rethink_jax.locking.claim`: created,
+  checked writable, locked; process 0 of a multi-host run holds the locks) until the
+  returned context exits. An engine enters it before its first write and leaves it after
+  :func:`run` returns."""
+  stack = contextlib.ExitStack()
+  try:
+    for d in directories:
+      stack.enter_context(locking.claim(d, hold=jax.process_index() == 0))
+  except BaseException:
+    stack.close()
+    raise
+  return stack
 
 
 def already_finished(workdir, config) -> dict | None:

@@ -223,24 +223,22 @@ def train_many(configs: Sequence[ml_collections.ConfigDict], workdirs: Sequence[
   corrupted = [train.corrupt(c, ds, k["corruption"]) for c, k in zip(configs, keys)]
   mesh = train.make_mesh()
   validate.check_batch(c0, len(ds.y_train), mesh.size)
-  for wd in workdirs:
-    records.check_writable(wd)
-  group_dir = records.check_writable(group_dir)
-
-  input_shape = (c0.data.crop, c0.data.crop, ds.x_train.shape[-1])
-  built = [train.create_train_state(c, k["init"], input_shape, ds.num_classes) for c, k in zip(configs, keys)]
-  graphdef = built[0][0]
-  n_params = models.count_params(built[0][1].params)
-  state = train.replicate(mesh, _stack([s for _, s in built]))
-  del built
-  track = c0.get("track_examples", False)
-  program = _VmappedProgram(c0, mesh, graphdef, ds, np.stack([d.y_train for d, _ in corrupted]),
-                            np.stack([d.y_test for d, _ in corrupted]), keys, k_runs,
-                            clean_labels=ds.y_train if track else None)
-  runs = [loop.Run(workdir=wd, config=cfg, corruption=rec.to_dict(), dataset=d.provenance, num_params=n_params,
-                   examples=train.examples_record(d.y_train, ds.y_train) if track else None,
-                   record={"input_shape": list(input_shape), "num_classes": ds.num_classes,
-                           "num_train": len(ds.y_train), "num_test": len(ds.y_test), "mesh": {"data": mesh.size}})
-          for cfg, wd, (d, rec) in zip(configs, workdirs, corrupted)]
   # The group's checkpoints are keyed by what it computes (num_epochs and the like may change on resume).
-  return loop.run(program, state, runs, group_dir / records.identity_hash(*configs))
+  ckpt_dir = pathlib.Path(group_dir).expanduser() / records.identity_hash(*configs)
+  with loop.owned(*workdirs, ckpt_dir):
+    input_shape = (c0.data.crop, c0.data.crop, ds.x_train.shape[-1])
+    built = [train.create_train_state(c, k["init"], input_shape, ds.num_classes) for c, k in zip(configs, keys)]
+    graphdef = built[0][0]
+    n_params = models.count_params(built[0][1].params)
+    state = train.replicate(mesh, _stack([s for _, s in built]))
+    del built
+    track = c0.get("track_examples", False)
+    program = _VmappedProgram(c0, mesh, graphdef, ds, np.stack([d.y_train for d, _ in corrupted]),
+                              np.stack([d.y_test for d, _ in corrupted]), keys, k_runs,
+                              clean_labels=ds.y_train if track else None)
+    runs = [loop.Run(workdir=wd, config=cfg, corruption=rec.to_dict(), dataset=d.provenance, num_params=n_params,
+                     examples=train.examples_record(d.y_train, ds.y_train) if track else None,
+                     record={"input_shape": list(input_shape), "num_classes": ds.num_classes,
+                             "num_train": len(ds.y_train), "num_test": len(ds.y_test), "mesh": {"data": mesh.size}})
+            for cfg, wd, (d, rec) in zip(configs, workdirs, corrupted)]
+    return loop.run(program, state, runs, ckpt_dir)

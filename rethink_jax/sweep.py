@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pathlib
 
-from rethink_jax import records, train
+from rethink_jax import locking, records, train
 from rethink_jax.configs import validate
 from rethink_jax.configs.common import SweepRuns
 
@@ -41,15 +41,18 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
   for name, (cfg, _) in runs.items():  # a bad entry or a mismatched run directory fails before anything is written
     validate.check(cfg, engine)
     records.check_run_dir(pathlib.Path(sweep_dir).expanduser() / name, cfg)
-  sweep_dir = records.check_writable(sweep_dir)
-  spec = {}
-  if merge and (sweep_dir / SWEEP_FILE).exists():
-    saved_artifact, saved = records.read_sweep(sweep_dir)
-    if saved_artifact != artifact:
-      raise records.RecordError(f"{sweep_dir / SWEEP_FILE} holds a {saved_artifact} sweep, not {artifact}.")
-    spec = {name: {"config": run["config"], "meta": run["meta"]} for name, run in saved.items()}
-  spec.update({name: {"config": cfg.to_dict(), "meta": meta} for name, (cfg, meta) in runs.items()})
-  records.write_sweep(sweep_dir, artifact, spec)
+  sweep_dir = pathlib.Path(sweep_dir).expanduser()
+  # sweep.json is read and rewritten under the sweep directory's lock; each run then holds its own
+  # directory's, so processes running different runs of one sweep (``only``) do not block each other.
+  with locking.claim(sweep_dir):
+    spec = {}
+    if merge and (sweep_dir / SWEEP_FILE).exists():
+      saved_artifact, saved = records.read_sweep(sweep_dir)
+      if saved_artifact != artifact:
+        raise records.RecordError(f"{sweep_dir / SWEEP_FILE} holds a {saved_artifact} sweep, not {artifact}.")
+      spec = {name: {"config": run["config"], "meta": run["meta"]} for name, run in saved.items()}
+    spec.update({name: {"config": cfg.to_dict(), "meta": meta} for name, (cfg, meta) in runs.items()})
+    records.write_sweep(sweep_dir, artifact, spec)
   summaries, todo = {}, {}
   for name, (cfg, meta) in runs.items():
     if only and name != only:

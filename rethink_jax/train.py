@@ -426,24 +426,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = 
   n_train = len(ds.y_train)
   mesh = make_mesh()
   validate.check_batch(config, n_train, mesh.size)
-  records.check_writable(workdir)
-
-  input_shape = (config.data.crop, config.data.crop, ds.x_train.shape[-1])
-  graphdef, state = create_train_state(config, keys["init"], input_shape, ds.num_classes)
-  n_params = models.count_params(state.params)
-  state = replicate(mesh, state)
-  train_data = DeviceData(put_replicated(mesh, ds.x_train), put_replicated(mesh, ds.y_train))
-  test_data = DeviceData(put_replicated(mesh, ds.x_test), put_replicated(mesh, ds.y_test))
-  stepper = DataStepper(make_train_step(graphdef, config, keys["dropout"]), config, mesh, keys["shuffle"], n_train,
-                        augment_stream=keys["augment"])
-  track = config.get("track_examples", False)
-  program = _SingleProgram(config, mesh, stepper, make_eval_fn(graphdef, config, mesh, config.eval_batch_size),
-                           train_data, test_data, put_replicated(mesh, clean_y_train) if track else None)
-  run = loop.Run(workdir=workdir, config=config, corruption=corruption.to_dict(), dataset=ds.provenance,
-                 num_params=n_params, examples=examples_record(ds.y_train, clean_y_train) if track else None,
-                 record={"input_shape": list(input_shape), "num_classes": ds.num_classes, "num_train": n_train,
-                         "num_test": len(ds.y_test), "mesh": {"data": mesh.size}})
-  return loop.run(program, state, [run], workdir / records.CHECKPOINTS)[0]
+  with loop.owned(workdir):  # one process per run directory, from its first write to the end
+    input_shape = (config.data.crop, config.data.crop, ds.x_train.shape[-1])
+    graphdef, state = create_train_state(config, keys["init"], input_shape, ds.num_classes)
+    n_params = models.count_params(state.params)
+    state = replicate(mesh, state)
+    train_data = DeviceData(put_replicated(mesh, ds.x_train), put_replicated(mesh, ds.y_train))
+    test_data = DeviceData(put_replicated(mesh, ds.x_test), put_replicated(mesh, ds.y_test))
+    stepper = DataStepper(make_train_step(graphdef, config, keys["dropout"]), config, mesh, keys["shuffle"], n_train,
+                          augment_stream=keys["augment"])
+    track = config.get("track_examples", False)
+    program = _SingleProgram(config, mesh, stepper, make_eval_fn(graphdef, config, mesh, config.eval_batch_size),
+                             train_data, test_data, put_replicated(mesh, clean_y_train) if track else None)
+    run = loop.Run(workdir=workdir, config=config, corruption=corruption.to_dict(), dataset=ds.provenance,
+                   num_params=n_params, examples=examples_record(ds.y_train, clean_y_train) if track else None,
+                   record={"input_shape": list(input_shape), "num_classes": ds.num_classes, "num_train": n_train,
+                           "num_test": len(ds.y_test), "mesh": {"data": mesh.size}})
+    return loop.run(program, state, [run], workdir / records.CHECKPOINTS)[0]
 
 
 def restore_state(workdir, config=None, step: int | None = None) -> TrainState:

@@ -20,6 +20,8 @@ parser.add_argument("--port", type=int, default=0)
 parser.add_argument("--set", nargs="*", default=[])
 parser.add_argument("--kill-after-row", type=int, default=None,
                     help="SIGKILL this process right after the metrics row of this step is written")
+parser.add_argument("--pause-after-row", nargs=2, default=None, metavar=("STEP", "GO_FILE"),
+                    help="after the metrics row of STEP is written, wait until GO_FILE exists")
 args = parser.parse_args()
 
 import jax  # noqa: E402
@@ -46,6 +48,22 @@ if args.kill_after_row is not None:  # a kill at a known point, between checkpoi
       os.kill(os.getpid(), signal.SIGKILL)
 
   records.MetricsLog.append = append_then_die
+
+if args.pause_after_row is not None:  # holds the run directory at a known point while a test pokes at it
+  import pathlib
+  import time
+
+  pause_step, go_file = int(args.pause_after_row[0]), pathlib.Path(args.pause_after_row[1])
+  append_row = records.MetricsLog.append
+
+  def append_then_wait(self, row):
+    append_row(self, row)
+    if row["step"] == pause_step:
+      deadline = time.monotonic() + 300
+      while not go_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+  records.MetricsLog.append = append_then_wait
 
 config = common.base_config()
 for item in args.set:
