@@ -595,6 +595,38 @@ def _track_examples(saved: dict) -> list[str]:
                   f"{saved.get('environment', {}).get('cpu', '?')}, {saved['cpu_threads']} threads."]
 
 
+def _accelerator(saved: dict) -> list[str]:
+  peak = saved["peak_tflops"]
+  lines = [f"Device: {saved['device_kind']}; peak {f'{peak:g} TFLOP/s' if peak else 'not known'} "
+           f"({saved['config']['compute_dtype']}).", "", "| model | batch | images/s | GFLOP/step | MFU |",
+           "|---|---:|---:|---:|---:|"]
+  for r in saved.get("train_step", []):
+    gflop = f"{r['flops_per_step'] / 1e9:,.1f}" if r["flops_per_step"] else "—"
+    mfu = f"{100 * r['mfu']:.1f}%" if r["mfu"] is not None else "—"
+    lines.append(f"| {r['model']} | {r['batch']:,} | {r['images_per_s']:,.0f} | {gflop} | {mfu} |")
+  if "vmapped_sweep" in saved:
+    v = saved["vmapped_sweep"]
+    seq, vm = v["wall_seconds"]["sequential"][0], v["wall_seconds"]["vmapped"][0]
+    lines += ["", f"Vmapped sweep: {v['runs']} label-corruption runs of {v['model']}, {v['steps']} steps each: "
+              f"sequential {seq:.1f} s, one vmapped program {vm:.1f} s (**{seq / vm:.2f}x**); largest final "
+              f"accuracy difference {v['max_accuracy_difference']:.4f}."]
+  if "minnorm_mnist" in saved:
+    m = saved["minnorm_mnist"]
+    mem = f"{m['peak_device_gb']:.1f} GB peak device memory" if m["peak_device_gb"] is not None else "peak memory —"
+    lines += ["", f"Min-norm on MNIST (raw pixels, Gaussian kernel, backend jax): n = {m['n_train']:,}, "
+              f"{m['seconds']:.1f} s, {mem}, residual {m['residual']:.1e}, test error {100 * m['test_error']:.2f}%."]
+  if "headline" in saved:
+    h = saved["headline"]
+    fit = (f"fitted at epoch {h['time_to_fit']['epoch']:.0f} ({h['time_to_fit']['seconds'] / 60:.1f} min of training)"
+           if h["time_to_fit"] else f"not fitted within its {h['epoch_budget']:g}-epoch share")
+    lines += ["", f"{h['model']} on random labels: {fit}; {h['epochs']:.1f} epochs, train accuracy "
+              f"{100 * h['train_accuracy']:.2f}%, test accuracy {100 * h['test_accuracy']:.2f}%, "
+              f"{h['wall_seconds'] / 60:.1f} min wall."]
+  if "total_seconds" in saved:
+    lines += ["", f"Whole run: {saved['total_seconds'] / 60:.1f} min."]
+  return lines
+
+
 _SCRIPT_TABLES = {"minnorm_mnist": ("Section 5: min-norm interpolation on MNIST", _minnorm_mnist),
                   "minnorm_cifar": ("Section 5: min-norm interpolation on CIFAR-10", _minnorm_cifar),
                   "theorem1": ("Theorem 1 and Rademacher complexity", _theorem1),
@@ -603,7 +635,9 @@ _SCRIPT_TABLES = {"minnorm_mnist": ("Section 5: min-norm interpolation on MNIST"
                   "minnorm_scaling": ("Min-norm interpolation against n: time, memory and the floor",
                                       _minnorm_scaling),
                   "conv_profile": ("One convolution's three passes, JAX and PyTorch", _conv_profile),
-                  "track_examples": ("What per-example records cost", _track_examples)}
+                  "track_examples": ("What per-example records cost", _track_examples),
+                  "accelerator": ("One accelerator: train step, vmapped sweep, min-norm and the headline run",
+                                  _accelerator)}
 
 
 def script_results(results_dir) -> pathlib.Path:

@@ -113,9 +113,49 @@ def test_benchmark_arguments_are_checked_before_any_work(tmp_path):
       ("track_examples", ("--epochs", "0.5"), "at least 1"),
       ("track_examples", ("--model", "resnet"), "choose from"),
       ("track_examples", ("--max-train", "100000"), "holds 2,000 training images"),
-      ("track_examples", ("--out", "file"), "exists and is not a directory"))
+      ("track_examples", ("--out", "file"), "exists and is not a directory"),
+      ("accelerator", ("--out", "acc"), "--data-dir is needed"),
+      ("accelerator", ("--smoke", "--out", "acc", "--budget-seconds", "0"), "must be positive"),
+      ("accelerator", ("--smoke", "--out", "file"), "exists and is not a directory"),
+      ("accelerator", ("--data-dir", "nowhere", "--out", "acc"), "nowhere: not a directory"))
   # each its own process, one import for all (helpers/cli_batch.py)
   results = cli_batch.run([([REPO / "benchmarks" / f"{script}.py", *args], tmp_path) for script, args, _ in cases])
   for (script, args, message), out in zip(cases, results):
     assert out.returncode == 2 and message in out.stderr, (script, args, out.stderr[-500:])
   assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_accelerator_smoke_runs_every_section_and_the_report_renders_it(tmp_path):
+  out = _bench("accelerator", "--smoke", "--out", str(tmp_path / "acc"), cwd=tmp_path)
+  assert out.returncode == 0, out.stderr[-2000:]
+  saved = records.read_json(tmp_path / "acc" / records.RESULTS)
+  assert saved["script"] == "accelerator" and saved["config"]["smoke"] is True
+  assert [(r["model"], r["batch"]) for r in saved["train_step"]] == [("mlp_1x512", 128), ("mlp_1x512", 256)]
+  assert all(r["images_per_s"] > 0 and r["flops_per_step"] > 0 for r in saved["train_step"])
+  # XLA's FLOP count grows with the batch; no peak is known for a CPU, so no utilisation is claimed.
+  assert saved["train_step"][1]["flops_per_step"] > 1.9 * saved["train_step"][0]["flops_per_step"]
+  assert saved["peak_tflops"] is None and all(r["mfu"] is None for r in saved["train_step"])
+  sweep = saved["vmapped_sweep"]
+  assert sweep["runs"] == 2 and all(len(w) == 1 and w[0] > 0 for w in sweep["wall_seconds"].values())
+  mn = saved["minnorm_mnist"]
+  assert mn["n_train"] == 500 and mn["residual"] < 1e-6 and 0 < mn["test_error"] < 0.3
+  head = saved["headline"]
+  assert head["model"] == "mlp_1x512" and head["step"] > 0
+  summary = records.read_json(tmp_path / "acc" / "mlp_1x512-random_labels" / "summary.json")
+  assert summary["train_accuracy"] == head["train_accuracy"] and summary["corruption"]["kind"] == "random_labels"
+  text = report.script_results(tmp_path / "acc").read_text()
+  assert "| mlp_1x512 | 256 |" in text and "Vmapped sweep: 2 label-corruption runs" in text
+  assert "Min-norm on MNIST (raw pixels, Gaussian kernel, backend jax): n = 500" in text
+
+
+def test_accelerator_peaks_and_utilisation():
+  sys.path.insert(0, str(REPO / "benchmarks"))
+  import accelerator
+
+  assert accelerator.peak_tflops("NVIDIA H100 80GB HBM3", "bfloat16") == 989.4
+  assert accelerator.peak_tflops("NVIDIA H100 PCIe", "float32") == 378.0
+  assert accelerator.peak_tflops("TPU v5 lite", "bfloat16") == 197.0 != accelerator.peak_tflops("TPU v5", "bfloat16")
+  assert accelerator.peak_tflops("cpu", "float32") is None
+  (row,) = accelerator.train_step_rows(("mlp_1x512",), "float32", 2.0, 0.05, 128)
+  assert row["batch"] == 128 and row["steps_timed"] >= 3
+  assert row["mfu"] == row["flops_per_step"] * row["images_per_s"] / 128 / 2e12
