@@ -192,15 +192,40 @@ def flags_parser(argv):
     except (AttributeError, KeyError, TypeError, ValueError) as e:  # e.g. an unknown preset
       _exit(f"cannot show the config of {_config_arg(argv)}: {e}")
     sys.exit(0)
+  _check_config_file(_config_arg(argv))
   try:
     rest = flags.FLAGS(argv)
   except flags.Error as e:
     _exit(f"{e}\nPass --help to see every config key and flag.")
   except (AttributeError, KeyError, TypeError, ValueError) as e:  # raised by a --config.key=value override
     _bad_override(e)
+  if len(rest) > 1:  # absl hands positional arguments to main, which would ignore them
+    hint = f" (a config entry is --config.{rest[1]})" if "=" in rest[1] else ""
+    _exit(f"unexpected argument {rest[1]!r}: every setting is a flag, --name=value{hint}. "
+          "Pass --help to see every config key and flag.")
   if flags.FLAGS["dry_run"].value:
     _dry_run()
   return rest
+
+
+def _check_config_file(value: str) -> None:
+  """Loads the config file and builds its preset once before absl does, so that a syntax
+  error or an unknown preset is one line, not a traceback from inside the flag parser."""
+  path, _, preset = value.partition(":")
+  if not path or os.environ.get("RETHINK_JAX_TRACEBACK"):
+    return
+  try:
+    module = _load_config_module(path)
+  except SyntaxError as e:
+    _exit(f"config file {path}, line {e.lineno}: {e.msg}.")
+  except Exception as e:  # anything a config module can raise when it is executed
+    _exit(f"config file {path} cannot be loaded: {type(e).__name__}: {e}")
+  if not callable(getattr(module, "get_config", None)):
+    _exit(f"config file {path} defines no get_config(preset) function.")
+  try:
+    module.get_config(preset) if preset else module.get_config()
+  except Exception as e:  # an unknown preset, above all
+    _exit(f"config file {path}{':' + preset if preset else ''}: {e}")
 
 
 def _dry_run() -> None:
@@ -280,6 +305,13 @@ def run_main(main: Callable[[], None]) -> None:
     _exit(str(e), status=1)
 
 
+def flags_value_of_config() -> str:
+  """The ``--config`` value as the user gave it (file and preset)."""
+  from absl import flags
+
+  return flags.FLAGS["config"].config_filename if "config" in flags.FLAGS else ""
+
+
 def _flags(experiment: str, workdir_default: str | None):
   from absl import flags
 
@@ -296,10 +328,18 @@ def run_single(experiment: str) -> None:
 
   config_flag, workdir_flag = _flags(experiment, None)
 
+  def single_run_config(config):
+    from rethink_jax.configs import validate
+
+    if "sweep" in config:
+      raise validate.ConfigError(f"--config {flags_value_of_config()} is a sweep's config; {experiment}.py trains "
+                                 f"one run (e.g. --config {experiment}:cpu). Run a sweep with its own script.")
+    return config
+
   def describe(config):
     from rethink_jax.configs import validate
 
-    validate.check(config, "single")
+    validate.check(single_run_config(config), "single")
     return [f"run directory {workdir_flag.value or config.workdir or default_workdir(experiment, config)}"]
 
   _DRY_RUN["describe"] = describe
@@ -309,7 +349,7 @@ def run_single(experiment: str) -> None:
     logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint at INFO
 
     def go():
-      config = config_flag.value
+      config = single_run_config(config_flag.value)
       workdir = workdir_flag.value or config.workdir or default_workdir(experiment, config)
       summary = train.train_and_evaluate(config, workdir)
       print(format_summary(summary, workdir))
@@ -331,6 +371,9 @@ def run_sweep_script(experiment: str, build: Callable, report: Callable) -> None
   def sweep_runs(config):
     from rethink_jax.configs import validate
 
+    if "sweep" not in config:
+      raise validate.ConfigError(f"--config {flags_value_of_config()} is a single run's config; {experiment}.py "
+                                 f"runs a sweep and takes one of its own (e.g. --config {experiment}:cpu).")
     if config.get("workdir"):  # each run's directory is --workdir/<run name>
       raise validate.ConfigError(f"config.workdir = {config.workdir!r}: a sweep's directory is --workdir "
                                  f"(default runs/{experiment}); --config.workdir names a single run's.")

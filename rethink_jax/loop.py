@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import pathlib
+import shutil
 import sys
 import time
 from typing import Any, NamedTuple, Protocol, Sequence
@@ -177,6 +179,9 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
     progress.message(f"Resuming from step {step} of {where}")
 
   # Before config.json is rewritten: a run from before segments were kept is known by its environment only.
+  if is_main:  # temporary files of a write that a kill cut short (the records themselves are whole)
+    for r in runs:
+      records.remove_stale_temp_files(r.workdir)
   segs = [segments.RunSegments(r.workdir, step, meta["train_seconds"], write=is_main) for r in runs]
   notice = segs[0].code_change()
   if notice:
@@ -245,9 +250,11 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
       meta["train_seconds"] += time.perf_counter() - t0
       if (bad >= 0).any():
         i = int(np.argmax(bad >= 0))
-        raise NonFiniteLossError(
-            f"Training loss of {runs[i].workdir} became non-finite at step {int(bad[i])}; the last good checkpoint "
-            f"(step {ckpt.latest_step()}) in {ckpt.directory} is kept. Lower the learning rate.")
+        kept = ckpt.latest_step()
+        kept = (f"the last good checkpoint (step {kept}) in {ckpt.directory} is kept" if kept is not None else
+                "no checkpoint had been written yet")
+        raise NonFiniteLossError(f"Training loss of {runs[i].workdir} became non-finite at step {int(bad[i])}; "
+                                 f"{kept}. Lower the learning rate.")
       meta["steps_since_log"] += nxt - step
       step = nxt
       progress.advance(step)
@@ -280,23 +287,66 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
       summaries.append(summary)
     return summaries
   except BaseException as e:
+    full = _is_no_space(e)
     for s in segs:
-      s.ended(f"error: {type(e).__name__}")
+      try:
+        s.ended(f"error: {'no space left' if full else type(e).__name__}")
+      except OSError:
+        pass  # the disk that stopped the run may not take this record either
+    if full and not isinstance(e, records.RunDirError):
+      raise records.RunDirError(f"No space left on the device of {runs[0].workdir} (writing the run's records); "
+                                f"checkpoint {ckpt.latest_step()} is kept. Free some space and run the same "
+                                "command to resume.") from None
     raise
   finally:
-    _flush(examples)  # the rows so far, also of a run that stops on an error (a resume cuts them back)
-    progress.close()
-    ckpt.close()
-    for view in (v for vs in views for v in vs):
-      view.close()
+    # While an error propagates (a full disk, say), closing must not replace it by its own.
+    closing = [lambda: _flush(examples),  # the rows so far, also of a run stopped by an error (a resume cuts them back)
+               progress.close, ckpt.close, *(v.close for vs in views for v in vs)]
+    failing = sys.exc_info()[0] is not None
+    for close in closing:
+      try:
+        close()
+      except Exception:
+        if not failing:
+          raise
 
 
 def _save(ckpt, step: int, state, sums, meta: dict, examples: list, segs: list) -> None:
-  """A checkpoint, with the per-example rows it covers written first and each run's segment advanced after."""
-  _flush(examples)
-  ckpt.save(step, state, sums, meta)
-  for s in segs:
-    s.checkpointed(step, meta["train_seconds"])
+  """A checkpoint, with the per-example rows it covers written first and each run's segment advanced after.
+
+  A disk without room for it is found before anything is written (the last checkpoint stays
+  whole), and a write that fails for want of space anyway is one :class:`RunDirError` line."""
+  need = sum(int(x.nbytes) for x in jax.tree.leaves((state, sums)) if hasattr(x, "nbytes")) + (1 << 20)
+  free = shutil.disk_usage(ckpt.directory if ckpt.directory.exists() else ckpt.directory.parent).free
+  if free < need:
+    raise records.RunDirError(_no_space_message(ckpt, step, need, free))
+  try:
+    _flush(examples)
+    ckpt.save(step, state, sums, meta)
+    for s in segs:
+      s.checkpointed(step, meta["train_seconds"])
+  except Exception as e:
+    if _is_no_space(e):
+      raise records.RunDirError(_no_space_message(ckpt, step, need, None)) from None
+    raise
+
+
+def _no_space_message(ckpt, step: int, need: int, free: int | None) -> str:
+  kept = ckpt.latest_step()
+  kept = f"checkpoint {kept} is kept whole" if kept is not None else "no checkpoint was written yet"
+  room = f"{free:,} bytes free" if free is not None else "it ran out of space while writing"
+  return (f"No space for checkpoint {step} in {ckpt.directory}: {room}, it needs about {need:,} bytes; {kept}. "
+          "Free some space and run the same command to resume.")
+
+
+def _is_no_space(e: BaseException | None) -> bool:
+  seen = set()
+  while e is not None and id(e) not in seen:
+    seen.add(id(e))
+    if (isinstance(e, OSError) and e.errno == errno.ENOSPC) or "No space left on device" in str(e):
+      return True
+    e = e.__cause__ or e.__context__
+  return False
 
 
 def _flush(examples: list) -> None:

@@ -43,7 +43,7 @@ from typing import Any, Callable, Iterable, Sequence
 __all__ = ["RunDirError", "RecordError", "ConfigMismatchError", "CONFIG", "METRICS", "SUMMARY", "CHECKPOINTS",
            "TENSORBOARD", "SWEEP", "SEGMENTS", "EXAMPLES", "COMPACT_SERIES", "HOW_KEYS", "NEUTRAL_DEFAULTS", "TIMING_KEYS",
            "SUMMARY_FIELDS", "ARTIFACTS",
-           "cpu_name", "atomic_write", "atomic_write_text", "write_json", "read_json", "write_jsonl", "read_jsonl",
+           "cpu_name", "atomic_write", "atomic_write_text", "remove_stale_temp_files", "write_json", "read_json", "write_jsonl", "read_jsonl",
            "MetricsLog", "ExamplesLog", "read_examples", "compact_examples", "EXAMPLE_SERIES", "EXAMPLE_STATIC",
            "identity", "identity_hash", "identity_diff", "check_run_dir", "total_steps", "finished_summary",
            "make_summary", "write_sweep", "read_sweep", "check_writable", "environment", "git_hash", "write_results",
@@ -106,20 +106,57 @@ class RecordError(ValueError):
 
 # ----------------------------------------------------------------------------- files
 
+def _umask() -> int:
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], *, binary: bool = False) -> None:
-  """Calls ``write(file)`` on a temporary file beside ``path``, syncs it and renames it into
-  place: a reader sees the old file or the whole new one, never a part."""
+  """Calls ``write(file)`` on a temporary file beside ``path``, syncs it, renames it into
+  place and syncs the directory: a reader sees the old file or the whole new one, never a
+  part, and the rename survives a power cut. The file gets the permissions any new file
+  gets (0644 under the usual umask 022), not the temporary file's 0600."""
   path = pathlib.Path(path)
-  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
   try:
+    os.fchmod(fd, 0o666 & ~_umask())
     with os.fdopen(fd, "wb" if binary else "w") as f:
       write(f)
       f.flush()
       os.fsync(f.fileno())
     os.replace(tmp, path)
+    _fsync_dir(path.parent)
   finally:
     if os.path.exists(tmp):
       os.unlink(tmp)
+
+
+TMP_SUFFIX = ".tmp"
+
+
+def _fsync_dir(directory: pathlib.Path) -> None:
+  try:
+    fd = os.open(directory, os.O_RDONLY)
+  except OSError:  # a platform without directory descriptors
+    return
+  try:
+    os.fsync(fd)
+  except OSError:
+    pass
+  finally:
+    os.close(fd)
+
+
+def remove_stale_temp_files(directory) -> list[pathlib.Path]:
+  """Removes the temporary files (``.<name>.<random>.tmp``) that a write killed midway left in
+  ``directory``; the run that owns the directory calls it when it starts."""
+  removed = []
+  for p in pathlib.Path(directory).glob(f".*{TMP_SUFFIX}"):
+    if p.is_file():
+      p.unlink(missing_ok=True)
+      removed.append(p)
+  return removed
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -250,6 +287,11 @@ def read_examples(path) -> dict:
   if missing:
     raise RecordError(f"{path} lacks {missing}; it is not an examples record of this version.")
   t, n = len(out["eval_steps"]), len(out["corrupted"])
+  if "eval_epochs" in out and out["eval_epochs"].shape != (t,):
+    raise RecordError(f"{path}: eval_epochs has shape {out['eval_epochs'].shape}, expected ({t},) like eval_steps.")
+  for k in ("labels", "clean_labels"):
+    if out[k].shape != (n,):
+      raise RecordError(f"{path}: {k} has shape {out[k].shape}, expected ({n},) like corrupted.")
   for k in series:
     if out[k].shape != (t, n):
       raise RecordError(f"{path}: {k} has shape {out[k].shape}, expected ({t}, {n}).")

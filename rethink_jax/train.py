@@ -339,6 +339,7 @@ def load_dataset(config) -> data_lib.Dataset:
   """The dataset ``config.data`` names, cut to ``data.max_train`` / ``data.max_test`` examples
   (the first ones, in canonical order: a fixed subset for quick runs)."""
   ds = data_lib.load(config.data.name, source=config.data.source, data_dir=config.data.data_dir or None)
+  validate.check_data(config, len(ds.y_train), len(ds.y_test), ds.x_train.shape[1:])
   n_train, n_test = config.data.get("max_train", 0), config.data.get("max_test", 0)
   if n_train or n_test:
     ds = dataclasses.replace(

@@ -170,3 +170,39 @@ def test_a_sweep_refuses_a_single_runs_workdir(tmp_path):
         "error: config.workdir = 'mine': a sweep's directory is --workdir (default runs/label_corruption); "
         "--config.workdir names a single run's.")
   assert not any(tmp_path.iterdir())
+
+
+MISTAKES = [  # (script, args, the start of the one error line): each fails on its own, before anything is written
+    ("random_labels", ("model=alexnet_small",), "error: unexpected argument 'model=alexnet_small': every setting is "
+                                                "a flag, --name=value (a config entry is --config.model=alexnet_small)"),
+    ("random_labels", ("--config", "broken.py"), "error: config file broken.py, line 1: invalid syntax"),
+    ("random_labels", ("--config", "random_labels:nope"), "error: config file "),
+    ("table1", ("--config", "random_labels:cpu"), "error: --config "),
+    ("random_labels", ("--config", "table1:cpu"), "error: --config "),
+    ("random_labels", ("--config.data.crop=40",), "error: config.data.crop = 40: must be at most the images' size, "
+                                                  "32x32."),
+    ("random_labels", ("--config.data.max_train=99999",), "error: config.data.max_train = 99999: must be at most the "
+                                                          "2,000 training examples"),
+    ("random_labels", ("--config.corruption.p=0.5",), "error: config.corruption.p = 0.5: must be 0.0 with "
+                                                      "corruption.kind = 'random_labels'"),
+    ("gaussian", ("--config.corruption.corrupt_test=True",), "error: config.corruption.corrupt_test = True: must be "
+                                                             "False with corruption.kind = 'gaussian'"),
+    ("random_labels", ("--config.corruption.kind=random_label",), "error: config.corruption.kind = 'random_label': "
+                                                                  "must be one of"),
+    ("table1", ("--config.optim.lr=0.1", "--config.model=alexnet_small"), "error: config.optim.lr = 0.1 is not used "
+                                                                          "while config.sweep.paper_lr is True"),
+]
+
+
+def test_every_mistake_is_one_line_exit_2_and_writes_nothing(tmp_path):
+  (tmp_path / "broken.py").write_text("def get_config(:\n")
+  outs = _run_all(tmp_path, *[(script, *args, "--workdir", "w") for script, args, _ in MISTAKES])
+  for (script, args, start), out in zip(MISTAKES, outs):
+    where = f"{script} {' '.join(args)}"
+    assert out.returncode == 2 and out.stderr.startswith(start), (where, out.stderr[-800:])
+    assert len(out.stderr.strip().splitlines()) == 1, (where, out.stderr[-800:])
+  assert "Unknown preset 'nope'; choose 'cpu' or 'paper'." in outs[2].stderr
+  assert "is a single run's config; table1.py runs a sweep" in outs[3].stderr
+  assert "is a sweep's config; random_labels.py trains one run" in outs[4].stderr
+  assert "(did you mean 'random_labels'?)" in outs[9].stderr
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.py"]  # nothing written, no run directory left

@@ -245,8 +245,9 @@ def test_a_nan_in_one_vmapped_run_is_never_checkpointed(tmp_path, bad_step, last
   for r in runs:
     r.workdir.mkdir()
   state = {"step": jnp.zeros((), jnp.int32), "w": jnp.zeros(3)}
-  with pytest.raises(loop.NonFiniteLossError, match=rf"r1 became non-finite at step {bad_step}; the last good "
-                                                    rf"checkpoint \(step {last_good}\)"):
+  kept = (rf"the last good checkpoint \(step {last_good}\) in {tmp_path / 'ckpt'} is kept" if last_good is not None
+          else "no checkpoint had been written yet")
+  with pytest.raises(loop.NonFiniteLossError, match=rf"r1 became non-finite at step {bad_step}; {kept}\."):
     loop.run(_CountingProgram(3, bad_run=1, bad_step=bad_step), state, runs, tmp_path / "ckpt")
   ckpt = checkpoint.Checkpoints(tmp_path / "ckpt", records.identity_hash(*configs))
   assert ckpt.latest_step() == last_good

@@ -297,7 +297,9 @@ def test_sigkill_and_resume_is_bit_identical(tmp_path):
   assert [r["step"] for r in records.read_jsonl(workdir / "metrics.jsonl")][-1] == 39  # past checkpoint 30
   assert list(records.read_examples(workdir)["eval_steps"]) == [0, 13, 26]  # written with checkpoint 30
 
+  (workdir / ".examples.npz.k1ll3d.tmp").write_bytes(b"PK\x03\x04 half a file")  # a write the kill cut short
   resumed = _run_helper(workdir, tmp_path / "resumed.npz", "--set", *settings)
+  assert not list(workdir.glob("*.tmp")) and not list(workdir.glob(".*.tmp"))
   assert resumed.returncode == 0, resumed.stderr[-3000:]
   assert f"Resuming from step 30 of {workdir}" in resumed.stderr
   (a, sa), (b, sb) = _leaves(tmp_path / "ref.npz"), _leaves(tmp_path / "resumed.npz")

@@ -174,6 +174,11 @@ def model_run(c: ml_collections.ConfigDict, model: str) -> ml_collections.Config
   base = run_base(c)
   base.model = model
   if c.sweep.get("paper_lr", True):
+    if c.optim.lr != base_config().optim.lr:  # the user set it: never replaced without a word
+      from rethink_jax.configs import validate
+      raise validate.ConfigError(
+          f"config.optim.lr = {c.optim.lr!r} is not used while config.sweep.paper_lr is True (each model trains at "
+          f"its paper learning rate); pass --config.sweep.paper_lr=False to train every model at {c.optim.lr!r}.")
     base.optim.lr = PAPER_LR[model]
   return base
 

@@ -8,10 +8,11 @@ nothing behind.
 
 from __future__ import annotations
 
+import difflib
 import math
 from typing import Any
 
-__all__ = ["ConfigError", "check", "check_batch", "check_entries", "ENGINES"]
+__all__ = ["ConfigError", "check", "check_batch", "check_data", "check_entries", "ENGINES"]
 
 ENGINES = ("single", "vmapped", "imagenet")
 
@@ -99,7 +100,9 @@ def check(config, engine: str = "single") -> None:
   for key, allowed in _choices(engine).items():
     v = _get(config, key)
     if v is not _MISSING and v not in allowed:
-      _fail(key, v, f"one of {', '.join(map(repr, allowed))}")
+      close = difflib.get_close_matches(str(v), [str(a) for a in allowed], n=1)
+      _fail(key, v, f"one of {', '.join(map(repr, allowed))}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+  _check_unused(config)
   for key in ("track_examples", "corruption.corrupt_test"):
     v = _get(config, key)
     if v is not _MISSING and not isinstance(v, bool):
@@ -126,6 +129,39 @@ def check(config, engine: str = "single") -> None:
     if not monitoring.wandb_available():
       raise ConfigError(f"config.wandb.project = {project!r} needs the wandb package, which is not installed: "
                         "pip install wandb (or leave wandb.project empty).")
+
+
+def _check_unused(config) -> None:
+  """A corruption setting the chosen kind does not use is refused: it would change the run's
+  identity (and its directory's name) without changing what it computes."""
+  from rethink_jax import corruptions
+
+  kind = _get(config, "corruption.kind")
+  if kind is _MISSING:
+    return
+  p = _get(config, "corruption.p")
+  if p is not _MISSING and p != 0.0 and kind not in corruptions.P_KINDS:
+    _fail("corruption.p", p, f"0.0 with corruption.kind = {kind!r}, which takes no probability (p is for "
+          f"{' and '.join(corruptions.P_KINDS)})")
+  for key in ("corruption.variant", "corruption.labels_file"):
+    v = _get(config, key)
+    if v is not _MISSING and v != "" and kind != "cifar10n":
+      _fail(key, v, f"'' with corruption.kind = {kind!r} (it is for 'cifar10n')")
+  if _get(config, "corruption.corrupt_test") is True and kind in corruptions.INPUT_KINDS:
+    _fail("corruption.corrupt_test", True, f"False with corruption.kind = {kind!r}: inputs are always corrupted in "
+          "both splits; corrupt_test is for the label kinds")
+
+
+def check_data(config, num_train: int, num_test: int, image_shape: tuple[int, ...]) -> None:
+  """``data.max_train``, ``data.max_test`` and ``data.crop`` against the data loaded, before
+  anything is written: none is clamped silently."""
+  for key, n, split in (("data.max_train", num_train, "training"), ("data.max_test", num_test, "test")):
+    v = _get(config, key)
+    if v is not _MISSING and v > n:
+      _fail(key, v, f"at most the {n:,} {split} examples of the data (0: all of them)")
+  crop = _get(config, "data.crop")
+  if crop is not _MISSING and crop > min(image_shape[:2]):
+    _fail("data.crop", crop, f"at most the images' size, {image_shape[0]}x{image_shape[1]}")
 
 
 def check_batch(config, num_train: int, num_devices: int) -> None:

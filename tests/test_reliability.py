@@ -1,0 +1,64 @@
+"""Run records that collaborators can read, and a full disk that costs one line and no checkpoint."""
+
+import os
+import shutil
+import subprocess
+import sys
+import types
+
+import pytest
+
+from rethink_jax import loop, records, train
+from rethink_jax.configs import common
+
+from test_train import REPO, _env, small_config
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o027, 0o640)])
+def test_records_get_the_process_umask(tmp_path, umask, mode):
+  old = os.umask(umask)
+  try:
+    train.train_and_evaluate(small_config(num_epochs=0.25, **{"data.max_train": 256}), tmp_path / "run")
+  finally:
+    os.umask(old)
+  for name in ("config.json", "metrics.jsonl", "summary.json", "segments.json", ".owner"):
+    assert (tmp_path / "run" / name).stat().st_mode & 0o777 == mode, name
+
+
+def test_too_little_space_for_a_checkpoint_refuses_before_writing_it(tmp_path, monkeypatch):
+  config = small_config(num_epochs=1.0, checkpoint_every_steps=10, **{"data.max_train": 640})
+  train.train_and_evaluate(common.override(config, num_epochs=0.5), tmp_path / "run")  # checkpoint 5 written
+  free = shutil.disk_usage(tmp_path).free
+  monkeypatch.setattr(loop.shutil, "disk_usage", lambda p: types.SimpleNamespace(total=free, used=free, free=1000))
+  with pytest.raises(records.RunDirError, match=r"No space for checkpoint 10 in .*: 1,000 bytes free, it needs about "
+                                                r"[\d,]+ bytes; checkpoint 5 is kept whole\. Free some space and run "
+                                                r"the same command to resume\.$"):
+    train.train_and_evaluate(config, tmp_path / "run")
+  monkeypatch.undo()
+  summary = train.train_and_evaluate(config, tmp_path / "run")  # resumes from 5 once there is room
+  assert summary["step"] == 10 and summary["segments"] == 3
+
+
+def test_a_full_disk_at_the_command_line_is_one_line_and_keeps_the_last_checkpoint(tmp_path):
+  disk = tmp_path / "disk"
+  disk.mkdir()
+  # A real full disk: a 16 MB tmpfs holds one checkpoint of MLP 1x512 (about 10 MB), not two.
+  mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)], capture_output=True)
+  if mounted.returncode != 0:
+    pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.decode().strip()[:80]})")
+  try:
+    out = subprocess.run([sys.executable, str(REPO / "experiments" / "random_labels.py"), "--workdir", str(disk / "run"),
+                          "--config.checkpoint_every_steps=30", "--config.num_epochs=4"],
+                         capture_output=True, text=True, timeout=300, env=_env())
+    assert out.returncode == 2, out.stderr[-3000:]
+    lines = out.stderr.strip().splitlines()  # the progress lines of the evaluations, then one error line
+    line = lines[-1]
+    assert "Traceback" not in out.stderr and all(l.startswith("run: step") for l in lines[:-1]), out.stderr[-3000:]
+    assert line.startswith(f"error: No space for checkpoint 60 in {disk / 'run' / 'checkpoints'}: ")
+    assert "checkpoint 30 is kept whole" in line
+    state = train.restore_state(disk / "run")
+    assert int(state.step) == 30
+    segs = records.read_json(disk / "run" / "segments.json")["segments"]
+    assert segs[-1]["last_step"] == 30 and segs[-1]["end"] == "error: RunDirError"
+  finally:
+    subprocess.run(["umount", str(disk)], capture_output=True)
