@@ -400,7 +400,7 @@ def run_sweep_script(experiment: str, build: Callable, report: Callable) -> None
       config = config_flag.value
       sweep.run_sweep(sweep_runs(config), workdir_flag.value, only=only.value,
                       vmapped=config.sweep.get("vmapped", False))
-      for path in report(workdir_flag.value):
+      for path in report(workdir_flag.value, partial=bool(only.value)):  # --only leaves the others as they are
         print(f"wrote {path}")
 
     run_main(go)

@@ -662,16 +662,50 @@ def script_results(results_dir) -> pathlib.Path:
   return _atomic_text(results_dir / f"{script}.md", text)
 
 
-def build(sweep_dir) -> list[pathlib.Path]:
-  """Everything a sweep reproduces: the paper artifact its ``sweep.json`` names."""
+class IncompleteSweepError(records.RecordError):
+  """A sweep's ``sweep.json`` lists runs that are missing or unfinished."""
+
+
+def sweep_gaps(runs: dict) -> dict[str, str]:
+  """``{name: what is wrong}`` for every run of a sweep (:func:`rethink_jax.records.read_sweep`)
+  that is missing, unfinished, or whose metrics end before the step its summary names."""
+  gaps = {}
+  for name, run in runs.items():
+    rows = run["metrics"]
+    if not (pathlib.Path(run["dir"]) / records.CONFIG).exists():
+      gaps[name] = "missing (no run directory)"
+    elif run["summary"] is None:
+      gaps[name] = f"unfinished (metrics up to step {rows[-1]['step'] if rows else 0}, no summary)"
+    elif not rows or rows[-1]["step"] < run["summary"]["step"]:
+      gaps[name] = (f"metrics end at step {rows[-1]['step'] if rows else 0} but the summary names step "
+                    f"{run['summary']['step']}")
+  return gaps
+
+
+def build(sweep_dir, *, partial: bool = False) -> list[pathlib.Path]:
+  """Everything a sweep reproduces: the paper artifact its ``sweep.json`` names.
+
+  A run that ``sweep.json`` lists but that is missing or unfinished (:func:`sweep_gaps`)
+  raises :class:`IncompleteSweepError` naming each, unless ``partial``: then the tables and
+  figures are built from the runs there, and each table says which runs it lacks."""
   artifact, runs = records.read_sweep(sweep_dir)
   if not runs:
     return []
+  gaps = sweep_gaps(runs)
+  if gaps and not partial:
+    raise IncompleteSweepError(f"{sweep_dir} is incomplete: " + "; ".join(f"{k} {v}" for k, v in gaps.items())
+                               + ". Pass --partial to report the runs that are there.")
   builders = {"table1": lambda d: [table1(d)], "appendix": lambda d: [appendix(d)],
               "figure1a": lambda d: [figure1a(d), figure1a_table(d)], "figure1bc": figure1bc,
               "figure2b": lambda d: [figure2b(d), figure2b_table(d)],
               "table2": lambda d: [table2(d), figure2a(d)], "memorization": memorization}
-  return builders[artifact](sweep_dir)
+  out = builders[artifact](sweep_dir)
+  if gaps:  # a partial report says what it lacks, in every table it writes
+    note = "\n**Incomplete sweep**: " + "; ".join(f"`{k}` {v}" for k, v in gaps.items()) + ".\n"
+    for path in out:
+      if path.suffix == ".md":
+        _atomic_text(path, path.read_text() + note)
+  return out
 
 
 def _is_run_dir(path: pathlib.Path) -> bool:
@@ -689,6 +723,22 @@ def _describe_run(saved: dict, summary: dict | None) -> tuple[str, str]:
   return saved.get("config", {}).get("model", "?"), f"{_data_label(dataset)}, {what}"
 
 
+def metrics_warnings(run_dir, rows: list[dict], summary: dict | None) -> list[str]:
+  """What is wrong with a run's ``metrics.jsonl`` against its summary: empty, cut mid-line, or
+  ending before the step the summary names (the curves would be drawn from partial data)."""
+  path = pathlib.Path(run_dir) / records.METRICS
+  text = path.read_text() if path.exists() else ""
+  out = []
+  if not rows:
+    out.append(f"{path} holds no metrics row: there are no curves to draw.")
+  if text and not text.endswith("\n"):
+    out.append(f"{path} ends in a cut line (a write was interrupted); it was left out.")
+  if summary is not None and rows and rows[-1]["step"] < summary["step"]:
+    out.append(f"{path} ends at step {rows[-1]['step']} but {records.SUMMARY} names step {summary['step']}: the "
+               "curves show part of the run.")
+  return out
+
+
 def single_run(run_dir) -> list[pathlib.Path]:
   """A single run directory's training curves (``curves.png``: train and test accuracy and
   loss against steps, the fit point marked) and a markdown summary (``summary.md``)."""
@@ -698,6 +748,8 @@ def single_run(run_dir) -> list[pathlib.Path]:
     raise records.RecordError(f"{run_dir / records.CONFIG} is not a run's config record.")
   rows = records.read_jsonl(run_dir / records.METRICS, drop_torn_tail=True)
   summary = records.read_json(run_dir / records.SUMMARY) if (run_dir / records.SUMMARY).exists() else None
+  for warning in metrics_warnings(run_dir, rows, summary):
+    print(f"warning: {warning}", file=sys.stderr)
   model, what = _describe_run(saved, summary)
   evaluated = [r for r in rows if "train_accuracy" in r or "train_top1" in r]
   top = "accuracy" if not evaluated or "train_accuracy" in evaluated[0] else "top1"
@@ -750,15 +802,15 @@ def single_run(run_dir) -> list[pathlib.Path]:
   return outs
 
 
-def build_all(root) -> list[pathlib.Path]:
+def build_all(root, *, partial: bool = False) -> list[pathlib.Path]:
   """Rebuilds the reports of every sweep directory below ``root`` (``root`` included), the
   curves and summary of every run directory that is not part of a sweep, and the tables of
-  every min-norm, Theorem 1 or benchmark ``results.json``."""
+  every min-norm, Theorem 1 or benchmark ``results.json``. ``partial``: see :func:`build`."""
   root = pathlib.Path(root)
   sweeps = sorted({p.parent for p in root.rglob(records.SWEEP)})
   out = []
   for sweep_dir in sweeps:
-    out += build(sweep_dir)
+    out += build(sweep_dir, partial=partial)
   for cfg in sorted(root.rglob(records.CONFIG)):
     run_dir = cfg.parent
     if _is_run_dir(run_dir) and not (run_dir.parent / records.SWEEP).exists():
@@ -781,6 +833,8 @@ def main(argv=None) -> int:
              "          python -m rethink_jax.report results/ (the records behind docs/results.md)",
       formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("paths", nargs="+", metavar="PATH", help="a run directory, a sweep directory or a folder of them")
+  parser.add_argument("--partial", action="store_true",
+                      help="report sweeps with missing or unfinished runs (each table names them) instead of failing")
   args = parser.parse_args(argv)
   written = []
   try:
@@ -788,12 +842,15 @@ def main(argv=None) -> int:
       if not path.exists():
         print(f"error: {path} does not exist.", file=sys.stderr)
         return 2
-      found = build_all(path) if path.is_dir() else []
+      found = build_all(path, partial=args.partial) if path.is_dir() else []
       if not found:
         print(f"error: {path} holds no run record (a sweep's {records.SWEEP}, a run's {records.CONFIG} with "
               f"{records.METRICS}, or a script's {records.RESULTS}).", file=sys.stderr)
         return 2
       written += found
+  except IncompleteSweepError as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 1
   except records.RecordError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2

@@ -44,6 +44,7 @@ def test_table1_from_fixture_records_exactly(tmp_path):
 
 def test_figures_from_fixture_records(tmp_path):
   rows = [{"step": s, "batch_loss": 2.3 - s / 100, "test_accuracy": 0.1 + s / 1000} for s in (10, 20, 30)]
+  rows.append({"step": 100, "batch_loss": 1.3})  # the summaries' last step
   _fixture_sweep(tmp_path / "fig1a", [(k, {"kind": k}, _summary(1.0, 0.1), rows)
                                       for k in ("true_labels", "random_labels", "gaussian")], "figure1a")
   _fixture_sweep(tmp_path / "fig1bc", [(f"p{p}", {"p": p}, _summary(1.0, 0.5 - p / 3, fit={"step": int(100 + 200 * p)}),
@@ -68,7 +69,8 @@ def test_figures_from_fixture_records(tmp_path):
 def test_report_dispatches_on_the_recorded_artifact_and_names_bad_files(tmp_path):
   rows = [{"step": s, "batch_loss": 2.3 - s / 100, "test_accuracy": 0.5} for s in (10, 20)]
   # metadata that looks like Figure 1a's, recorded as Figure 2b: the record decides, not the keys
-  _fixture_sweep(tmp_path / "a", [("true_labels", {"kind": "true_labels", "model": "m"}, _summary(1.0, 0.8), rows)],
+  _fixture_sweep(tmp_path / "a", [("true_labels", {"kind": "true_labels", "model": "m"}, _summary(1.0, 0.8, step=20),
+                                   rows)],
                  "figure2b")
   assert [p.name for p in report.build(tmp_path / "a")] == ["figure2b.png", "figure2b.md"]
   (tmp_path / "old").mkdir()
@@ -182,3 +184,52 @@ def test_results_record_the_environment_a_script_started_with(tmp_path):
   assert now["git"] == records.git_hash() and now["git"] != started["git"]
   with pytest.raises(ValueError, match="Unknown results script"):
     records.write_results(tmp_path / "c", config, "data", script="minnorm", env=started)
+
+
+def test_a_sweep_with_missing_or_unfinished_runs_is_named_and_fails_unless_partial(tmp_path):
+  rows = [{"step": s, "batch_loss": 2.3 - s / 100, "test_accuracy": 0.1 + s / 1000} for s in (10, 20, 30)]
+  _fixture_sweep(tmp_path / "fig1a", [(k, {"kind": k}, _summary(1.0, 0.1, step=30), rows)
+                                      for k in ("true_labels", "random_labels", "gaussian")], "figure1a")
+  import shutil
+  shutil.rmtree(tmp_path / "fig1a" / "gaussian")                     # never started
+  (tmp_path / "fig1a" / "random_labels" / "summary.json").unlink()   # still running
+  out = _report_cli(tmp_path / "fig1a")
+  assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1
+  assert "is incomplete: gaussian missing (no run directory); random_labels unfinished (metrics up to step 30, no " \
+         "summary). Pass --partial" in out.stderr
+  assert not (tmp_path / "fig1a" / "figure1a.md").exists()
+  partial = _report_cli(tmp_path / "fig1a", "--partial")
+  assert partial.returncode == 0, partial.stderr
+  table = (tmp_path / "fig1a" / "figure1a.md").read_text()
+  assert "**Incomplete sweep**: `gaussian` missing (no run directory); `random_labels` unfinished (metrics up to " \
+         "step 30, no summary)." in table
+
+
+@pytest.mark.parametrize("metrics,warning", [
+    ("", "holds no metrics row"),
+    ('{"step": 0, "train_accuracy": 0.1}\n{"step": 30, "train_accur', "ends in a cut line"),
+    ('{"step": 0, "train_accuracy": 0.1}\n{"step": 30, "train_accuracy": 0.5}\n', "ends at step 30 but summary.json "
+                                                                                  "names step 60"),
+])
+def test_a_single_run_with_truncated_metrics_is_reported_with_a_warning(tmp_path, metrics, warning):
+  _fixture_run(tmp_path / "run")
+  (tmp_path / "run" / "metrics.jsonl").write_text(metrics)
+  out = _report_cli(tmp_path / "run")
+  assert out.returncode == 0, out.stderr
+  assert out.stderr.startswith(f"warning: {tmp_path / 'run' / 'metrics.jsonl'} ") and warning in out.stderr
+
+
+def test_examples_records_whose_arrays_disagree_in_length_are_refused(tmp_path):
+  import numpy as np
+
+  t, n = 3, 5
+  good = {"eval_steps": np.arange(t), "eval_epochs": np.arange(t) / 2.0, "correct": np.zeros((t, n), bool),
+          "pred_is_clean_label": np.zeros((t, n), bool), "margin": np.zeros((t, n), np.float16),
+          "corrupted": np.zeros(n, bool), "labels": np.zeros(n, np.int32), "clean_labels": np.zeros(n, np.int32)}
+  np.savez(tmp_path / "good.npz", **good)
+  assert records.read_examples(tmp_path / "good.npz")["labels"].shape == (n,)
+  for key, bad in (("labels", np.zeros(n + 1, np.int32)), ("clean_labels", np.zeros(n - 1, np.int32)),
+                   ("eval_epochs", np.arange(t + 1) / 2.0)):
+    np.savez(tmp_path / f"{key}.npz", **{**good, key: bad})
+    with pytest.raises(records.RecordError, match=f"{key} has shape"):
+      records.read_examples(tmp_path / f"{key}.npz")
