@@ -26,6 +26,16 @@ contract (class-dependent noise, as studied since the paper):
   (:data:`CIFAR10_ASYMMETRIC`: truck -> automobile, bird -> airplane, deer -> horse,
   cat <-> dog), each affected label flipped with probability ``p``;
 * ``"cifar10n"``: the human labels of CIFAR-10N (:func:`load_cifar10n`).
+
+Labels are checked where they come in. Their dtype (any integer type; floats and bools
+are refused) and shape are static, so they are checked always, under ``jit`` too. Their
+*values* (every label in ``[0, K)``) can be checked only when concrete: each label
+function checks them when called outside a trace, *before* the labels become a JAX array
+(without ``jax_enable_x64`` that cast turns ``int64`` into ``int32``, so ``2**32 + 3``
+would become class 3); under ``jit`` they are taken as given, so :func:`apply` checks a
+dataset's labels on the host before its jitted draws. Drawn labels can be any of the
+``K`` classes whatever the input's dtype: they keep it when it holds ``K - 1`` and are
+``int32`` otherwise (``uint8`` labels with ``K = 1000``, ``int8`` with ``K = 200``).
 """
 
 from __future__ import annotations
@@ -75,15 +85,46 @@ def _check_key(key) -> jax.Array:
   raise TypeError(f"Expected a jax.random.key(...), got {key.dtype} array of shape {key.shape}.")
 
 
-def _check_labels(labels, num_classes) -> jax.Array:
-  labels = jnp.asarray(labels)
-  if not jnp.issubdtype(labels.dtype, jnp.integer):
-    raise TypeError(f"labels must be integers, got dtype {labels.dtype}.")
-  if labels.ndim != 1:
-    raise ValueError(f"labels must be a 1-D vector, got shape {labels.shape}.")
-  if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
-    raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}.")
-  return labels
+_MAX_CLASSES = int(np.iinfo(np.int32).max)  # drawn labels are int32 at widest (JAX's default integer)
+
+
+def _check_num_classes(num_classes, fn: str) -> int:
+  if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
+      or not 2 <= num_classes <= _MAX_CLASSES:
+    raise ValueError(f"{fn}: num_classes must be an int in [2, 2**31 - 1], got {num_classes!r}.")
+  return int(num_classes)
+
+
+def _label_dtype(dtype, num_classes: int):
+  """The dtype of drawn labels: the input's when it holds class ``K - 1``, else ``int32``."""
+  return dtype if jnp.iinfo(dtype).max >= num_classes - 1 else jnp.int32
+
+
+def _check_label_range(labels, num_classes: int, fn: str) -> None:
+  """Every label in ``[0, num_classes)``, checked in the labels' own dtype; skipped under a trace."""
+  y = _concrete(labels)
+  if y is None or not y.size:
+    return
+  bad = (y < 0) | (y >= num_classes)
+  if bad.any():
+    raise ValueError(f"{fn}: labels must lie in [0, {num_classes}) for {num_classes} classes; got "
+                     f"{np.unique(y[bad])[:5].tolist()} ({int(bad.sum())} of {y.size} labels).")
+
+
+def _check_labels(labels, num_classes, fn: str) -> jax.Array:
+  """``labels`` as a 1-D integer JAX array, their values in ``[0, num_classes)`` when concrete.
+
+  The values are checked on the input as given, before ``jnp.asarray``: without
+  ``jax_enable_x64`` it casts ``int64`` to ``int32`` and a huge label would wrap into a class.
+  """
+  num_classes = _check_num_classes(num_classes, fn)
+  y = labels if isinstance(labels, jax.Array) else np.asarray(labels)  # no cast yet: int64 stays int64
+  if not jnp.issubdtype(y.dtype, jnp.integer):  # also refuses bool, and object arrays of huge ints
+    raise TypeError(f"{fn}: labels must be integers, got dtype {y.dtype}.")
+  if y.ndim != 1:
+    raise ValueError(f"{fn}: labels must be a 1-D vector, got shape {y.shape}.")
+  _check_label_range(y, num_classes, fn)
+  return jnp.asarray(y)
 
 
 def _check_p(p) -> None:
@@ -104,6 +145,17 @@ def _check_images(images, fn: str) -> jax.Array:
   return images
 
 
+def _partial(key, labels, p, num_classes, fn: str) -> jax.Array:
+  key = _check_key(key)
+  labels = _check_labels(labels, num_classes, fn)
+  _check_p(p)
+  dtype = _label_dtype(labels.dtype, num_classes)  # randint clips to its dtype: draw where K - 1 fits
+  k_mask, k_class = jax.random.split(key)
+  replace = jax.random.uniform(k_mask, labels.shape) < p
+  drawn = jax.random.randint(k_class, labels.shape, 0, num_classes, dtype=dtype)
+  return jnp.where(replace, drawn, labels.astype(dtype))
+
+
 def partial_labels(key: jax.Array, labels: jax.typing.ArrayLike, p: float | jax.Array,
                    num_classes: int) -> jax.Array:
   """Partially corrupted labels (Section 2, Figure 1b/1c).
@@ -114,25 +166,25 @@ def partial_labels(key: jax.Array, labels: jax.typing.ArrayLike, p: float | jax.
 
   Args:
     key: a ``jax.random.key``.
-    labels: ``[N]`` integer labels.
+    labels: ``[N]`` integer labels in ``[0, num_classes)`` (any integer dtype; values
+      checked when concrete, taken as given under ``jit``).
     p: corruption probability in ``[0, 1]``.
     num_classes: number of classes ``K`` (static).
 
   Returns:
-    ``[N]`` labels of the same dtype.
+    ``[N]`` labels, of the input's dtype when it holds ``K - 1`` and ``int32`` otherwise,
+    so every class can be drawn.
   """
-  key = _check_key(key)
-  labels = _check_labels(labels, num_classes)
-  _check_p(p)
-  k_mask, k_class = jax.random.split(key)
-  replace = jax.random.uniform(k_mask, labels.shape) < p
-  drawn = jax.random.randint(k_class, labels.shape, 0, num_classes, dtype=labels.dtype)
-  return jnp.where(replace, drawn, labels)
+  return _partial(key, labels, p, num_classes, "partial_labels")
 
 
 def random_labels(key: jax.Array, labels: jax.typing.ArrayLike, num_classes: int) -> jax.Array:
-  """Random labels (Section 2): every label drawn uniformly; equals ``partial_labels(p=1)``."""
-  return partial_labels(key, labels, 1.0, num_classes)
+  """Random labels (Section 2): every label drawn uniformly; equals ``partial_labels(p=1)``.
+
+  The input labels are checked as in :func:`partial_labels` (a label outside ``[0, K)``
+  is a bug upstream even if it is replaced); the output dtype is the same.
+  """
+  return _partial(key, labels, 1.0, num_classes, "random_labels")
 
 
 def partial_labels_by_index(key: jax.Array, indices: jax.typing.ArrayLike, labels: jax.typing.ArrayLike,
@@ -147,16 +199,18 @@ def partial_labels_by_index(key: jax.Array, indices: jax.typing.ArrayLike, label
   Args:
     key: a ``jax.random.key``.
     indices: ``[B]`` non-negative example indices.
-    labels: ``[B]`` their true integer labels.
+    labels: ``[B]`` their true integer labels in ``[0, num_classes)`` (values checked
+      when concrete; inside the jitted train step they are taken as given).
     p: corruption probability in ``[0, 1]`` (``1.0``: random labels).
     num_classes: number of classes ``K`` (static).
 
   Returns:
-    ``[B]`` labels of the same dtype.
+    ``[B]`` labels, of the input's dtype when it holds ``K - 1`` and ``int32`` otherwise.
   """
   key = _check_key(key)
-  labels = _check_labels(labels, num_classes)
+  labels = _check_labels(labels, num_classes, "partial_labels_by_index")
   _check_p(p)
+  dtype = _label_dtype(labels.dtype, num_classes)
   indices = jnp.asarray(indices)
   if indices.shape != labels.shape:
     raise ValueError(f"indices {indices.shape} and labels {labels.shape} must have the same shape.")
@@ -164,8 +218,8 @@ def partial_labels_by_index(key: jax.Array, indices: jax.typing.ArrayLike, label
   def one(i, label):
     k = jax.random.fold_in(key, i)
     replace = jax.random.uniform(jax.random.fold_in(k, 0)) < p
-    drawn = jax.random.randint(jax.random.fold_in(k, 1), (), 0, num_classes, dtype=labels.dtype)
-    return jnp.where(replace, drawn, label)
+    drawn = jax.random.randint(jax.random.fold_in(k, 1), (), 0, num_classes, dtype=dtype)
+    return jnp.where(replace, drawn, label.astype(dtype))
   return jax.vmap(one)(indices, labels)
 
 
@@ -199,12 +253,6 @@ def _check_transition(T) -> jax.Array:
   return T
 
 
-def _check_label_range(labels: jax.Array, num_classes: int) -> None:
-  y = _concrete(labels)
-  if y is not None and y.size and (y.min() < 0 or y.max() >= num_classes):
-    raise ValueError(f"labels must lie in [0, {num_classes}), got values from {y.min()} to {y.max()}.")
-
-
 def transition_labels(key: jax.Array, labels: jax.typing.ArrayLike, T: jax.typing.ArrayLike) -> jax.Array:
   """Class-dependent label noise: each label ``i`` is replaced by a draw from row ``T[i]``.
 
@@ -215,19 +263,21 @@ def transition_labels(key: jax.Array, labels: jax.typing.ArrayLike, T: jax.typin
 
   Args:
     key: a ``jax.random.key``.
-    labels: ``[N]`` integer labels in ``[0, K)``.
+    labels: ``[N]`` integer labels in ``[0, K)`` (checked when concrete; under ``jit``
+      taken as given).
     T: ``[K, K]`` float noise matrix, rows summing to 1, no negative entry (checked when
       concrete; under ``jit`` it is taken as given).
 
   Returns:
-    ``[N]`` labels of the input's dtype.
+    ``[N]`` labels, of the input's dtype when it holds ``K - 1`` and ``int32`` otherwise.
   """
   key = _check_key(key)
   T = _check_transition(T)
-  labels = _check_labels(labels, T.shape[0])
-  _check_label_range(labels, T.shape[0])
+  labels = _check_labels(labels, T.shape[0], "transition_labels")
   logits = jnp.log(jnp.clip(T.astype(jnp.float32), 0.0, None))  # log 0 = -inf: never drawn
-  return jax.random.categorical(key, logits[labels], axis=-1).astype(labels.dtype)
+  # index in int32: JAX's gather cannot even form K as an int8 index (int8 labels, K = 200)
+  drawn = jax.random.categorical(key, logits[labels.astype(jnp.int32)], axis=-1)
+  return drawn.astype(_label_dtype(labels.dtype, T.shape[0]))
 
 
 def asymmetric_matrix(p: float, num_classes: int = 10, class_map: dict[int, int] | None = None) -> np.ndarray:
@@ -250,17 +300,17 @@ def asymmetric_labels(key: jax.Array, labels: jax.typing.ArrayLike, p: float | j
 
   Args:
     key: a ``jax.random.key``.
-    labels: ``[N]`` integer labels in ``[0, num_classes)``.
+    labels: ``[N]`` integer labels in ``[0, num_classes)`` (checked when concrete; under
+      ``jit`` taken as given).
     p: flip probability in ``[0, 1]`` (may be traced, so a sweep can ``vmap`` over it).
     class_map: ``{source class: target class}``; default :data:`CIFAR10_ASYMMETRIC`.
     num_classes: ``K`` (static).
 
   Returns:
-    ``[N]`` labels of the input's dtype.
+    ``[N]`` labels, of the input's dtype when it holds ``K - 1`` and ``int32`` otherwise.
   """
   key = _check_key(key)
-  labels = _check_labels(labels, num_classes)
-  _check_label_range(labels, num_classes)
+  labels = _check_labels(labels, num_classes, "asymmetric_labels")
   _check_p(p)
   class_map = CIFAR10_ASYMMETRIC if class_map is None else class_map
   for src, dst in class_map.items():
@@ -269,8 +319,9 @@ def asymmetric_labels(key: jax.Array, labels: jax.typing.ArrayLike, p: float | j
   target = np.arange(num_classes)
   for src, dst in class_map.items():
     target[src] = dst
+  dtype = _label_dtype(labels.dtype, num_classes)  # a target class may not fit the input's dtype
   flip = jax.random.uniform(key, labels.shape) < p
-  return jnp.where(flip, jnp.asarray(target, labels.dtype)[labels], labels)
+  return jnp.where(flip, jnp.asarray(target, dtype)[labels.astype(jnp.int32)], labels.astype(dtype))
 
 
 class _NumpyOnlyUnpickler(pickle.Unpickler):
@@ -355,10 +406,13 @@ def load_cifar10n(path: str | os.PathLike, variant: str, clean_labels: np.ndarra
     raise ValueError(f"{path} has no {missing} entry; its entries are {sorted(map(str, table))}.")
   clean, noisy = (np.asarray(table[k]) for k in ("clean_label", key))
   for name, arr in (("clean_label", clean), (key, noisy)):
-    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer) or arr.size == 0 or arr.min() < 0 \
-        or arr.max() > 9:
+    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer) or arr.size == 0:
       raise ValueError(f"{path}: {name} must be a 1-D integer vector of CIFAR-10 classes 0..9, got "
                        f"{arr.dtype} of shape {arr.shape}.")
+    bad = (arr < 0) | (arr > 9)  # in the file's dtype, before the int32 cast below
+    if bad.any():
+      raise ValueError(f"{path}: {name} must hold CIFAR-10 classes 0..9 (labels in [0, 10)); got "
+                       f"{np.unique(arr[bad])[:5].tolist()} ({int(bad.sum())} of {arr.size} labels).")
   if clean.shape != noisy.shape:
     raise ValueError(f"{path}: clean_label {clean.shape} and {key} {noisy.shape} differ in length.")
   if clean_labels is not None:
@@ -466,12 +520,18 @@ _asymmetric_jit = jax.jit(asymmetric_labels)
 _gaussian_jit = jax.jit(gaussian)
 
 
-def _noisy_labels(kind: str, key: jax.Array, labels: np.ndarray, p: float | None, num_classes: int) -> np.ndarray:
+def _noisy_labels(kind: str, key: jax.Array, labels: np.ndarray, p: float | None, num_classes: int,
+                  where: str) -> np.ndarray:
+  # Inside jit the values cannot be checked, and the call casts int64 to int32 (wrapping a
+  # huge label into a class): check them here, on the host, in their own dtype.
+  _check_label_range(np.asarray(labels), num_classes, where)
   if kind == "asymmetric_labels":
     y = _asymmetric_jit(key, labels, float(p))
   else:
     y = _labels_jit(key, labels, 1.0 if kind == "random_labels" else float(p), num_classes)
-  return np.asarray(y).astype(labels.dtype)
+  y = np.asarray(y)
+  # Back to the dataset's dtype where every class fits it (int64 stays int64), else int32.
+  return y.astype(labels.dtype) if np.iinfo(labels.dtype).max >= num_classes - 1 else y
 
 
 def apply(key: jax.Array, dataset: Dataset, kind: str, p: float | None = None, *, variant: str | None = None,
@@ -485,7 +545,9 @@ def apply(key: jax.Array, dataset: Dataset, kind: str, p: float | None = None, *
   either way). Shuffled pixels apply one permutation to train and test. Random pixels and
   Gaussian inputs corrupt train and test with independent draws (streams
   ``fold_in(key, 0)`` and ``fold_in(key, 1)``); Gaussian test noise uses the train set's
-  moments.
+  moments. The label kinds check the labels they corrupt lie in ``[0, num_classes)``, on the
+  host and before the jitted draw (which cannot check values); drawn labels keep the
+  dataset's dtype where every class fits it, else they are ``int32``.
 
   Args:
     key: the run's corruption key.
@@ -521,10 +583,11 @@ def apply(key: jax.Array, dataset: Dataset, kind: str, p: float | None = None, *
   if kind == "true_labels":
     new, splits, changed = {}, (), 0.0
   elif kind in ("partial_labels", "random_labels", "asymmetric_labels"):
-    y = _noisy_labels(kind, key, y_tr, p, dataset.num_classes)
+    y = _noisy_labels(kind, key, y_tr, p, dataset.num_classes, f"apply({kind!r}): {dataset.name} y_train")
     new, splits, changed = {"y_train": y}, ("train",), float(np.mean(y != y_tr))
     if corrupt_test:
-      new["y_test"] = _noisy_labels(kind, jax.random.fold_in(key, 1), dataset.y_test, p, dataset.num_classes)
+      new["y_test"] = _noisy_labels(kind, jax.random.fold_in(key, 1), dataset.y_test, p, dataset.num_classes,
+                                    f"apply({kind!r}): {dataset.name} y_test")
       splits = ("train", "test")
   elif kind == "cifar10n":
     y, digest = load_cifar10n(labels_file, variant, clean_labels=y_tr)

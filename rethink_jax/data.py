@@ -77,10 +77,11 @@ class Dataset:
     name: ``"cifar10"`` or ``"mnist"``.
     x_train: ``[n_train, H, W, C]`` images, ``uint8`` as published (a Gaussian-input
       corruption replaces them by ``float32`` values on the same 0..255 scale).
-    y_train: ``[n_train]`` ``int32`` labels in ``[0, num_classes)``.
+    y_train: ``[n_train]`` ``int32`` labels in ``[0, num_classes)`` (the loaders' dtype;
+      any integer dtype is accepted, its values checked in that dtype).
     x_test: ``[n_test, H, W, C]`` images.
     y_test: ``[n_test]`` ``int32`` labels.
-    num_classes: number of classes.
+    num_classes: number of classes, an int >= 2.
     provenance: where the arrays came from, for run records.
   """
 
@@ -105,7 +106,23 @@ class Dataset:
             f"provenance={self.provenance!r})")
 
 
+def _check_label_values(y: np.ndarray, num_classes: int, where: str) -> None:
+  """Raises unless every label lies in ``[0, num_classes)``, compared in ``y``'s own dtype.
+
+  Called before any cast to ``int32``: a cast first would wrap ``2**32 + 3`` into class 3.
+  """
+  if not y.size:
+    return
+  bad = (y < 0) | (y >= num_classes)
+  if bad.any():
+    raise DataError(f"{where}: labels must lie in [0, {num_classes}) for {num_classes} classes; got "
+                    f"{np.unique(y[bad])[:5].tolist()} ({int(bad.sum())} of {y.size} labels, dtype {y.dtype}).")
+
+
 def _validate(ds: Dataset) -> None:
+  k = ds.num_classes
+  if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= k <= np.iinfo(np.int32).max:
+    raise DataError(f"{ds.name}: num_classes must be an int in [2, 2**31 - 1], got {k!r}.")
   for split in ("train", "test"):
     x, y = getattr(ds, f"x_{split}"), getattr(ds, f"y_{split}")
     if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
@@ -118,16 +135,17 @@ def _validate(ds: Dataset) -> None:
       raise DataError(f"{ds.name}: y_{split} must be a 1-D integer array, got {y.shape} {y.dtype}.")
     if len(x) != len(y):
       raise DataError(f"{ds.name}: {len(x)} images but {len(y)} labels in the {split} split.")
-    if len(y) and (y.min() < 0 or y.max() >= ds.num_classes):
-      raise DataError(f"{ds.name}: {split} labels must lie in [0, {ds.num_classes}), "
-                      f"found [{y.min()}, {y.max()}].")
+    _check_label_values(y, k, f"{ds.name}: y_{split}")
   if ds.x_train.shape[1:] != ds.x_test.shape[1:]:
     raise DataError(f"{ds.name}: train images {ds.x_train.shape[1:]} and test images "
                     f"{ds.x_test.shape[1:]} differ in shape.")
 
 
 def _make(name: str, arrays: dict[str, np.ndarray], provenance: str) -> Dataset:
-  """Normalise layout (add a channel axis to MNIST) and dtypes, then validate."""
+  """Normalise layout (add a channel axis to MNIST) and dtypes, then validate.
+
+  Labels are range-checked in the dtype they were read in, then cast to ``int32``.
+  """
   out = {}
   for split in ("train", "test"):
     x, y = np.asarray(arrays[f"x_{split}"]), np.asarray(arrays[f"y_{split}"])
@@ -138,10 +156,12 @@ def _make(name: str, arrays: dict[str, np.ndarray], provenance: str) -> Dataset:
     if x.shape[1:] != IMAGE_SHAPE[name]:
       raise DataError(f"{name}: x_{split} in {provenance} has image shape {x.shape[1:]}, "
                       f"expected {IMAGE_SHAPE[name]}.")
-    if not np.issubdtype(y.dtype, np.integer):
+    if not np.issubdtype(y.dtype, np.integer):  # floats, bools, object arrays of huge ints
       raise DataError(f"{name}: y_{split} in {provenance} has dtype {y.dtype}, expected integers.")
+    y = y.reshape(-1)
+    _check_label_values(y, NUM_CLASSES[name], f"{name}: y_{split} in {provenance}")  # before the int32 cast
     out[f"x_{split}"] = np.ascontiguousarray(x)
-    out[f"y_{split}"] = y.reshape(-1).astype(np.int32)
+    out[f"y_{split}"] = y.astype(np.int32)
   return Dataset(name=name, num_classes=NUM_CLASSES[name], provenance=provenance, **out)
 
 
@@ -354,7 +374,6 @@ def _load_tfds(name: str, data_dir) -> Dataset:
       examples = [source[i] for i in range(len(source))]
       arrays[f"x_{split}"] = np.stack([np.asarray(e["image"]) for e in examples])
       arrays[f"y_{split}"] = np.asarray([e["label"] for e in examples])
-    return _make(name, arrays, f"tfds {name} (data_source) in {data_dir or 'default TFDS dir'}")
   except Exception as first:  # not prepared as array_record: try tf.data if TF is there
     try:
       import tensorflow  # noqa: F401
@@ -372,6 +391,9 @@ def _load_tfds(name: str, data_dir) -> Dataset:
     for split, d in zip(("train", "test"), splits):
       arrays[f"x_{split}"], arrays[f"y_{split}"] = d["image"], d["label"]
     return _make(name, arrays, f"tfds {name} (tf.data) in {data_dir or 'default TFDS dir'}")
+  # Validated outside the try: bad labels or shapes are a DataError of their own, not a
+  # reason to fall back to tf.data.
+  return _make(name, arrays, f"tfds {name} (data_source) in {data_dir or 'default TFDS dir'}")
 
 
 # ----------------------------------------------------------------------------- download

@@ -329,3 +329,76 @@ def test_cifar10n_loader_refuses_code_and_corrupt_files(tmp_path):
   np.savez(wrong, clean_label=np.zeros(5, int), aggre_label=np.full(5, 12))
   with pytest.raises(ValueError, match="classes 0..9"):
     C.load_cifar10n(wrong, "aggregate")
+
+
+# ----------------------------------------------------------------------------- label ranges and dtypes
+
+@pytest.mark.parametrize("dtype, k", [(np.uint8, 300), (np.int8, 200), (np.uint8, 10)])
+def test_drawn_labels_reach_every_class_whatever_the_input_dtype(dtype, k):
+  key, n = jax.random.key(0), 20000
+  labels = np.zeros(n, dtype)
+  want = np.dtype(dtype) if np.iinfo(dtype).max >= k - 1 else np.dtype(np.int32)  # input's dtype where K - 1 fits
+  draws = {"random_labels": C.random_labels(key, labels, k),
+           "partial_labels": C.partial_labels(key, labels, 0.99, k),
+           "partial_labels (jit)": jax.jit(C.partial_labels, static_argnums=3)(key, labels, 1.0, k),
+           "partial_labels_by_index": C.partial_labels_by_index(key, np.arange(n), labels, 1.0, k),
+           "transition_labels": C.transition_labels(key, labels, np.full((k, k), 1.0 / k))}
+  for name, out in draws.items():
+    out = np.asarray(out)
+    assert out.dtype == want, (name, out.dtype)
+    assert set(np.unique(out)) == set(range(k)), (name, out.min(), out.max())  # ~67+ draws per class
+  top = k - 1  # a class-pair target above the input dtype's range
+  flipped = C.asymmetric_labels(key, np.arange(10, dtype=dtype), 1.0, class_map={5: top}, num_classes=k)
+  assert flipped.dtype == want and int(flipped[5]) == top
+
+
+_LABEL_FNS = {
+    "partial_labels": lambda y: C.partial_labels(jax.random.key(0), y, 0.0, 10),
+    "random_labels": lambda y: C.random_labels(jax.random.key(0), y, 10),
+    "partial_labels_by_index": lambda y: C.partial_labels_by_index(jax.random.key(0), np.arange(len(y)), y, 0.0, 10),
+    "transition_labels": lambda y: C.transition_labels(jax.random.key(0), y, np.eye(10)),
+    "asymmetric_labels": lambda y: C.asymmetric_labels(jax.random.key(0), y, 0.0),
+}
+
+
+@pytest.mark.parametrize("fn", list(_LABEL_FNS))
+@pytest.mark.parametrize("bad", [2**32 + 3, -1, 10])
+def test_label_functions_refuse_labels_outside_the_classes_before_any_cast(fn, bad):
+  # 2**32 + 3 as int64 becomes class 3 if cast to int32 first (JAX without x64 does exactly that)
+  y = np.array([0, 1, bad, 2], np.int64)
+  with pytest.raises(ValueError, match=rf"{fn}: labels must lie in \[0, 10\) .*got \[{bad}\] \(1 of 4"):
+    _LABEL_FNS[fn](y)
+  with pytest.raises(TypeError, match=f"{fn}: labels must be integers"):
+    _LABEL_FNS[fn](np.array([0, 1, 1, 0], bool))  # bools are not labels, anywhere
+
+
+def _synthetic(y_train, y_test, k, name="synthetic"):
+  img = lambda n: np.zeros((n, 2, 2, 1), np.uint8)
+  return data.Dataset(name=name, x_train=img(len(y_train)), y_train=y_train, x_test=img(len(y_test)), y_test=y_test,
+                      num_classes=k, provenance="test")
+
+
+def test_apply_checks_labels_on_the_host_and_draws_every_class():
+  key = jax.random.key(1)
+  ds = _synthetic(np.arange(20, dtype=np.int64) % 10, np.arange(5, dtype=np.int64), 10)
+  out, _ = C.apply(key, ds, "partial_labels", p=0.5)
+  assert out.y_train.dtype == np.int64  # the dataset's dtype, where every class fits it
+  ds.y_train[3] = 2**32 + 3  # edited after validation: the jitted draw would see class 3
+  with pytest.raises(ValueError, match=r"apply\('partial_labels'\): synthetic y_train: labels must lie in \[0, 10\)"
+                                       r".*\[4294967299\]"):
+    C.apply(key, ds, "partial_labels", p=0.0)
+  ds.y_test[0] = -1
+  ds.y_train[3] = 3
+  with pytest.raises(ValueError, match=r"synthetic y_test: .*got \[-1\]"):
+    C.apply(key, ds, "random_labels", corrupt_test=True)
+  wide = _synthetic(np.zeros(20000, np.uint8), np.zeros(5, np.uint8), 300)  # uint8 cannot hold class 299
+  out, _ = C.apply(key, wide, "random_labels")
+  assert out.y_train.dtype == np.int32 and set(np.unique(out.y_train)) == set(range(300))
+
+
+def test_cifar10n_loader_names_the_bad_labels(tmp_path):
+  path = tmp_path / "bad.npz"
+  np.savez(path, clean_label=np.zeros(5, np.int64), aggre_label=np.array([0, 1, 2**40, 3, -2], np.int64))
+  with pytest.raises(ValueError, match=r"aggre_label must hold CIFAR-10 classes 0..9 .*got \[-2, 1099511627776\] "
+                                       r"\(2 of 5 labels\)"):
+    C.load_cifar10n(path, "aggregate")

@@ -6,6 +6,7 @@ import http.server
 import io
 import os
 import pickle
+import re
 import struct
 import tarfile
 import threading
@@ -279,3 +280,67 @@ def test_tfds_not_prepared_says_how(tmp_path):
   pytest.importorskip("tensorflow_datasets")
   with pytest.raises(DataError, match="tfds build cifar10"):
     data.load("cifar10", source="tfds", data_dir=tmp_path)
+
+
+# --------------------------------------------------------------- label ranges, before the int32 cast
+
+def test_npz_labels_are_range_checked_before_the_int32_cast(tmp_path):
+  # int64 2**32 + 3 cast to int32 is 3: a valid class. It must be refused, naming file and value.
+  arrays = {"x_train": np.zeros((3, 28, 28), np.uint8), "y_train": np.array([0, 2**32 + 3, 2], np.int64),
+            "x_test": np.zeros((2, 28, 28), np.uint8), "y_test": np.array([0, 1], np.int64)}
+  np.savez(tmp_path / "mnist.npz", **arrays)
+  with pytest.raises(DataError, match=r"mnist: y_train in npz file .*mnist\.npz: labels must lie in \[0, 10\) .*"
+                                      r"got \[4294967299\] \(1 of 3 labels, dtype int64\)"):
+    data.load("mnist", source="files", data_dir=tmp_path)
+  np.savez(tmp_path / "mnist.npz", **{**arrays, "y_train": np.array([0, 1, 2**64 - 1], np.uint64)})
+  with pytest.raises(DataError, match=r"got \[18446744073709551615\]"):  # int32 -1, were it cast first
+    data.load("mnist", source="files", data_dir=tmp_path)
+
+
+def test_cifar_pickle_labels_are_range_checked_before_the_int32_cast(tmp_path):
+  write_cifar(tmp_path, as_tar=False)
+  batch = tmp_path / "cifar-10-batches-py" / "data_batch_2"
+  blob = pickle.loads(batch.read_bytes(), encoding="bytes")
+  blob[b"labels"][1] = 2**32 + 3  # a Python int: numpy reads the list as int64
+  batch.write_bytes(pickle.dumps(blob, protocol=2))
+  with pytest.raises(DataError, match=r"cifar10: y_train in CIFAR-10 python batches .*cifar-10-batches-py: "
+                                      r"labels must lie in \[0, 10\) .*got \[4294967299\]"):
+    data.load("cifar10", source="files", data_dir=tmp_path)
+
+
+def test_mnist_idx_labels_name_the_files_and_the_value(tmp_path):
+  write_mnist(tmp_path, gz=False)
+  labels = np.array([1, 200, 3], np.uint8)
+  (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(_idx_bytes(labels))
+  images = np.zeros((3, 28, 28), np.uint8)
+  (tmp_path / "t10k-images-idx3-ubyte").write_bytes(_idx_bytes(images))
+  with pytest.raises(DataError, match=rf"mnist: y_test in MNIST idx files in {re.escape(str(tmp_path))}: labels "
+                                      r"must lie in \[0, 10\) .*got \[200\]"):
+    data.load("mnist", source="files", data_dir=tmp_path)
+
+
+def test_tfds_labels_are_range_checked_before_the_int32_cast(monkeypatch):
+  import sys
+  import types
+
+  def data_source(name, split, **kwargs):
+    label = np.int64(2**32 + 3) if split == "train" else np.int64(1)
+    return [{"image": np.zeros((28, 28, 1), np.uint8), "label": label}, {"image": np.zeros((28, 28, 1), np.uint8),
+                                                                         "label": np.int64(0)}]
+  monkeypatch.setitem(sys.modules, "tensorflow_datasets", types.SimpleNamespace(data_source=data_source))
+  # a bad label is a DataError of its own, not a reason to fall back to tf.data
+  with pytest.raises(DataError, match=r"mnist: y_train in tfds mnist \(data_source\).*got \[4294967299\]"):
+    data.load("mnist", source="tfds")
+
+
+def test_dataset_checks_num_classes_and_label_values_in_their_own_dtype():
+  img = np.zeros((2, 2, 2, 1), np.uint8)
+  ok = dict(name="toy", x_train=img, y_train=np.array([0, 1]), x_test=img, y_test=np.array([1, 0]), provenance="t")
+  for k in (True, 0, 1, 2.0, 2**31):
+    with pytest.raises(DataError, match=r"toy: num_classes must be an int in \[2, 2\*\*31 - 1\]"):
+      data.Dataset(num_classes=k, **ok)
+  with pytest.raises(DataError, match=r"toy: y_test: labels must lie in \[0, 2\) .*got \[1099511627776\]"):
+    data.Dataset(num_classes=2, **{**ok, "y_test": np.array([1, 2**40])})
+  with pytest.raises(DataError, match="1-D integer"):
+    data.Dataset(num_classes=2, **{**ok, "y_train": np.array([True, False])})
+  assert data.Dataset(num_classes=np.int64(2), **ok).y_train.dtype == ok["y_train"].dtype

@@ -407,3 +407,32 @@ def test_precomputed_fit_in_place_restores_the_callers_matrix(mnist_small, dtype
   np.testing.assert_array_equal(indefinite, (np.ones((50, 50)) - 3 * np.eye(50)).astype(dtype))
   with pytest.raises(ValueError, match="copy_k=False needs the Cholesky solver"):
     minnorm.fit(k, y[:600], "precomputed", copy_k=False, solver="cg")
+
+
+def test_fit_range_checks_labels_before_any_cast_and_checks_num_classes():
+  rng = np.random.default_rng(3)
+  x, labels = rng.normal(size=(20, 30)), np.arange(20) % 4  # d > n: the linear kernel interpolates
+  for bad, k in ((2**64 - 1, 4), (-1, 4), (4, 4)):
+    dtype = np.uint64 if bad > 2**63 else np.int64  # int64 and uint64 together would promote to float64
+    y = np.concatenate([labels[:-1].astype(dtype), np.array([bad], dtype)])
+    with pytest.raises(ValueError, match=rf"minnorm: labels must lie in \[0, 4\) for 4 classes; got \[{bad}\] "
+                                         r"\(1 of 20 labels\)"):
+      minnorm.fit(x, y, "linear", num_classes=k)
+  # one huge label with num_classes unset: a clear error naming it, not a K x K identity allocation
+  with pytest.raises(ValueError, match=r"largest label, 1099511627776, implies 1099511627777 classes"):
+    minnorm.fit(x, np.r_[labels[:-1], 2**40], "linear")
+  for k in (0, -3, True, 2.5):
+    with pytest.raises(ValueError, match=r"num_classes must be an int >= 1"):
+      minnorm.fit(x, labels, "linear", num_classes=k)
+  # float labels with num_classes would silently be fitted as one real target: refused
+  with pytest.raises(ValueError, match=r"num_classes=4 is for \[n\] integer labels, but y holds float64"):
+    minnorm.fit(x, labels.astype(np.float64), "linear", num_classes=4)
+  with pytest.raises(ValueError, match="integer labels or real values, got dtype bool"):
+    minnorm.fit(x, labels % 2 == 0, "linear")
+  # K from uint8 labels is computed as a Python int: label 255 gives 256 classes, not 255 + 1 = 0
+  y8 = np.r_[labels[:-1], 255].astype(np.uint8)
+  p = minnorm.fit(x, y8, "linear", ridge=1e-8)
+  assert p.alpha.shape == (20, 256)
+  np.testing.assert_array_equal(np.argmax(p.predict(x), axis=1), y8)
+  np.testing.assert_array_equal(minnorm.encode_targets(y8), np.eye(256)[y8])  # any integer dtype, same one-hot
+  np.testing.assert_allclose(minnorm.encode_targets(np.eye(3)[[0, 2]], num_classes=3), np.eye(3)[[0, 2]])

@@ -31,30 +31,51 @@ def encode_targets(y, num_classes: int | None = None, encoding: str = "onehot") 
   """Integer labels to ``[n, K]`` targets (``onehot``, or ``centered``: one-hot minus 1/K);
   real targets ``[n]`` or ``[n, K]`` are returned as float64 ``[n, K]``.
 
-  Raises ``ValueError`` for labels outside ``[0, num_classes)`` (``num_classes`` defaults to
-  the largest label + 1), non-finite real targets, or an empty or wrongly shaped ``y``.
+  Labels are any integer dtype (not bool), checked to lie in ``[0, num_classes)`` in that
+  dtype, before any cast; ``num_classes`` defaults to the largest label + 1 (computed as a
+  Python int, so ``uint8`` label 255 gives 256 classes, not 0). ``num_classes`` is for
+  integer labels only: given with real targets it must equal their column count.
+
+  Raises ``ValueError`` for labels outside ``[0, num_classes)``, a ``num_classes`` that is
+  not an int >= 1, targets too large for memory (a huge label with ``num_classes`` unset),
+  non-finite real targets, or an empty or wrongly shaped ``y``.
   """
   y = np.asarray(y)
   if y.ndim not in (1, 2) or len(y) == 0:
     raise ValueError(f"targets must be [n] labels or [n] / [n, K] real values with n > 0, got shape {y.shape}.")
   if y.dtype == bool or not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
     raise ValueError(f"targets must be integer labels or real values, got dtype {y.dtype}.")
-  if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
-    k = int(num_classes or y.max() + 1)
-    if y.min() < 0 or y.max() >= k:
-      bad = y[(y < 0) | (y >= k)]
-      raise ValueError(f"labels must lie in [0, {k}) for {k} classes; got {np.unique(bad)[:5].tolist()} "
-                       f"({len(bad)} of {len(y)} labels).")
-    out = np.eye(k)[y]
-    if encoding == "centered":
-      out -= 1.0 / k
-    elif encoding != "onehot":
-      raise ValueError(f"encoding must be 'onehot' or 'centered', got {encoding!r}.")
-    return out
-  y = y.astype(np.float64)
-  if not np.all(np.isfinite(y)):
-    raise ValueError(f"targets contain {int(np.sum(~np.isfinite(y)))} non-finite values (NaN or inf).")
-  return y[:, None] if y.ndim == 1 else y
+  if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer))
+                                  or num_classes < 1):
+    raise ValueError(f"num_classes must be an int >= 1 (or None: the largest label + 1), got {num_classes!r}.")
+  labels = y.ndim == 1 and np.issubdtype(y.dtype, np.integer)
+  if not labels:
+    if num_classes is not None and (y.ndim == 1 or y.shape[1] != num_classes):
+      # float labels would be fitted as one real target each: say so rather than ignore num_classes
+      raise ValueError(f"num_classes={num_classes} is for [n] integer labels, but y holds {y.dtype} values of "
+                       f"shape {y.shape}; pass labels as integers (y.astype(int)), or real targets without "
+                       "num_classes.")
+    y = y.astype(np.float64)
+    if not np.all(np.isfinite(y)):
+      raise ValueError(f"targets contain {int(np.sum(~np.isfinite(y)))} non-finite values (NaN or inf).")
+    return y[:, None] if y.ndim == 1 else y
+  k = int(y.max()) + 1 if num_classes is None else int(num_classes)  # Python ints: no uint8/uint64 wrap
+  bad = (y < 0) | (y >= k)  # in y's own dtype, before the cast below
+  if bad.any():
+    raise ValueError(f"minnorm: labels must lie in [0, {k}) for {k} classes; got {np.unique(y[bad])[:5].tolist()} "
+                     f"({int(bad.sum())} of {len(y)} labels).")
+  if encoding not in ("onehot", "centered"):
+    raise ValueError(f"encoding must be 'onehot' or 'centered', got {encoding!r}.")
+  if len(y) * k * 8 > _available_memory():  # e.g. one label 2**40 with num_classes unset
+    why = (f"the largest label, {int(y.max())}, implies {k} classes: is it a bad label? Pass num_classes"
+           if num_classes is None else f"num_classes={k} is too many")
+    raise ValueError(f"{len(y)} labels need {len(y) * k * 8 / 2**30:.3g} GiB of float64 [n, K] targets, more "
+                     f"than is available; {why}.")
+  out = np.zeros((len(y), k))
+  out[np.arange(len(y)), y.astype(np.intp)] = 1.0  # safe: 0 <= y < k
+  if encoding == "centered":
+    out -= 1.0 / k
+  return out
 
 
 def gram(kernel: Callable, x: np.ndarray, z: np.ndarray | None = None, *, block: int = 4096,
@@ -257,6 +278,7 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
   Args:
     x: ``[n, ...]`` training inputs (flattened), or raw inputs for ``features``.
     y: ``[n]`` integer labels (encoded by ``encoding``) or real targets ``[n]``/``[n, K]``.
+      Labels are checked to lie in ``[0, num_classes)`` before any cast (:func:`encode_targets`).
     kernel: ``"linear"``, ``"gaussian"``, ``"laplacian"``, a callable ``k(x, z)``, or
       ``"precomputed"`` (then ``x`` is the ``[n, n]`` Gram matrix).
     bandwidth: for the gaussian and laplacian kernels.
@@ -265,6 +287,8 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
       refinement, one copy of K), ``"cg"`` (Nystrom-preconditioned conjugate gradient) or
       ``"auto"`` (Cholesky: measured faster and exact at every size that fits in memory).
     features: a function applied to inputs first (e.g. :func:`gabor_features`).
+    num_classes: ``K`` for integer labels (default: the largest label + 1); an int >= 1.
+    encoding: ``"onehot"`` or ``"centered"`` (one-hot minus ``1/K``), for integer labels.
     dtype: precision of the stored Gram matrix (default float64 when it fits in
       ``memory_limit``, else float32; residuals are always computed in float64).
     memory_limit: bytes the Gram matrix may use (default: available memory).
