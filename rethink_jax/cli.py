@@ -388,7 +388,8 @@ def run_sweep_script(experiment: str, build: Callable, report: Callable) -> None
       validate.check(cfg, "single")
     return [f"sweep directory {workdir_flag.value} ({runs.artifact}, {len(runs)} runs"
             + (", vmapped where they differ only in labels or seeds" if vmapped else "") + "):"] \
-        + [f"  {pathlib.Path(workdir_flag.value) / name}" for name in runs]
+        + [f"  {pathlib.Path(workdir_flag.value) / sweep.run_dir_name(workdir_flag.value, name, cfg)}"
+           for name, (cfg, _) in runs.items()]
 
   _DRY_RUN["describe"] = describe
 

@@ -500,7 +500,8 @@ def make_summary(*, engine: str, step: int, steps_per_epoch: int, train_seconds:
 # ----------------------------------------------------------------------------- sweeps
 
 def write_sweep(sweep_dir, artifact: str, runs: dict[str, dict]) -> None:
-  """``sweep.json``: the paper artifact a sweep reproduces and each run's config and metadata."""
+  """``sweep.json``: the paper artifact a sweep reproduces and, per run name, its ``config``, ``meta``
+  (the row or level it reproduces) and ``dir`` (its run directory inside the sweep directory)."""
   if artifact not in ARTIFACTS:
     raise ValueError(f"Unknown paper artifact {artifact!r}; choose one of {ARTIFACTS}.")
   write_json(pathlib.Path(sweep_dir) / SWEEP, {"artifact": artifact, "runs": runs})
@@ -515,7 +516,7 @@ def read_sweep(sweep_dir) -> tuple[str, dict[str, dict]]:
                       "by an older version or by hand. Re-run the experiment script to rewrite it.")
   out = {}
   for name, entry in spec["runs"].items():
-    workdir = sweep_dir / name
+    workdir = sweep_dir / entry.get("dir", name)  # sweeps written before run directories carried the hash: the name
     summary = read_json(workdir / SUMMARY) if (workdir / SUMMARY).exists() else None
     out[name] = {"meta": entry["meta"], "config": entry["config"], "summary": summary,
                  "metrics": read_jsonl(workdir / METRICS, drop_torn_tail=True), "dir": str(workdir)}

@@ -16,7 +16,7 @@ from rethink_jax import locking, records, train
 from rethink_jax.configs import validate
 from rethink_jax.configs.common import SweepRuns
 
-__all__ = ["run_sweep", "load_sweep", "SweepRuns", "SWEEP_FILE"]
+__all__ = ["run_sweep", "run_dir_name", "load_sweep", "SweepRuns", "SWEEP_FILE"]
 
 SWEEP_FILE = records.SWEEP
 
@@ -38,10 +38,12 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
   if only is not None and only not in runs:
     raise ValueError(f"No run named {only!r} in this sweep; its runs are {sorted(runs)}.")
   engine = "imagenet" if artifact == "table2" else "single"
+  sweep_dir = pathlib.Path(sweep_dir).expanduser()
+  dirs = {}
   for name, (cfg, _) in runs.items():  # a bad entry or a mismatched run directory fails before anything is written
     validate.check(cfg, engine)
-    records.check_run_dir(pathlib.Path(sweep_dir).expanduser() / name, cfg)
-  sweep_dir = pathlib.Path(sweep_dir).expanduser()
+    dirs[name] = run_dir_name(sweep_dir, name, cfg)
+    records.check_run_dir(sweep_dir / dirs[name], cfg)
   # sweep.json is read and rewritten under the sweep directory's lock; each run then holds its own
   # directory's, so processes running different runs of one sweep (``only``) do not block each other.
   with locking.claim(sweep_dir):
@@ -50,14 +52,15 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
       saved_artifact, saved = records.read_sweep(sweep_dir)
       if saved_artifact != artifact:
         raise records.RecordError(f"{sweep_dir / SWEEP_FILE} holds a {saved_artifact} sweep, not {artifact}.")
-      spec = {name: {"config": run["config"], "meta": run["meta"]} for name, run in saved.items()}
-    spec.update({name: {"config": cfg.to_dict(), "meta": meta} for name, (cfg, meta) in runs.items()})
+      spec = {name: {"config": run["config"], "meta": run["meta"], "dir": pathlib.Path(run["dir"]).name}
+              for name, run in saved.items()}
+    spec.update({name: {"config": cfg.to_dict(), "meta": meta, "dir": dirs[name]} for name, (cfg, meta) in runs.items()})
     records.write_sweep(sweep_dir, artifact, spec)
   summaries, todo = {}, {}
   for name, (cfg, meta) in runs.items():
     if only and name != only:
       continue
-    done = records.finished_summary(sweep_dir / name, cfg)
+    done = records.finished_summary(sweep_dir / dirs[name], cfg)
     if done is not None:
       summaries[name] = done
       print(f"[{name}] finished earlier: skipped")
@@ -74,7 +77,7 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
       if len(group) < 2:
         continue
       print(f"[{', '.join(group)}] {len(group)} runs as one vmapped program", flush=True)
-      done = multirun.train_many(list(group.values()), [sweep_dir / name for name in group],
+      done = multirun.train_many(list(group.values()), [sweep_dir / dirs[name] for name in group],
                                  group_dir=sweep_dir / "_vmapped")
       for name, s in zip(group, done):
         print(f"[{name}] train {s['train_accuracy']:.4f} test {s['test_accuracy']:.4f} steps {s['step']}", flush=True)
@@ -83,12 +86,27 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
   for name, cfg in todo.items():
     print(f"[{name}] {cfg.model}, {cfg.corruption.kind}" + (f" p={cfg.corruption.p}" if cfg.corruption.kind ==
                                                              "partial_labels" else ""), flush=True)
-    summaries[name] = train_fn(cfg, sweep_dir / name) if train_fn else train.train_and_evaluate(cfg, sweep_dir / name)
+    workdir = sweep_dir / dirs[name]
+    summaries[name] = train_fn(cfg, workdir) if train_fn else train.train_and_evaluate(cfg, workdir)
     s = summaries[name]
     accuracy = (f"train {s['train_accuracy']:.4f} test {s['test_accuracy']:.4f}" if "train_accuracy" in s else
                 f"train top-1 {s['train_top1']:.4f} test top-1 {s['test_top1']:.4f} top-5 {s['test_top5']:.4f}")
     print(f"[{name}] {accuracy} steps {s['step']} ({s['train_seconds']:.0f} s)", flush=True)
   return summaries
+
+
+def run_dir_name(sweep_dir, name: str, config) -> str:
+  """The directory of run ``name`` in a sweep: ``<name>-<identity hash>``, like a single run's
+  default directory, so that a sweep run with other settings (another learning rate, say)
+  gets a directory of its own. A directory named ``name`` alone, as sweeps wrote before
+  their run directories carried the hash, is kept when it holds this very run."""
+  legacy = pathlib.Path(sweep_dir).expanduser() / name / records.CONFIG
+  if legacy.exists():
+    saved = records.read_json(legacy)
+    if isinstance(saved, dict) and "config" in saved and not records.identity_diff(
+        records.identity(saved["config"]), records.identity(config)):
+      return name
+  return f"{name}-{records.identity_hash(config)}"
 
 
 def load_sweep(sweep_dir) -> dict[str, dict]:

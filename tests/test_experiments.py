@@ -8,6 +8,8 @@ import sys
 import numpy as np
 import pytest
 
+from rethink_jax import records
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 FAST = ["--config.num_epochs=1", "--config.eval_every_steps=15", "--config.log_every_steps=5"]
 FAST_SWEEP = ["--config.num_epochs=0.4", "--config.eval_every_steps=3", "--config.log_every_steps=3"]
@@ -32,8 +34,11 @@ def test_single_run_scripts(tmp_path, script):
 def test_fitting_curves(tmp_path):
   _run("fitting_curves.py", tmp_path, *FAST_SWEEP)
   assert (tmp_path / "figure1a.png").exists()
+  runs = records.read_sweep(tmp_path)[1]
+  assert sorted(runs) == sorted(["true_labels", "random_labels", "shuffled_pixels", "random_pixels", "gaussian"])
+  # each run's directory is its name and identity hash, like a single run's
   assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == sorted(
-      ["true_labels", "random_labels", "shuffled_pixels", "random_pixels", "gaussian"])
+      f"{name}-{records.identity_hash(run['config'])}" for name, run in runs.items())
 
 
 def test_label_corruption_and_resume_skips_finished_runs(tmp_path):
@@ -67,10 +72,12 @@ def test_implicit_regularization(tmp_path):
 
 def test_memorization_sweep_records_examples_and_reports(tmp_path):
   _run("memorization.py", tmp_path, *FAST_SWEEP, "--config.model=mlp_1x512", "--config.sweep.levels=(0.5,)")
-  assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["_vmapped", "mlp_1x512-p0.50",
-                                                                       "mlp_1x512-random_labels"]
-  for run in ("mlp_1x512-p0.50", "mlp_1x512-random_labels"):
-    with np.load(tmp_path / run / "examples.npz") as ex:
+  runs = records.read_sweep(tmp_path)[1]
+  assert sorted(runs) == ["mlp_1x512-p0.50", "mlp_1x512-random_labels"]
+  assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == sorted(
+      ["_vmapped"] + [pathlib.Path(run["dir"]).name for run in runs.values()])
+  for run in runs.values():
+    with np.load(pathlib.Path(run["dir"]) / "examples.npz") as ex:
       assert ex["correct"].shape == (len(ex["eval_steps"]), 2000) and ex["corrupted"].any()
   table = (tmp_path / "memorization.md").read_text()
   assert table.count("| mlp_1x512 |") == 2 and "| random |" in table

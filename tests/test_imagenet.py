@@ -13,7 +13,7 @@ import pytest
 from flax import nnx
 from PIL import Image
 
-from rethink_jax import corruptions, imagenet, models, report, sweep
+from rethink_jax import corruptions, imagenet, models, records, report, sweep
 from rethink_jax.configs import common, imagenet as imagenet_configs
 from rethink_jax.data import DataError
 from rethink_jax.models.inception_v3 import InceptionV3
@@ -217,7 +217,8 @@ def test_tfds_format_random_labels_resume_and_table2(tmp_path):
   assert whole["step"] == resumed["step"] == 6
   for key in ("train_top1", "test_top1", "test_top5"):
     assert whole[key] == resumed[key]
-  a = [json.loads(x) for x in (tmp_path / "whole" / "random_labels" / "metrics.jsonl").read_text().splitlines()]
+  a = [json.loads(x) for x in (pathlib.Path(records.read_sweep(tmp_path / "whole")[1]["random_labels"]["dir"])
+                                / "metrics.jsonl").read_text().splitlines()]
   b = [json.loads(x) for x in (tmp_path / "parts" / "metrics.jsonl").read_text().splitlines()]
   assert [r.get("batch_loss") for r in a] == [r.get("batch_loss") for r in b]
   table, figure = report.build(tmp_path / "whole")
@@ -232,5 +233,5 @@ def test_imagenet_script_end_to_end(tmp_path):
                         "--config.model=mlp_1x512", "--config.data.image_size=32", "--config.data.source=jpeg",
                         f"--config.data.data_dir={root}"], capture_output=True, text=True, timeout=600, cwd=REPO)
   assert out.returncode == 0, out.stderr[-4000:]
-  assert (tmp_path / "runs" / "tiny" / "summary.json").exists()
+  assert (pathlib.Path(records.read_sweep(tmp_path / "runs")[1]["tiny"]["dir"]) / "summary.json").exists()
   assert (tmp_path / "runs" / "figure2a.png").exists() and (tmp_path / "runs" / "table2.md").exists()

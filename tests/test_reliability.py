@@ -62,3 +62,23 @@ def test_a_full_disk_at_the_command_line_is_one_line_and_keeps_the_last_checkpoi
     assert segs[-1]["last_step"] == 30 and segs[-1]["end"] == "error: RunDirError"
   finally:
     subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_sweep_run_directories_carry_the_identity_hash_and_older_ones_keep_their_names(tmp_path):
+  from rethink_jax import sweep
+
+  base = small_config(num_epochs=0.25, **{"data.max_train": 256})
+  runs = lambda lr: sweep.SweepRuns("figure1a", {"true_labels": (common.override(base, **{"optim.lr": lr}),
+                                                                 {"kind": "true_labels"})})
+  first = sweep.run_sweep(runs(0.01), tmp_path / "s")["true_labels"]
+  # Another learning rate is another run: a directory of its own, where it used to be refused.
+  second = sweep.run_sweep(runs(0.02), tmp_path / "s")["true_labels"]
+  dirs = sorted(p.name for p in (tmp_path / "s").iterdir() if p.is_dir())
+  hashes = [records.identity_hash(common.override(base, **{"optim.lr": lr})) for lr in (0.01, 0.02)]
+  assert dirs == sorted(f"true_labels-{h}" for h in hashes) and first != second
+  assert records.read_sweep(tmp_path / "s")[1]["true_labels"]["dir"] == str(tmp_path / "s" / f"true_labels-{hashes[1]}")
+  # A sweep directory from before: its run directory, named without the hash, is found and kept.
+  train.train_and_evaluate(common.override(base, **{"optim.lr": 0.01}), tmp_path / "old" / "true_labels")
+  assert sweep.run_sweep(runs(0.01), tmp_path / "old")["true_labels"]["step"] == 1
+  assert sorted(p.name for p in (tmp_path / "old").iterdir() if p.is_dir()) == ["true_labels"]
+  assert records.read_sweep(tmp_path / "old")[1]["true_labels"]["summary"]["segments"] == 1  # not trained again
