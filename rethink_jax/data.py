@@ -20,6 +20,21 @@ Sources (``load(name, source=...)``):
 * ``"tfds"``: TensorFlow Datasets. Reads a prepared dataset with ``tfds.data_source``
   (no TensorFlow needed when prepared in ``array_record`` format) and falls back to
   ``tfds.load`` when TensorFlow is installed (``pip install rethink-jax[tfds]``).
+
+A file that is empty, truncated or corrupt (a cut gzip or zip, a wrong idx magic number, a
+pickle without CIFAR-10's keys, an ``.npz`` without the four arrays or with wrong shapes) is
+one :class:`DataError` that names the file, says what is wrong and what to do; never a
+``struct``, ``zipfile``, ``pickle``, ``gzip`` or numpy error.
+
+Provenance. A dataset's ``provenance`` (kept in run records) says what the data *is*, not
+where it lay: for ``"files"`` and ``"tfds"`` the file's base name (or the TFDS name), the
+dataset, its split sizes and a content :func:`fingerprint`, and no directory, e.g. ::
+
+  cifar10.npz (CIFAR-10, 50,000 train + 10,000 test images; sha256 5aaf8a2cf2e577ff:2b7cd2f2...)
+
+(the fingerprint is shortened here: it has four parts of 16 hex digits). The same arrays give
+the same fingerprint whichever format or folder they were read from. The embedded sample
+keeps ``rethink_jax embedded <name> sample (lossless)``.
 """
 
 from __future__ import annotations
@@ -27,7 +42,9 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import http.client
 import importlib.resources
+import math
 import os
 import pathlib
 import pickle
@@ -36,11 +53,13 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
+
 import numpy as np
 
 __all__ = [
     "Dataset", "DataError", "load", "download", "NAMES", "CLASS_NAMES", "SOURCES", "NUM_CLASSES",
-    "DATA_DIR_ENV", "REMOTE_FILES",
+    "DATA_DIR_ENV", "REMOTE_FILES", "fingerprint",
 ]
 
 NAMES = ("cifar10", "mnist")
@@ -50,6 +69,7 @@ IMAGE_SHAPE = {"cifar10": (32, 32, 3), "mnist": (28, 28, 1)}
 CLASS_NAMES = {"cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
                "mnist": tuple(str(i) for i in range(10))}
 DATA_DIR_ENV = "RETHINK_JAX_DATA"
+DISPLAY_NAMES = {"cifar10": "CIFAR-10", "mnist": "MNIST"}
 
 # Official archives and their published MD5 checksums (the ones torchvision verifies).
 _CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/"
@@ -82,7 +102,8 @@ class Dataset:
     x_test: ``[n_test, H, W, C]`` images.
     y_test: ``[n_test]`` ``int32`` labels.
     num_classes: number of classes, an int >= 2.
-    provenance: where the arrays came from, for run records.
+    provenance: what the arrays are, for run records: portable (no directory path), with a
+      content :func:`fingerprint` for files and TFDS (see the module docstring).
   """
 
   name: str
@@ -141,28 +162,77 @@ def _validate(ds: Dataset) -> None:
                     f"{ds.x_test.shape[1:]} differ in shape.")
 
 
-def _make(name: str, arrays: dict[str, np.ndarray], provenance: str) -> Dataset:
+def fingerprint(ds) -> str:
+  """A content fingerprint of a dataset's four arrays: ``"xtr:ytr:xte:yte"``, 16 hex each.
+
+  Each part is the first 16 hex digits of the SHA-256 of one array's raw bytes, in the order
+  ``x_train, y_train, x_test, y_test``: images as C-ordered NHWC bytes (``uint8`` as loaded;
+  a channel axis adds no bytes, so MNIST's ``[N, 28, 28]`` hashes the same), labels as
+  ``uint8`` when ``num_classes <= 256`` (else little-endian ``int32``), whatever dtype they
+  were read in. So the same data gives the same fingerprint from an ``.npz``, the CIFAR-10
+  pickles, MNIST's idx files or TFDS, in any directory; and it is the convention of
+  ``../shared/data/README.txt`` ("sha256 of raw array bytes (first 16 hex)"), whose arrays
+  are ``uint8`` too: ``cifar10.npz`` there gives ``5aaf8a2cf2e577ff:2b7cd2f244873176:...``.
+  Hashing CIFAR-10 (180 MB) takes about 0.3 s.
+
+  Args:
+    ds: a :class:`Dataset` (or anything with its ``x_train``... and ``num_classes``).
+  """
+  label_dtype = np.uint8 if ds.num_classes <= 256 else np.dtype("<i4")
+  parts = []
+  for key in ("x_train", "y_train", "x_test", "y_test"):
+    a = np.asarray(getattr(ds, key))
+    if key.startswith("y"):
+      a = a.astype(label_dtype)
+    elif a.dtype != np.uint8:
+      a = a.astype(a.dtype.newbyteorder("<"))
+    parts.append(hashlib.sha256(np.ascontiguousarray(a).data).hexdigest()[:16])
+  return ":".join(parts)
+
+
+def _portable(ds: Dataset, origin: str) -> str:
+  """``origin (CIFAR-10, 50,000 train + 10,000 test images; sha256 ...)``: no path in it."""
+  return (f"{origin} ({DISPLAY_NAMES.get(ds.name, ds.name)}, {len(ds.y_train):,} train + {len(ds.y_test):,} "
+          f"test images; sha256 {fingerprint(ds)})")
+
+
+def _make(name: str, arrays: dict[str, np.ndarray], where: str, origin: str | None = None) -> Dataset:
   """Normalise layout (add a channel axis to MNIST) and dtypes, then validate.
 
   Labels are range-checked in the dtype they were read in, then cast to ``int32``.
+
+  Args:
+    where: the file(s) read, path included, for error messages.
+    origin: the portable part of the provenance (a base name, no directory); the provenance is
+      then ``origin (dataset, sizes; sha256 fingerprint)``. None: the provenance is ``where``.
   """
   out = {}
   for split in ("train", "test"):
     x, y = np.asarray(arrays[f"x_{split}"]), np.asarray(arrays[f"y_{split}"])
+    shape = x.shape
     if x.ndim == 3:
       x = x[..., None]
     if x.dtype != np.uint8:
-      raise DataError(f"{name}: x_{split} in {provenance} has dtype {x.dtype}, expected uint8.")
+      raise DataError(f"{name}: x_{split} in {where} has dtype {x.dtype}, expected uint8.")
     if x.shape[1:] != IMAGE_SHAPE[name]:
-      raise DataError(f"{name}: x_{split} in {provenance} has image shape {x.shape[1:]}, "
-                      f"expected {IMAGE_SHAPE[name]}.")
+      raise DataError(f"{name}: x_{split} in {where} has image shape {x.shape[1:]} (array shape {shape}), "
+                      f"expected [N, {', '.join(map(str, IMAGE_SHAPE[name]))}].")
     if not np.issubdtype(y.dtype, np.integer):  # floats, bools, object arrays of huge ints
-      raise DataError(f"{name}: y_{split} in {provenance} has dtype {y.dtype}, expected integers.")
-    y = y.reshape(-1)
-    _check_label_values(y, NUM_CLASSES[name], f"{name}: y_{split} in {provenance}")  # before the int32 cast
+      raise DataError(f"{name}: y_{split} in {where} has dtype {y.dtype}, expected integers.")
+    if y.ndim > 1 and y.size == y.shape[0]:  # [N, 1] labels
+      y = y.reshape(-1)
+    if y.ndim != 1:
+      raise DataError(f"{name}: y_{split} in {where} has shape {y.shape}, expected [N] labels.")
+    if len(x) != len(y):
+      raise DataError(f"{name}: {where} holds {len(x)} images but {len(y)} labels in the {split} split; the "
+                      "file is corrupt or its arrays do not belong together.")
+    if not len(x):
+      raise DataError(f"{name}: {where} holds no {split} images.")
+    _check_label_values(y, NUM_CLASSES[name], f"{name}: y_{split} in {where}")  # before the int32 cast
     out[f"x_{split}"] = np.ascontiguousarray(x)
     out[f"y_{split}"] = y.astype(np.int32)
-  return Dataset(name=name, num_classes=NUM_CLASSES[name], provenance=provenance, **out)
+  ds = Dataset(name=name, num_classes=NUM_CLASSES[name], provenance=where, **out)
+  return ds if origin is None else dataclasses.replace(ds, provenance=_portable(ds, origin))
 
 
 def load(name: str, *, source: str = "sample", data_dir: str | os.PathLike | None = None) -> Dataset:
@@ -198,23 +268,59 @@ def _load_sample(name: str) -> Dataset:
   with importlib.resources.as_file(ref) as path:
     if not path.exists():
       raise DataError(f"The embedded sample {path} is missing; reinstall rethink-jax.")
-    return _load_npz(name, path, provenance=f"rethink_jax embedded {name} sample (lossless)")
+    return _load_npz(name, path, sample=True)
 
 
-def _load_npz(name: str, path: pathlib.Path, provenance: str | None = None) -> Dataset:
+_REFETCH = "delete it and fetch it again"
+
+
+def _why(e: BaseException) -> str:
+  """``Type: message`` on one line (tarfile's and numpy's messages can span several)."""
+  return f"{type(e).__name__}: {' '.join(str(e).split())}"
+
+
+def _nonempty(path: pathlib.Path, todo: str = _REFETCH) -> int:
+  """The size of ``path``; a DataError if it is empty or cannot be read."""
   try:
-    with np.load(path, allow_pickle=False) as f:
-      missing = {"x_train", "y_train", "x_test", "y_test"} - set(f.files)
-      if missing:
-        raise DataError(f"{path} lacks the arrays {sorted(missing)}; an .npz for {name} must "
-                        "hold x_train, y_train, x_test, y_test.")
-      arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    size = path.stat().st_size
+  except OSError as e:
+    raise DataError(f"Could not read {path}: {e.strerror or e}.") from e
+  if not size:
+    raise DataError(f"{path} is empty (0 bytes): a download or copy that stopped at the start; {todo}.")
+  return size
+
+
+def _load_npz(name: str, path: pathlib.Path, sample: bool = False) -> Dataset:
+  todo = "reinstall rethink-jax" if sample else f"{_REFETCH} (or write it again with numpy.savez)"
+  size = _nonempty(path, todo)
+  try:
+    with open(path, "rb") as fh:
+      head = fh.read(6)
+      fh.seek(0)
+      if not head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):
+        raise DataError(f"{path} ({size:,} bytes) is not an .npz file: it starts with {head!r}, not a zip "
+                        f"archive's 'PK'; {todo}.")
+      f = np.load(fh, allow_pickle=False)
+      if not isinstance(f, np.lib.npyio.NpzFile):
+        raise DataError(f"{path} holds a single array, not an .npz archive of x_train, y_train, x_test, "
+                        f"y_test; write it with numpy.savez.")
+      with f:
+        missing = {"x_train", "y_train", "x_test", "y_test"} - set(f.files)
+        if missing:
+          raise DataError(f"{path} lacks the arrays {sorted(missing)} (it has {sorted(f.files)}); an .npz for "
+                          f"{name} must hold x_train, y_train, x_test, y_test; {todo}.")
+        arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
   except DataError:
     raise
-  except Exception as e:  # zipfile/zlib/pickle errors for a truncated or corrupt file
-    raise DataError(f"Could not read {path}: {type(e).__name__}: {e}. The file is corrupt or "
-                    "truncated; delete it and fetch it again.") from e
-  return _make(name, arrays, provenance or f"npz file {path}")
+  except Exception as e:  # zipfile/zlib/EOF/numpy header errors: a truncated or corrupt file
+    if "allow_pickle" in str(e):
+      raise DataError(f"{path} holds arrays of Python objects, which are not unpickled (unsafe); write it again "
+                      "with numpy.savez and numeric arrays.") from e
+    raise DataError(f"Could not read {path} ({size:,} bytes) as an .npz: {_why(e)}. The file is corrupt or "
+                    f"truncated; {todo}.") from e
+  if sample:
+    return _make(name, arrays, f"rethink_jax embedded {name} sample (lossless)")
+  return _make(name, arrays, f"npz file {path}", origin=path.name)
 
 
 # ----------------------------------------------------------------------------- files
@@ -256,9 +362,9 @@ def _load_files(name: str, data_dir: pathlib.Path) -> Dataset:
       if found is not None:
         return _mnist_from_idx(found)
   base, files = REMOTE_FILES[name]
-  raise DataError(
-      f"No {name} files found. Looked for:\n  " + "\n  ".join(looked) +
-      f"\nGet them from {base} ({', '.join(f for f, _ in files)}) or run "
+  raise DataError(  # one line: the command-line scripts print it as "error: ..."
+      f"No {name} files found; looked for " + ", ".join(looked) +
+      f". Get them from {base} ({', '.join(f for f, _ in files)}) or run "
       f"rethink_jax.data.download({name!r}, {str(data_dir)!r}).")
 
 
@@ -266,28 +372,53 @@ _CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 _CIFAR_TEST = ("test_batch",)
 
 
-def _cifar_batch(raw: bytes, where: str) -> tuple[np.ndarray, np.ndarray]:
+_REDOWNLOAD = "delete it and download it again"
+
+
+def _cifar_field(d: dict, key: str):
+  """``d[b"data"]`` (the canonical Python 2 pickles) or ``d["data"]`` (a re-pickled copy)."""
+  return d[key.encode()] if key.encode() in d else d[key]
+
+
+def _cifar_batch(raw: bytes, where: str, todo: str) -> tuple[np.ndarray, np.ndarray]:
+  """One CIFAR-10 python batch: a pickled dict with ``data`` ([N, 3072] uint8) and ``labels``."""
+  if not raw:
+    raise DataError(f"CIFAR-10 batch {where} is empty (0 bytes); {todo}.")
   try:
     d = pickle.loads(raw, encoding="bytes")
-    data, labels = np.asarray(d[b"data"]), np.asarray(d[b"labels"])
-  except Exception as e:
-    raise DataError(f"Could not unpickle CIFAR-10 batch {where}: {type(e).__name__}: {e}. The file "
-                    "is corrupt or truncated; delete it and download the archive again.") from e
-  if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(labels):
-    raise DataError(f"CIFAR-10 batch {where} has data {data.shape} {data.dtype} and {len(labels)} "
-                    "labels; expected [N, 3072] uint8 and N labels.")
+  except Exception as e:  # EOFError, UnpicklingError, ValueError, ... : truncated or corrupt
+    raise DataError(f"Could not unpickle CIFAR-10 batch {where} ({len(raw):,} bytes): {_why(e)}. "
+                    f"The file is corrupt or truncated; {todo}.") from e
+  if not isinstance(d, dict):
+    raise DataError(f"CIFAR-10 batch {where} holds a {type(d).__name__}, not the dict of a CIFAR-10 python "
+                    f"batch; {todo}.")
+  missing = [k for k in ("data", "labels") if k not in d and k.encode() not in d]
+  if missing:
+    raise DataError(f"CIFAR-10 batch {where} lacks the keys {missing} (it has "
+                    f"{sorted(k.decode() if isinstance(k, bytes) else str(k) for k in d)[:8]}); it is not a "
+                    f"CIFAR-10 python batch; {todo}.")
+  try:
+    data, labels = np.asarray(_cifar_field(d, "data")), np.asarray(_cifar_field(d, "labels"))
+  except Exception as e:  # ragged lists
+    raise DataError(f"CIFAR-10 batch {where}: its data or labels are not arrays ({_why(e)}); "
+                    f"{todo}.") from e
+  if (data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or labels.ndim != 1
+      or len(data) != len(labels)):
+    raise DataError(f"CIFAR-10 batch {where} has data {data.shape} {data.dtype} and labels {labels.shape}; "
+                    f"expected [N, 3072] uint8 and N labels; {todo}.")
   # Rows hold 1024 red, 1024 green, 1024 blue values: CHW; the library is NHWC.
   return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
 
 
-def _cifar_assemble(read: dict[str, bytes], provenance: str) -> Dataset:
-  parts = {s: [_cifar_batch(read[f], f"{provenance}/{f}") for f in files]
+def _cifar_assemble(read: dict[str, bytes], where: str, member, origin: str, todo: str) -> Dataset:
+  """``member(batch)``: the file a batch came from, for messages."""
+  parts = {s: [_cifar_batch(read[f], member(f), todo) for f in files]
            for s, files in (("train", _CIFAR_TRAIN), ("test", _CIFAR_TEST))}
   arrays = {}
   for s, batches in parts.items():
     arrays[f"x_{s}"] = np.concatenate([b[0] for b in batches])
     arrays[f"y_{s}"] = np.concatenate([b[1] for b in batches])
-  return _make("cifar10", arrays, provenance)
+  return _make("cifar10", arrays, where, origin=origin)
 
 
 def _cifar_from_dir(path: pathlib.Path) -> Dataset:
@@ -295,25 +426,44 @@ def _cifar_from_dir(path: pathlib.Path) -> Dataset:
   if missing:
     raise DataError(f"{path} lacks {missing}; the CIFAR-10 python version has data_batch_1..5 and "
                     "test_batch. Extract cifar-10-python.tar.gz again.")
-  return _cifar_assemble({f: (path / f).read_bytes() for f in _CIFAR_TRAIN + _CIFAR_TEST},
-                         f"CIFAR-10 python batches {path}")
+  read = {}
+  for f in _CIFAR_TRAIN + _CIFAR_TEST:
+    try:
+      read[f] = (path / f).read_bytes()
+    except OSError as e:
+      raise DataError(f"Could not read {path / f}: {e.strerror or e}.") from e
+  todo = "extract cifar-10-python.tar.gz again, or delete the folder and download the archive again"
+  return _cifar_assemble(read, f"CIFAR-10 python batches {path}", lambda f: str(path / f), path.name, todo)
 
 
 def _cifar_from_tar(path: pathlib.Path) -> Dataset:
+  size = _nonempty(path, _REDOWNLOAD)
   read: dict[str, bytes] = {}
   try:
-    with tarfile.open(path, "r:*") as tar:
+    with open(path, "rb") as f:
+      gz = f.read(2) == b"\x1f\x8b"
+  except OSError as e:
+    raise DataError(f"Could not read {path}: {e.strerror or e}.") from e
+  try:
+    with tarfile.open(path, "r:gz" if gz else "r:*") as tar:
       for member in tar:
         base = member.name.rsplit("/", 1)[-1]
         if member.isfile() and base in _CIFAR_TRAIN + _CIFAR_TEST:
           read[base] = tar.extractfile(member).read()
-  except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile) as e:
-    raise DataError(f"Could not read {path}: {type(e).__name__}: {e}. The archive is corrupt or "
-                    "truncated; delete it and download it again.") from e
+      while tar.fileobj.read(1 << 20):  # to the end: gzip checks its length and CRC there
+        pass
+  except (tarfile.TarError, EOFError, OSError, zlib.error) as e:  # OSError: gzip.BadGzipFile, CRC
+    cut = isinstance(e, EOFError) or "unexpected end" in str(e)
+    what = ("truncated (it ends early)" if cut else "corrupt or truncated" if gz else
+            "not a gzip or tar archive (or it is corrupt)")
+    raise DataError(f"Could not read {path} ({size:,} bytes): {_why(e)}. The archive is {what}; "
+                    f"{_REDOWNLOAD}.") from e
   missing = [f for f in _CIFAR_TRAIN + _CIFAR_TEST if f not in read]
   if missing:
-    raise DataError(f"{path} lacks {missing}; is it the CIFAR-10 *python* version?")
-  return _cifar_assemble(read, f"CIFAR-10 python archive {path}")
+    raise DataError(f"{path} lacks {missing}: it is truncated, or not the CIFAR-10 *python* version "
+                    f"(cifar-10-python.tar.gz); {_REDOWNLOAD}.")
+  return _cifar_assemble(read, f"CIFAR-10 python archive {path}", lambda f: f"{f} in {path}", path.name,
+                         _REDOWNLOAD)
 
 
 _MNIST_IDX = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
@@ -331,34 +481,61 @@ def _find_idx(d: pathlib.Path) -> dict[str, pathlib.Path] | None:
     return None
   if len(found) < 4:
     missing = [_MNIST_IDX[k] for k in _MNIST_IDX if k not in found]
-    raise DataError(f"{d} holds only some MNIST idx files; missing {missing} (.gz or not).")
+    raise DataError(f"{d} holds only some MNIST idx files; missing {missing} (.gz or not). Download them "
+                    f"with rethink_jax.data.download('mnist', {str(d)!r}).")
   return found
 
 
-def _read_idx(path: pathlib.Path) -> np.ndarray:
-  """Reads one idx file (the format of LeCun's MNIST files), gzipped or not."""
+def _read_idx(path: pathlib.Path, ndim: int | None = None) -> np.ndarray:
+  """Reads one idx file (the format of LeCun's MNIST files), gzipped or not.
+
+  ``ndim``: the dimensions the file must have (3 for images, 1 for labels), or None for any.
+  """
+  _nonempty(path, _REDOWNLOAD)
   try:
     with open(path, "rb") as f:
       raw = f.read()
-    if raw[:2] == b"\x1f\x8b":
+  except OSError as e:
+    raise DataError(f"Could not read {path}: {e.strerror or e}.") from e
+  if raw[:2] == b"\x1f\x8b":
+    try:
       raw = gzip.decompress(raw)
-  except (OSError, EOFError, gzip.BadGzipFile) as e:
-    raise DataError(f"Could not read {path}: {type(e).__name__}: {e}. The file is corrupt or "
-                    "truncated; delete it and download it again.") from e
-  if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] != 0x08:
-    raise DataError(f"{path} is not an unsigned-byte idx file (bad magic number {raw[:4]!r}).")
+    except EOFError as e:
+      raise DataError(f"{path} is truncated: its gzip stream ends early ({_why(e)}); {_REDOWNLOAD}.") from e
+    except (OSError, zlib.error) as e:  # gzip.BadGzipFile, CRC check failed, invalid block
+      raise DataError(f"{path} is not a readable gzip file ({_why(e)}): it is corrupt; "
+                      f"{_REDOWNLOAD}.") from e
+  if len(raw) < 4:
+    raise DataError(f"{path} is truncated: {len(raw)} bytes, too short for an idx header; {_REDOWNLOAD}.")
+  if raw[:2] != b"\x00\x00" or raw[2] != 0x08 or (ndim is not None and raw[3] != ndim):
+    want = (f"00 00 08 {ndim:02x}" if ndim is not None else "00 00 08 <ndim>")
+    raise DataError(f"{path} is not an MNIST unsigned-byte idx file{'' if ndim is None else f' of {ndim}-D data'}: "
+                    f"its magic number is {raw[:4].hex(' ')}, expected {want}; {_REDOWNLOAD}.")
   ndim = raw[3]
+  if len(raw) < 4 + 4 * ndim:
+    raise DataError(f"{path} is truncated inside its header ({len(raw)} bytes); {_REDOWNLOAD}.")
   dims = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
   body = raw[4 + 4 * ndim:]
-  if len(body) != int(np.prod(dims)):
-    raise DataError(f"{path} is truncated: header says {dims} ({int(np.prod(dims))} bytes) but "
-                    f"{len(body)} bytes follow. Download it again.")
+  want = math.prod(dims)
+  if len(body) < want:
+    raise DataError(f"{path} is truncated: its header says {dims} ({want:,} bytes) but {len(body):,} bytes "
+                    f"follow; {_REDOWNLOAD}.")
+  if len(body) > want:
+    raise DataError(f"{path} is corrupt: its header says {dims} ({want:,} bytes) but {len(body):,} bytes "
+                    f"follow; {_REDOWNLOAD}.")
   return np.frombuffer(body, dtype=np.uint8).reshape(dims)
 
 
 def _mnist_from_idx(found: dict[str, pathlib.Path]) -> Dataset:
-  arrays = {k: _read_idx(p) for k, p in found.items()}
-  return _make("mnist", arrays, f"MNIST idx files in {found['x_train'].parent}")
+  arrays = {k: _read_idx(p, 3 if k.startswith("x") else 1) for k, p in found.items()}
+  for split in ("train", "test"):
+    x, y = f"x_{split}", f"y_{split}"
+    if arrays[x].shape[1:] != IMAGE_SHAPE["mnist"][:2]:
+      raise DataError(f"{found[x]} holds images of {arrays[x].shape[1:]}, not MNIST's 28x28; {_REDOWNLOAD}.")
+    if len(arrays[x]) != len(arrays[y]):
+      raise DataError(f"{found[x]} holds {len(arrays[x]):,} images but {found[y]} {len(arrays[y]):,} labels: "
+                      f"the files do not belong together; download them again.")
+  return _make("mnist", arrays, f"MNIST idx files in {found['x_train'].parent}", origin="MNIST idx files")
 
 
 # ----------------------------------------------------------------------------- tfds
@@ -379,30 +556,34 @@ def _load_tfds(name: str, data_dir) -> Dataset:
       import tensorflow  # noqa: F401
     except ImportError:
       raise DataError(
-          f"Could not read TFDS {name!r} with tfds.data_source ({type(first).__name__}: {first}). "
+          f"Could not read TFDS {name!r} with tfds.data_source ({_why(first)}). "
           f"Prepare it with `tfds build {name} --file_format=array_record` (no TensorFlow needed "
           "to read it), or `pip install rethink-jax[tfds]` to read TFRecord datasets.") from first
     try:
       splits = tfds.as_numpy(tfds.load(name, split=["train", "test"], batch_size=-1, **kwargs))
     except Exception as e:
       raise DataError(f"TFDS {name!r} is not prepared in {data_dir or 'the default TFDS dir'}: "
-                      f"{e}. Prepare it with `tfds build {name}`.") from e
+                      f"{_why(e)}. Prepare it with `tfds build {name}`.") from e
     arrays = {}
     for split, d in zip(("train", "test"), splits):
       arrays[f"x_{split}"], arrays[f"y_{split}"] = d["image"], d["label"]
-    return _make(name, arrays, f"tfds {name} (tf.data) in {data_dir or 'default TFDS dir'}")
+    return _make(name, arrays, f"tfds {name} (tf.data) in {data_dir or 'default TFDS dir'}", origin=f"tfds {name}")
   # Validated outside the try: bad labels or shapes are a DataError of their own, not a
   # reason to fall back to tf.data.
-  return _make(name, arrays, f"tfds {name} (data_source) in {data_dir or 'default TFDS dir'}")
+  return _make(name, arrays, f"tfds {name} (data_source) in {data_dir or 'default TFDS dir'}",
+               origin=f"tfds {name}")
 
 
 # ----------------------------------------------------------------------------- download
 
 def _md5(path: pathlib.Path) -> str:
   h = hashlib.md5()
-  with open(path, "rb") as f:
-    for block in iter(lambda: f.read(1 << 20), b""):
-      h.update(block)
+  try:
+    with open(path, "rb") as f:
+      for block in iter(lambda: f.read(1 << 20), b""):
+        h.update(block)
+  except OSError as e:
+    raise DataError(f"Could not read {path} to check its checksum: {e.strerror or e}.") from e
   return h.hexdigest()
 
 
@@ -413,7 +594,8 @@ def download(name: str, data_dir: str | os.PathLike, *, base_url: str | None = N
   Each file's MD5 is checked against the published checksum in :data:`REMOTE_FILES`.
   A file is written under a temporary name and renamed only when complete and verified,
   so an interrupted download never leaves a file that looks finished. Files already
-  present with the right checksum are not fetched again.
+  present with the right checksum are not fetched again; a present file with another
+  checksum (empty, truncated, corrupt) is fetched again and replaced.
 
   Args:
     name: ``"cifar10"`` (the python-version tarball, 163 MB) or ``"mnist"`` (four idx files).
@@ -426,47 +608,70 @@ def download(name: str, data_dir: str | os.PathLike, *, base_url: str | None = N
     ``data_dir`` as a path.
 
   Raises:
-    DataError: unknown name, no network, an HTTP error, or a checksum that differs.
+    DataError: unknown name, no network, an HTTP error, a download cut short, a checksum
+      that differs, or a directory that cannot be written.
   """
   if name not in REMOTE_FILES:
     raise DataError(f"Unknown dataset {name!r}; download() knows {tuple(REMOTE_FILES)}.")
   default_base, files = REMOTE_FILES[name]
   base = base_url or default_base
   out = pathlib.Path(data_dir).expanduser()
-  out.mkdir(parents=True, exist_ok=True)
+  try:
+    out.mkdir(parents=True, exist_ok=True)
+  except OSError as e:
+    raise DataError(f"Could not create the data directory {out}: {e.strerror or e}.") from e
   for filename, md5 in files:
     target = out / filename
     if target.is_file() and _md5(target) == md5:
       continue
     url = base.rstrip("/") + "/" + filename
-    fd, tmp = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=out)
+    try:
+      fd, tmp = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=out)
+    except OSError as e:
+      raise DataError(f"Could not write in {out}: {e.strerror or e}.") from e
     try:
       with os.fdopen(fd, "wb") as f:
-        _fetch(url, f, progress=progress, timeout=timeout)
+        _fetch(url, f, target, progress=progress, timeout=timeout)
       got = _md5(pathlib.Path(tmp))
       if got != md5:
-        raise DataError(f"Checksum mismatch for {url}: got MD5 {got}, expected {md5}. The file was "
-                        "not kept; the mirror may be corrupt or the download was altered.")
-      os.replace(tmp, target)
+        raise DataError(f"Checksum mismatch for {url} ({os.path.getsize(tmp):,} bytes): got MD5 {got}, expected "
+                        f"{md5}. The file was not kept; try again, and if it recurs the mirror is corrupt or the "
+                        "download was altered.")
+      try:
+        os.replace(tmp, target)
+      except OSError as e:
+        raise DataError(f"Could not write {target}: {e.strerror or e}.") from e
     finally:
       if os.path.exists(tmp):
         os.unlink(tmp)
   return out
 
 
-def _fetch(url: str, f, *, progress: bool, timeout: float) -> None:
+def _fetch(url: str, f, target: pathlib.Path, *, progress: bool, timeout: float) -> None:
+  """Streams ``url`` into the open file ``f`` (``target``'s temporary copy)."""
   from tqdm.auto import tqdm
 
   try:
     with urllib.request.urlopen(url, timeout=timeout) as r:
       total = int(r.headers.get("Content-Length") or 0) or None
+      got = 0
       with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1],
                 disable=not progress) as bar:
         for block in iter(lambda: r.read(1 << 20), b""):
-          f.write(block)
+          try:
+            f.write(block)
+          except OSError as e:  # a full disk is not a network problem
+            raise DataError(f"Could not write {target}: {e.strerror or e}. Nothing was kept.") from e
+          got += len(block)
           bar.update(len(block))
   except urllib.error.HTTPError as e:
     raise DataError(f"Downloading {url} failed with HTTP {e.code} {e.reason}.") from e
-  except (urllib.error.URLError, OSError) as e:
-    raise DataError(f"Could not reach {url} ({e}). Are you offline? Fetch the files by other "
+  except http.client.IncompleteRead as e:
+    raise DataError(f"The download of {url} was cut short ({e!r}); nothing was kept. Run download() "
+                    "again.") from e
+  except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
+    raise DataError(f"Could not reach {url} ({_why(e)}). Are you offline? Fetch the files by other "
                     "means and use load(..., source='files', data_dir=...).") from e
+  if total is not None and got != total:
+    raise DataError(f"The download of {url} was cut short: {got:,} of {total:,} bytes; nothing was kept. "
+                    "Run download() again.")

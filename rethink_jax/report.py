@@ -317,14 +317,25 @@ def figure2a(sweep_dir) -> pathlib.Path:
 
 def _data_label(dataset: str) -> str:
   """A run's data for titles, from its provenance: the dataset, its size (the embedded sample,
-  a first-N subset or full) and "JPEG-decoded" where the provenance says so."""
+  a first-N subset, full, or the number of training images a file held when the provenance
+  gives it and it is not the full set) and "JPEG-decoded" where the provenance says so.
+
+  Reads both provenance forms: the portable one of :mod:`rethink_jax.data` (``cifar10.npz
+  (CIFAR-10, 50,000 train + 10,000 test images; sha256 ...)``) and the older one with a path
+  (``npz file /some/dir/cifar10.npz``) that earlier records keep."""
+  import re
+
   parts = dataset.split(" | corrupted")[0].split(" | ")
   head = parts[0].lower()
   name = next((label for key, label in (("cifar", "CIFAR-10"), ("mnist", "MNIST"), ("imagenet", "ImageNet"))
                if key in head), parts[0])
   subset = [p for p in parts if p.startswith("first ") and p.endswith(" train")]
+  held = re.search(r", ([\d,]+) train \+ [\d,]+ test images; sha256 [0-9a-f:]+\)$", parts[0])
+  n_held = int(held.group(1).replace(",", "")) if held else None
+  full = {"CIFAR-10": 50_000, "MNIST": 60_000}.get(name)
   size = ("embedded sample" if "sample" in head else
-          f"first {int(subset[0].split()[1]):,} training images" if subset else "full")
+          f"first {int(subset[0].split()[1]):,} training images" if subset else
+          f"{n_held:,} training images" if n_held is not None and n_held != full else "full")
   return f"{name} {size}" + (", JPEG-decoded" if "jpeg" in head else "")
 
 

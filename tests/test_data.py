@@ -5,9 +5,12 @@ import hashlib
 import http.server
 import io
 import os
+import pathlib
 import pickle
 import re
 import struct
+import subprocess
+import sys
 import tarfile
 import threading
 
@@ -112,7 +115,8 @@ def test_cifar_python_version(tmp_path, as_tar):
   np.testing.assert_array_equal(ds.y_train, y["train"])
   np.testing.assert_array_equal(ds.x_test, x["test"])
   np.testing.assert_array_equal(ds.y_test, y["test"])
-  assert ("archive" if as_tar else "batches") in ds.provenance
+  assert ds.provenance.startswith("cifar-10-python.tar.gz (CIFAR-10, 15 train + 3 test images; sha256 " if as_tar
+                                  else "cifar-10-batches-py (CIFAR-10, 15 train + 3 test images; sha256 ")
 
 
 @pytest.mark.parametrize("gz", [True, False])
@@ -142,6 +146,13 @@ def test_shared_full_files(shared_data):
   assert abs(ds.x_train.mean() - 33.3184) < 1e-3
   c = data.load("cifar10", source="files", data_dir=shared_data("cifar10.npz").parent)
   assert c.x_train.shape == (50000, 32, 32, 3) and np.bincount(c.y_train).tolist() == [5000] * 10
+  # The fingerprint is the convention of ../shared/data/README.txt: sha256 of each array's raw bytes.
+  assert ds.provenance == ("mnist.npz (MNIST, 60,000 train + 10,000 test images; sha256 "
+                           "741c988805d008ac:1feba77c54802fa5:6d87418db22cc802:ddeff807876a9661)")
+  assert c.provenance == ("cifar10.npz (CIFAR-10, 50,000 train + 10,000 test images; sha256 "
+                          "5aaf8a2cf2e577ff:2b7cd2f244873176:b7018a062865e934:cec8a24a1e92aa2e)")
+  from rethink_jax.report import _data_label
+  assert _data_label(c.provenance + " | corrupted: random_labels") == "CIFAR-10 full"
 
 
 # --------------------------------------------------------------- bad input
@@ -169,7 +180,7 @@ def test_truncated_archives_and_files(tmp_path):
   write_cifar(tmp_path, as_tar=True)
   tar = tmp_path / "cifar-10-python.tar.gz"
   tar.write_bytes(tar.read_bytes()[: len(tar.read_bytes()) // 2])
-  with pytest.raises(DataError, match="corrupt or truncated"):
+  with pytest.raises(DataError, match="truncated"):
     data.load("cifar10", source="files", data_dir=tmp_path)
 
   d = tmp_path / "m"
@@ -214,6 +225,210 @@ def test_wrong_shapes_dtypes_and_labels(tmp_path):
   np.savez(tmp_path / "mnist.npz", x_train=base["x_train"])
   with pytest.raises(DataError, match="lacks the arrays"):
     data.load("mnist", source="files", data_dir=tmp_path)
+
+
+# --------------------------------------------------------------- empty, truncated and corrupt files
+# Each is one DataError naming the file and saying what is wrong and what to do; never a struct,
+# zipfile, pickle, gzip, zlib, EOF or numpy error.
+
+def _npz(d, name="mnist", **change):
+  """A real small .npz for ``name`` in ``d`` (``change``: arrays to replace; None drops one)."""
+  shape = (28, 28) if name == "mnist" else (32, 32, 3)
+  rng = np.random.default_rng(1)
+  a = {"x_train": rng.integers(0, 256, (20, *shape), dtype=np.uint8), "y_train": np.arange(20, dtype=np.uint8) % 10,
+       "x_test": rng.integers(0, 256, (5, *shape), dtype=np.uint8), "y_test": np.arange(5, dtype=np.uint8)}
+  a.update(change)
+  path = d / f"{name}.npz"
+  np.savez_compressed(path, **{k: v for k, v in a.items() if v is not None})
+  return path
+
+
+def _truncate(path, keep):
+  """Keeps the first ``keep`` bytes (negative: drops that many from the end; a float: that fraction)."""
+  raw = path.read_bytes()
+  n = int(len(raw) * keep) if isinstance(keep, float) else keep
+  path.write_bytes(raw[:n])
+  return path
+
+
+def _clobber(path, at, n):
+  raw = path.read_bytes()
+  path.write_bytes(raw[:at] + bytes(n) + raw[at + n:])
+  return path
+
+
+def _write(path, raw):
+  path.write_bytes(raw)
+  return path
+
+
+def _tar(d, skip=(), cut_member=None):
+  """The CIFAR-10 python archive (6 tiny batches); ``skip`` leaves batches out, ``cut_member`` cuts one."""
+  path = d / "cifar-10-python.tar.gz"
+  with tarfile.open(path, "w:gz") as tar:
+    for i, name in enumerate([f"data_batch_{k}" for k in range(1, 6)] + ["test_batch"]):
+      raw = _cifar_batch_bytes(3, seed=i)[0]
+      if name in skip:
+        continue
+      raw = raw[:50] if name == cut_member else raw
+      info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+      info.size = len(raw)
+      tar.addfile(info, io.BytesIO(raw))
+  return path
+
+
+def _batch(d, name):
+  write_cifar(d, as_tar=False)
+  return d / "cifar-10-batches-py" / name
+
+
+def _npy_as_npz(d):
+  np.save(d / "mnist.npy", np.zeros(3))
+  return (d / "mnist.npy").rename(d / "mnist.npz")
+
+
+_IDX = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte"}
+
+
+def _idx(d, key="x_train", gz=False):
+  write_mnist(d, gz=gz)
+  return d / (_IDX[key] + (".gz" if gz else ""))
+
+
+def _idx_count_mismatch(d):
+  write_mnist(d, gz=False)
+  _write(d / _IDX["y_train"], _idx_bytes(np.zeros(6, np.uint8)))
+  return d / _IDX["x_train"]  # names both: 7 images in one file, 6 labels in the other
+
+
+BROKEN = [  # (id, dataset, make(d) -> the broken file, what the message must say besides its path)
+    ("npz-empty", "mnist", lambda d: _truncate(_npz(d), 0), r"is empty \(0 bytes\).*fetch it again"),
+    ("npz-cut-in-header", "mnist", lambda d: _truncate(_npz(d), 10), "corrupt or truncated; delete it"),
+    ("npz-cut-in-half", "mnist", lambda d: _truncate(_npz(d), 0.5), "corrupt or truncated"),
+    ("npz-last-byte-cut", "cifar10", lambda d: _truncate(_npz(d, "cifar10"), -1), "corrupt or truncated"),
+    ("npz-not-a-zip", "mnist", lambda d: _write(d / "mnist.npz", b"hello world" * 10), r"is not an \.npz file"),
+    ("npz-bad-deflate", "mnist", lambda d: _clobber(_npz(d), 200, 60), "corrupt or truncated"),
+    ("npz-missing-array", "mnist", lambda d: _npz(d, y_test=None), r"lacks the arrays \['y_test'\]"),
+    ("npz-one-npy-array", "mnist", _npy_as_npz, "holds a single array, not an .npz"),
+    ("npz-object-array", "mnist", lambda d: _npz(d, y_test=np.array([1, None], object)), "Python objects"),
+    ("npz-image-shape", "cifar10", lambda d: _npz(d, "cifar10", x_test=np.zeros((5, 28, 28), np.uint8)),
+     r"x_test in .* has image shape \(28, 28, 1\) \(array shape \(5, 28, 28\)\), expected \[N, 32, 32, 3\]"),
+    ("npz-label-shape", "mnist", lambda d: _npz(d, y_train=np.zeros((20, 2), np.uint8)),
+     r"y_train in .* has shape \(20, 2\), expected \[N\] labels"),
+    ("npz-label-count", "mnist", lambda d: _npz(d, y_train=np.zeros(19, np.uint8)),
+     "holds 20 images but 19 labels in the train split"),
+    ("npz-no-test-images", "mnist", lambda d: _npz(d, x_test=np.zeros((0, 28, 28), np.uint8), y_test=np.zeros(0, int)),
+     "holds no test images"),
+    ("tar-empty", "cifar10", lambda d: _truncate(_tar(d), 0), r"is empty \(0 bytes\).*download it again"),
+    ("tar-cut-early", "cifar10", lambda d: _truncate(_tar(d), 100), r"truncated \(it ends early\); delete it"),
+    ("tar-cut-in-half", "cifar10", lambda d: _truncate(_tar(d), 0.5), r"truncated \(it ends early\)"),
+    ("tar-gzip-trailer-cut", "cifar10", lambda d: _truncate(_tar(d), -8), r"truncated \(it ends early\)"),
+    ("tar-bad-deflate", "cifar10", lambda d: _clobber(_tar(d), 100, 40), "corrupt or truncated; delete it"),
+    ("tar-not-an-archive", "cifar10", lambda d: _write(d / "cifar-10-python.tar.gz", b"x" * 1000),
+     "not a gzip or tar archive"),
+    ("tar-missing-batch", "cifar10", lambda d: _tar(d, skip=("test_batch",)),
+     r"lacks \['test_batch'\]: it is truncated, or not the CIFAR-10 \*python\* version"),
+    ("tar-member-cut", "cifar10", lambda d: _tar(d, cut_member="data_batch_2"),
+     r"batch data_batch_2 in .*\(50 bytes\): UnpicklingError: .* corrupt or truncated"),
+    ("batch-empty", "cifar10", lambda d: _truncate(_batch(d, "data_batch_1"), 0), r"is empty \(0 bytes\)"),
+    ("batch-cut", "cifar10", lambda d: _truncate(_batch(d, "test_batch"), 0.5), "corrupt or truncated; extract"),
+    ("batch-garbage", "cifar10", lambda d: _write(_batch(d, "data_batch_3"), b"garbage"), "Could not unpickle"),
+    ("batch-not-a-dict", "cifar10", lambda d: _write(_batch(d, "data_batch_4"), pickle.dumps([1, 2])),
+     "holds a list, not the dict of a CIFAR-10 python batch"),
+    ("batch-missing-keys", "cifar10", lambda d: _write(_batch(d, "data_batch_5"), pickle.dumps({b"labels": [1]})),
+     r"lacks the keys \['data'\] \(it has \['labels'\]\)"),
+    ("batch-data-shape", "cifar10",
+     lambda d: _write(_batch(d, "data_batch_2"), pickle.dumps({b"data": np.zeros((2, 3000), np.uint8),
+                                                                b"labels": [1, 2]})),
+     r"has data \(2, 3000\) uint8 .*expected \[N, 3072\] uint8"),
+    ("batch-label-count", "cifar10",
+     lambda d: _write(_batch(d, "data_batch_2"), pickle.dumps({b"data": np.zeros((2, 3072), np.uint8),
+                                                                b"labels": [1]})),
+     r"and labels \(1,\); expected \[N, 3072\] uint8 and N labels"),
+    ("idx-empty", "mnist", lambda d: _truncate(_idx(d), 0), r"is empty \(0 bytes\).*download it again"),
+    ("idx-cut-in-magic", "mnist", lambda d: _truncate(_idx(d), 2),
+     "is truncated: 2 bytes, too short for an idx header"),
+    ("idx-cut-in-header", "mnist", lambda d: _truncate(_idx(d), 6), r"is truncated inside its header \(6 bytes\)"),
+    ("idx-cut-in-body", "mnist", lambda d: _truncate(_idx(d), 0.5),
+     r"is truncated: its header says \(7, 28, 28\) \(5,488 bytes\) but 2,736 bytes follow; delete it and download"),
+    ("idx-last-byte-cut", "mnist", lambda d: _truncate(_idx(d, "y_train"), -1), "is truncated: its header says"),
+    ("idx-bytes-after-the-data", "mnist", lambda d: _write(_idx(d), _idx(d).read_bytes() + b"xx"),
+     r"is corrupt: its header says \(7, 28, 28\) \(5,488 bytes\) but 5,490 bytes follow"),
+    ("idx-wrong-magic", "mnist", lambda d: _write(_idx(d), b"\0\0\x09\x03" + _idx(d).read_bytes()[4:]),
+     "not an MNIST unsigned-byte idx file of 3-D data: its magic number is 00 00 09 03, expected 00 00 08 03"),
+    ("idx-labels-as-images", "mnist", lambda d: _write(_idx(d), _idx(d, "y_train").read_bytes()),
+     "its magic number is 00 00 08 01, expected 00 00 08 03"),
+    ("idx-image-size", "mnist", lambda d: _write(_idx(d), _idx_bytes(np.zeros((7, 27, 29), np.uint8))),
+     r"holds images of \(27, 29\), not MNIST's 28x28"),
+    ("idx-count-mismatch", "mnist", _idx_count_mismatch,
+     "holds 7 images but .*train-labels-idx1-ubyte 6 labels: the files do not belong together"),
+    ("idx.gz-empty", "mnist", lambda d: _truncate(_idx(d, gz=True), 0), r"is empty \(0 bytes\)"),
+    ("idx.gz-cut-in-header", "mnist", lambda d: _truncate(_idx(d, gz=True), 2),
+     "is truncated: its gzip stream ends early"),
+    ("idx.gz-cut-in-half", "mnist", lambda d: _truncate(_idx(d, gz=True), 0.5),
+     r"is truncated: its gzip stream ends early \(EOFError: .*\); delete it and download it again"),
+    ("idx.gz-trailer-cut", "mnist", lambda d: _truncate(_idx(d, "y_train", gz=True), -1),
+     "is truncated: its gzip stream ends early"),
+    ("idx.gz-bad-deflate", "mnist", lambda d: _clobber(_idx(d, gz=True), 12, 40), "is not a readable gzip file"),
+    ("idx.gz-bad-crc", "mnist", lambda d: _write(_idx(d, gz=True), _idx(d, gz=True).read_bytes()[:-8] + bytes(8)),
+     r"is not a readable gzip file \(BadGzipFile: CRC check failed"),
+]
+
+
+@pytest.mark.parametrize("name,make,what", [c[1:] for c in BROKEN], ids=[c[0] for c in BROKEN])
+def test_a_broken_file_is_one_data_error_naming_it(tmp_path, name, make, what):
+  path = make(tmp_path)
+  with pytest.raises(DataError, match=re.escape(str(path))) as e:
+    data.load(name, source="files", data_dir=tmp_path)
+  message = str(e.value)
+  assert type(e.value) is DataError and "\n" not in message, message
+  assert re.search(what, message), message
+
+
+def _good_file(kind, d):
+  """(dataset, the file) for one complete small file of each format."""
+  if kind == "npz":
+    return "mnist", _npz(d)
+  if kind == "tar.gz":
+    return "cifar10", _tar(d)
+  if kind == "batch":
+    return "cifar10", _batch(d, "data_batch_1")
+  return "mnist", _idx(d, gz=kind == "idx.gz")
+
+
+@pytest.mark.parametrize("kind", ["npz", "tar.gz", "batch", "idx", "idx.gz"])
+def test_a_file_cut_anywhere_is_one_data_error_naming_it(tmp_path, kind):
+  name, path = _good_file(kind, tmp_path)
+  raw = path.read_bytes()
+  assert data.load(name, source="files", data_dir=tmp_path)  # whole, it loads
+  for n in sorted({*np.linspace(0, len(raw) - 1, 60).astype(int).tolist(), 1, 2, 3, 4, len(raw) - 2}):
+    path.write_bytes(raw[:n])
+    with pytest.raises(DataError, match=re.escape(str(path))) as e:
+      data.load(name, source="files", data_dir=tmp_path)
+    assert type(e.value) is DataError and "\n" not in str(e.value), (n, str(e.value))
+
+
+def test_no_files_found_is_one_line(tmp_path):
+  for name in data.NAMES:
+    with pytest.raises(DataError) as e:
+      data.load(name, source="files", data_dir=tmp_path)
+    assert "\n" not in str(e.value) and str(tmp_path / f"{name}.npz") in str(e.value)
+
+
+def test_a_truncated_npz_on_the_command_line_is_one_line_exit_2_and_writes_nothing(tmp_path):
+  d = tmp_path / "data"
+  d.mkdir()
+  _truncate(_npz(d, "cifar10"), 0.5)
+  repo = pathlib.Path(__file__).resolve().parents[1]
+  out = subprocess.run([sys.executable, str(repo / "experiments" / "random_labels.py"), "--config.data.source=files",
+                        f"--config.data.data_dir={d}", "--workdir", str(tmp_path / "W")],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                       env=dict(os.environ, PYTHONPATH=str(repo)))
+  assert out.returncode == 2, out.stderr[-2000:]
+  lines = out.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith("error: ") and str(d / "cifar10.npz") in lines[0], out.stderr
+  assert "corrupt or truncated" in lines[0]
+  assert not (tmp_path / "W").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["data"]
 
 
 # --------------------------------------------------------------- download
@@ -262,6 +477,58 @@ def test_download_missing_file_and_offline(tmp_path):
     data.download("mnist", tmp_path / "out", base_url=url, progress=False, timeout=5)
   with pytest.raises(DataError, match="Unknown dataset"):
     data.download("imagenet", tmp_path)
+
+
+@contextlib.contextmanager
+def serve_handler(handler):
+  handler.log_message = lambda *a, **k: None
+  server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+  thread = threading.Thread(target=server.serve_forever, daemon=True)
+  thread.start()
+  try:
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+  finally:
+    server.shutdown()
+    server.server_close()
+
+
+class _CutShort(http.server.BaseHTTPRequestHandler):
+  """Promises 100,000 bytes and sends 10, then closes: a download cut short."""
+
+  def do_GET(self):  # noqa: N802
+    self.send_response(200)
+    self.send_header("Content-Length", "100000")
+    self.end_headers()
+    self.wfile.write(b"0123456789")
+
+
+def test_download_cut_short_keeps_nothing_and_says_so(tmp_path):
+  out = tmp_path / "out"
+  with serve_handler(_CutShort) as url:
+    with pytest.raises(DataError, match=r"was cut short: 10 of 100,000 bytes; nothing was kept\. Run download\(\) "
+                                        r"again\.") as e:
+      data.download("mnist", out, base_url=url, progress=False)
+  assert "\n" not in str(e.value) and not any(out.iterdir()), list(out.iterdir())
+
+
+def test_download_replaces_a_truncated_or_empty_file_and_refuses_a_file_as_directory(tmp_path, monkeypatch):
+  remote = tmp_path / "remote"
+  remote.mkdir()
+  arrays, _ = write_mnist(remote, gz=True)
+  files = tuple((f, hashlib.md5((remote / f).read_bytes()).hexdigest()) for f, _ in data.REMOTE_FILES["mnist"][1])
+  out = tmp_path / "out"
+  with serve(remote) as url:
+    monkeypatch.setitem(data.REMOTE_FILES, "mnist", (url, files))
+    data.download("mnist", out, progress=False)
+    _truncate(out / files[0][0], 0.5)
+    _truncate(out / files[1][0], 0)
+    with pytest.raises(DataError, match="gzip stream ends early"):
+      data.load("mnist", source="files", data_dir=out)
+    data.download("mnist", out, progress=False)  # the checksum check fetches both again
+  np.testing.assert_array_equal(data.load("mnist", source="files", data_dir=out).y_train, arrays["y_train"])
+  (tmp_path / "a_file").write_bytes(b"")
+  with pytest.raises(DataError, match=re.escape(f"Could not create the data directory {tmp_path / 'a_file'}")):
+    data.download("mnist", tmp_path / "a_file", progress=False)
 
 
 # --------------------------------------------------------------- tfds
@@ -344,3 +611,106 @@ def test_dataset_checks_num_classes_and_label_values_in_their_own_dtype():
   with pytest.raises(DataError, match="1-D integer"):
     data.Dataset(num_classes=2, **{**ok, "y_train": np.array([True, False])})
   assert data.Dataset(num_classes=np.int64(2), **ok).y_train.dtype == ok["y_train"].dtype
+
+
+# --------------------------------------------------------------- provenance: portable, with a content fingerprint
+
+def _sha16(a: np.ndarray) -> str:
+  return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()[:16]
+
+
+def test_provenance_has_no_path_and_a_fingerprint_of_the_arrays(tmp_path):
+  # the same arrays, saved under two directories, one compressed: the same provenance
+  a = {k: v for k, v in np.load(_npz(tmp_path, "cifar10")).items()}
+  one, two = tmp_path / "one", tmp_path / "somewhere" / "else"
+  one.mkdir()
+  two.mkdir(parents=True)
+  np.savez(one / "cifar10.npz", **a)
+  np.savez_compressed(two / "cifar10.npz", **{**a, "y_train": a["y_train"].astype(np.int64)})  # dtype: no matter
+  ds1, ds2 = (data.load("cifar10", source="files", data_dir=d) for d in (one, two))
+  fp = ":".join(_sha16(a[k]) for k in ("x_train", "y_train", "x_test", "y_test"))  # sha256 of each raw array
+  assert ds1.provenance == ds2.provenance == f"cifar10.npz (CIFAR-10, 20 train + 5 test images; sha256 {fp})"
+  assert "/" not in ds1.provenance and "\\" not in ds1.provenance and str(tmp_path) not in ds1.provenance
+  assert data.fingerprint(ds1) == fp
+  # one changed label changes the labels' part only; one changed pixel the images' part only
+  y = a["y_train"].copy()
+  y[3] = (y[3] + 1) % 10
+  np.savez(one / "cifar10.npz", **{**a, "y_train": y})
+  changed = data.fingerprint(data.load("cifar10", source="files", data_dir=one)).split(":")
+  assert changed[1] != fp.split(":")[1] and changed[::2] == fp.split(":")[::2] and changed[3] == fp.split(":")[3]
+  x = a["x_test"].copy()
+  x[0, 0, 0, 0] ^= 1
+  np.savez(one / "cifar10.npz", **{**a, "x_test": x})
+  changed = data.fingerprint(data.load("cifar10", source="files", data_dir=one)).split(":")
+  assert changed[2] != fp.split(":")[2] and changed[:2] == fp.split(":")[:2]
+
+
+def test_the_fingerprint_is_the_same_whichever_format_the_data_came_from(tmp_path):
+  for sub, as_tar in (("tar", True), ("batches", False)):
+    (tmp_path / sub).mkdir()
+    x, y = write_cifar(tmp_path / sub, as_tar)
+  (tmp_path / "npz").mkdir()
+  np.savez(tmp_path / "npz" / "cifar10.npz", x_train=x["train"], y_train=y["train"], x_test=x["test"],
+           y_test=y["test"])
+  got = {sub: data.load("cifar10", source="files", data_dir=tmp_path / sub).provenance
+         for sub in ("tar", "batches", "npz")}
+  tail = (f" (CIFAR-10, 15 train + 3 test images; sha256 {_sha16(x['train'])}:"
+          f"{_sha16(y['train'].astype(np.uint8))}:{_sha16(x['test'])}:{_sha16(y['test'].astype(np.uint8))})")
+  assert got == {"tar": "cifar-10-python.tar.gz" + tail, "batches": "cifar-10-batches-py" + tail,
+                 "npz": "cifar10.npz" + tail}
+
+  raw, gz, npz = tmp_path / "raw", tmp_path / "gz", tmp_path / "mnist_npz"
+  for d in (raw, gz, npz):
+    d.mkdir()
+  arrays, names = write_mnist(raw, gz=False)
+  for k, stem in names.items():
+    (gz / f"{stem}.gz").write_bytes(gzip.compress((raw / stem).read_bytes()))
+  np.savez(npz / "mnist.npz", **arrays)
+  got = [data.load("mnist", source="files", data_dir=d).provenance for d in (raw, gz, npz)]
+  tail = (" (MNIST, 7 train + 4 test images; sha256 "
+          + ":".join(_sha16(arrays[k]) for k in ("x_train", "y_train", "x_test", "y_test")) + ")")
+  assert got == ["MNIST idx files" + tail, "MNIST idx files" + tail, "mnist.npz" + tail]
+
+
+def test_tfds_provenance_names_no_directory(monkeypatch):
+  import types
+
+  def data_source(name, split, **kwargs):
+    return [{"image": np.full((28, 28, 1), i, np.uint8), "label": np.int64(i)} for i in range(3)]
+  monkeypatch.setitem(sys.modules, "tensorflow_datasets", types.SimpleNamespace(data_source=data_source))
+  ds = data.load("mnist", source="tfds", data_dir="/some/where/tensorflow_datasets")
+  assert ds.provenance == f"tfds mnist (MNIST, 3 train + 3 test images; sha256 {data.fingerprint(ds)})"
+
+
+def test_the_sample_keeps_its_provenance():
+  assert data.load("cifar10").provenance == "rethink_jax embedded cifar10 sample (lossless)"
+  assert data.load("mnist").provenance == "rethink_jax embedded mnist sample (lossless)"
+
+
+def test_the_reports_data_label_reads_old_and_new_provenance(tmp_path):
+  from rethink_jax.report import _data_label
+
+  fp = "5aaf8a2cf2e577ff:2b7cd2f244873176:b7018a062865e934:cec8a24a1e92aa2e"
+  new = f"cifar10.npz (CIFAR-10, 50,000 train + 10,000 test images; sha256 {fp})"
+  labels = {  # the older form, with a path, is what results/ keeps
+      "npz file /work/shared/data/cifar10.npz | corrupted: random_labels": "CIFAR-10 full",
+      "npz file /work/shared/data/cifar10.npz": "CIFAR-10 full",
+      "npz file /work/shared/data/mnist.npz": "MNIST full",
+      "npz file /work/shared/data/cifar10.npz | first 2000 train | first 1000 test | corrupted: gaussian":
+          "CIFAR-10 first 2,000 training images",
+      "rethink_jax embedded cifar10 sample (lossless) | first 500 train | first 250 test | corrupted: true_labels":
+          "CIFAR-10 embedded sample",
+      "rethink_jax embedded cifar10 sample (lossless)": "CIFAR-10 embedded sample",
+      "CIFAR-10 python archive /data/cifar-10-python.tar.gz": "CIFAR-10 full",
+      "MNIST idx files in /data/mnist": "MNIST full",
+      new: "CIFAR-10 full",
+      new + " | corrupted: partial_labels p=0.2": "CIFAR-10 full",
+      new + " | first 5000 train | first 1000 test | corrupted: random_labels": "CIFAR-10 first 5,000 training images",
+      f"cifar-10-batches-py (CIFAR-10, 50,000 train + 10,000 test images; sha256 {fp})": "CIFAR-10 full",
+      f"MNIST idx files (MNIST, 60,000 train + 10,000 test images; sha256 {fp})": "MNIST full",
+      f"tfds mnist (MNIST, 60,000 train + 10,000 test images; sha256 {fp})": "MNIST full",
+      f"cifar10.npz (CIFAR-10, 4,656 train + 164 test images; sha256 {fp})": "CIFAR-10 4,656 training images",
+  }
+  assert {k: _data_label(k) for k in labels} == labels
+  write_mnist(tmp_path, gz=True)
+  assert _data_label(data.load("mnist", source="files", data_dir=tmp_path).provenance) == "MNIST 7 training images"
