@@ -92,7 +92,7 @@ def resolve_config_path(value: str) -> str:
   if documented and os.path.isfile(own):
     return own + sep + preset
   available = sorted(f[:-3] for f in os.listdir(config_dir()) if f.endswith(".py") and not f.startswith("_")
-                     and f not in ("common.py", "validate.py", "keys.py"))
+                     and f not in ("common.py", "validate.py", "schema.py"))
   _exit(f"config file {path} not found; pass a path, or one of the package's configs by name: "
         f"{', '.join(available)} (e.g. --config {available[0]}:cpu).")
 
@@ -140,7 +140,7 @@ def print_help(argv: list[str]) -> None:
 
   from absl import flags
 
-  from rethink_jax.configs import keys
+  from rethink_jax.configs import schema
 
   path, _, preset = _config_arg(argv).partition(":")
   module = _load_config_module(path)
@@ -163,7 +163,7 @@ def print_help(argv: list[str]) -> None:
   width = max(len(k) for k, _ in entries) + 2
   for key, value in entries:
     text = repr(value) if isinstance(value, str) else str(value)
-    meaning = keys.describe(key)
+    meaning = schema.describe(key)
     lines.append(f"  {key:<{width}}{text}" + (f"  -- {meaning}" if meaning else ""))
   lines += ["", "Flags:"]
   main_flags = flags.FLAGS.get_key_flags_for_module(sys.argv[0]) + \

@@ -284,13 +284,13 @@ def corruption_record(config, key: jax.Array) -> dict:
   :class:`rethink_jax.corruptions.CorruptionRecord` (labels are corrupted by example index
   inside the train step, so the changed fraction is not counted: ``fraction_changed`` is None)."""
   kind = config.corruption.kind
-  p = {"true_labels": None, "random_labels": None}.get(kind, float(config.corruption.get("p", 0.0)))
+  p = {"true_labels": None, "random_labels": None}.get(kind, float(config.corruption.p))
   return {"kind": kind, "p": p, "key_data": [int(v) for v in np.ravel(jax.random.key_data(key))],
           "fraction_changed": None, "splits": [] if kind == "true_labels" else ["train"]}
 
 
 def _corrupt_fn(config, key):
-  kind, p = config.corruption.kind, config.corruption.get("p", 0.0)
+  kind, p = config.corruption.kind, config.corruption.p
   if kind == "true_labels":
     return lambda batch, num_classes: batch["label"]
   p = 1.0 if kind == "random_labels" else p

@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rethink_jax import checkpoint, locking, monitoring, records, segments
+from rethink_jax.configs import schema
 
 __all__ = ["Program", "Run", "StepSums", "add_step", "run", "begin", "owned", "already_finished",
            "NonFiniteLossError"]
@@ -106,7 +107,7 @@ def begin(config, workdir, engine: str) -> tuple[pathlib.Path, dict | None]:
   from rethink_jax.configs import validate
 
   validate.check(config, engine)
-  if not (workdir or config.get("workdir", "")):
+  if not (workdir or config.workdir):
     raise validate.ConfigError("No run directory: pass workdir or set config.workdir.")
   workdir = pathlib.Path(workdir or config.workdir).expanduser()
   return workdir, already_finished(workdir, config)
@@ -156,11 +157,11 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
   spe, batch = program.steps_per_epoch, program.batch_size
   total = records.total_steps(c, spe)
   log_every, eval_every, ckpt_every = c.log_every_steps, c.eval_every_steps, c.checkpoint_every_steps
-  fit_threshold = c.get("fit_threshold", 1.0)
-  stop_at_fit = c.get("stop_at_fit", False)
+  fit_threshold = schema.setting(c, "fit_threshold")
+  stop_at_fit = schema.setting(c, "stop_at_fit")
   identity = records.identity_hash(*[r.config for r in runs])
 
-  if c.get("track_examples", False) and any(r.examples is None for r in runs):
+  if schema.setting(c, "track_examples") and any(r.examples is None for r in runs):
     raise ValueError(f"config.track_examples is set but the {program.engine} engine gave no per-example record.")
   ckpt = checkpoint.Checkpoints(checkpoint_dir, identity, keep=c.keep_checkpoints)
   sums = program.zero_sums()
@@ -173,7 +174,7 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
 
   label = label or (runs[0].workdir.name if k == 1 else f"{k} vmapped runs")
   progress = monitoring.Progress(label=label, total=total, initial=step, stop_at_fit=stop_at_fit,
-                                 enabled=c.get("progress", True), is_main=is_main)
+                                 enabled=c.progress, is_main=is_main)
   if restored is not None:
     where = runs[0].workdir if k == 1 else ckpt.directory
     progress.message(f"Resuming from step {step} of {where}")
@@ -241,7 +242,7 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
 
   try:  # writers and the checkpoint manager are closed however the loop ends
     if restored is None:
-      log(0, None, 0, with_eval=c.get("eval_at_start", True))
+      log(0, None, 0, with_eval=c.eval_at_start)
     while step < total and any(meta["active"]):
       nxt = min([total] + [(step // b + 1) * b for b in (log_every, eval_every, ckpt_every)])
       t0 = time.perf_counter()
@@ -357,7 +358,7 @@ def _flush(examples: list) -> None:
 
 def _views(r: Run, identity: str) -> list:
   out = [monitoring.TensorBoard(r.workdir / records.TENSORBOARD)]
-  wandb = r.config.get("wandb", None)
-  if wandb is not None and wandb.get("project", ""):
-    out.append(monitoring.Wandb(wandb.project, r.workdir, r.config.to_dict(), identity, entity=wandb.get("entity", "")))
+  wandb = r.config.wandb
+  if wandb.project:
+    out.append(monitoring.Wandb(wandb.project, r.workdir, r.config.to_dict(), identity, entity=wandb.entity))
   return out

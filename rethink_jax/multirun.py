@@ -232,7 +232,7 @@ def train_many(configs: Sequence[ml_collections.ConfigDict], workdirs: Sequence[
     n_params = models.count_params(built[0][1].params)
     state = train.replicate(mesh, _stack([s for _, s in built]))
     del built
-    track = c0.get("track_examples", False)
+    track = c0.track_examples
     program = _VmappedProgram(c0, mesh, graphdef, ds, np.stack([d.y_train for d, _ in corrupted]),
                               np.stack([d.y_test for d, _ in corrupted]), keys, k_runs,
                               clean_labels=ds.y_train if track else None)

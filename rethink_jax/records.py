@@ -40,6 +40,8 @@ import subprocess
 import tempfile
 from typing import Any, Callable, Iterable, Sequence
 
+from rethink_jax.configs import schema
+
 __all__ = ["RunDirError", "RecordError", "ConfigMismatchError", "CONFIG", "METRICS", "SUMMARY", "CHECKPOINTS",
            "TENSORBOARD", "SWEEP", "SEGMENTS", "EXAMPLES", "COMPACT_SERIES", "HOW_KEYS", "NEUTRAL_DEFAULTS", "TIMING_KEYS",
            "SUMMARY_FIELDS", "ARTIFACTS",
@@ -55,15 +57,11 @@ CONFIG, METRICS, SUMMARY, CHECKPOINTS, TENSORBOARD = (
 SWEEP = "sweep.json"
 SEGMENTS = "segments.json"  # the processes that trained a run (rethink_jax.segments)
 
-# Config entries that do not change what a run computes (dotted for nested entries).
-HOW_KEYS = ("num_epochs", "eval_every_steps", "log_every_steps", "checkpoint_every_steps", "stop_at_fit",
-            "eval_at_start", "progress", "workdir", "keep_checkpoints", "conv_impl", "wandb", "data.num_threads",
-            "track_examples")
-
-# Entries added after runs were recorded without them. At these values a run computes what
-# it computed before the entry existed, so they are left out of the identity: older run
-# directories keep their hashes and resume.
-NEUTRAL_DEFAULTS = {"corruption.variant": "", "corruption.labels_file": "", "corruption.corrupt_test": False}
+# Config entries that do not change what a run computes, and entries left out of the identity at
+# their neutral default (added after runs were recorded without them): declared with each key
+# in rethink_jax.configs.schema. "wandb" is the whole W&B subtree, as older records have it.
+HOW_KEYS = schema.HOW_KEYS + ("wandb",)
+NEUTRAL_DEFAULTS = schema.NEUTRAL_DEFAULTS
 
 # Row and summary entries that are measurements of time, not results.
 TIMING_KEYS = ("train_seconds", "images_per_second")
@@ -473,7 +471,7 @@ def finished_summary(workdir, config) -> dict | None:
   summary = read_json(workdir / SUMMARY)
   if summary["step"] >= total_steps(config, saved["steps_per_epoch"]):
     return summary
-  if config.get("stop_at_fit", False) and summary.get("time_to_fit") is not None:
+  if schema.setting(config, "stop_at_fit") and summary.get("time_to_fit") is not None:
     return summary
   return None
 

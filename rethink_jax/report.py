@@ -198,7 +198,8 @@ def figure1bc(sweep_dir) -> list[pathlib.Path]:
   by_seed: dict = {}
   for r in runs.values():
     if r["summary"]:
-      by_seed.setdefault(r["meta"].get("seed", 0), {})[r["meta"]["p"]] = r["summary"]
+      seed = r["meta"]["seed"] if "seed" in r["meta"] else r["config"].get("seed")  # older sweeps: the config's
+      by_seed.setdefault(seed, {})[r["meta"]["p"]] = r["summary"]
   levels = sorted({p for per_p in by_seed.values() for p in per_p})
   fit_steps = lambda s: s["time_to_fit"]["step"] if s and s["time_to_fit"] else None
   rel, err, steps, train_acc = {}, {}, {}, {}

@@ -34,7 +34,7 @@ from flax import nnx, struct
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from rethink_jax import augment, checkpoint, corruptions, data as data_lib, loop, models, preprocess, records
-from rethink_jax.configs import validate
+from rethink_jax.configs import schema, validate
 
 __all__ = ["TrainState", "STREAMS", "stream_keys", "make_mesh", "lr_schedule", "create_train_state",
            "make_train_step", "DataStepper", "StepSums", "make_eval_fn", "train_and_evaluate", "NonFiniteLossError",
@@ -91,7 +91,7 @@ def build_model(config: ml_collections.ConfigDict, key: jax.Array, input_shape, 
   """The network ``config.model`` (Table 1's, or Inception V3), initialised from ``key``."""
   return models.create(config.model, num_classes=num_classes, rngs=nnx.Rngs(params=key),
                        input_shape=input_shape, dropout=config.dropout,
-                       dtype=_compute_dtype(config.compute_dtype), conv_impl=config.get("conv_impl", "xla"))
+                       dtype=_compute_dtype(config.compute_dtype), conv_impl=config.conv_impl)
 
 
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
@@ -183,17 +183,17 @@ def make_input_fn(config) -> Callable[..., jax.Array]:
   (Table 1 and the Appendix); without a key (evaluation), the centre crop.
   """
   crop = config.data.crop
-  aug = config.get("augment", None)
+  aug = config.augment
 
   def input_fn(images, key=None):
     x = preprocess.to_unit(images)
-    if key is not None and aug is not None and aug.random_crop:
+    if key is not None and aug.random_crop:
       x = augment.random_crop(jax.random.fold_in(key, 0), x, crop)
     else:
       x = preprocess.center_crop(x, crop)
-    if key is not None and aug is not None and aug.flip:
+    if key is not None and aug.flip:
       x = augment.random_flip(jax.random.fold_in(key, 1), x)
-    if key is not None and aug is not None and aug.rotate_degrees:
+    if key is not None and aug.rotate_degrees:
       x = augment.random_rotation(jax.random.fold_in(key, 2), x, aug.rotate_degrees)
     return preprocess.per_image_standardization(x)
   return input_fn
@@ -340,7 +340,7 @@ def load_dataset(config) -> data_lib.Dataset:
   (the first ones, in canonical order: a fixed subset for quick runs)."""
   ds = data_lib.load(config.data.name, source=config.data.source, data_dir=config.data.data_dir or None)
   validate.check_data(config, len(ds.y_train), len(ds.y_test), ds.x_train.shape[1:])
-  n_train, n_test = config.data.get("max_train", 0), config.data.get("max_test", 0)
+  n_train, n_test = config.data.max_train, config.data.max_test
   if n_train or n_test:
     ds = dataclasses.replace(
         ds, x_train=ds.x_train[:n_train or None], y_train=ds.y_train[:n_train or None],
@@ -356,9 +356,8 @@ def corrupt(config, ds: data_lib.Dataset, key: jax.Array) -> tuple[data_lib.Data
   p = c.p if c.kind in corruptions.P_KINDS else None
   human = c.kind == "cifar10n"
   try:
-    return corruptions.apply(key, ds, c.kind, p=p, variant=c.get("variant", "") if human else None,
-                             labels_file=c.get("labels_file", "") if human else None,
-                             corrupt_test=c.get("corrupt_test", False))
+    return corruptions.apply(key, ds, c.kind, p=p, variant=c.variant if human else None,
+                             labels_file=c.labels_file if human else None, corrupt_test=c.corrupt_test)
   except (ValueError, FileNotFoundError) as e:  # the data or label file does not fit the config
     raise validate.ConfigError(f"config.corruption ({c.kind}): {e}") from None
 
@@ -436,7 +435,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = 
     test_data = DeviceData(put_replicated(mesh, ds.x_test), put_replicated(mesh, ds.y_test))
     stepper = DataStepper(make_train_step(graphdef, config, keys["dropout"]), config, mesh, keys["shuffle"], n_train,
                           augment_stream=keys["augment"])
-    track = config.get("track_examples", False)
+    track = config.track_examples
     program = _SingleProgram(config, mesh, stepper, make_eval_fn(graphdef, config, mesh, config.eval_batch_size),
                              train_data, test_data, put_replicated(mesh, clean_y_train) if track else None)
     run = loop.Run(workdir=workdir, config=config, corruption=corruption.to_dict(), dataset=ds.provenance,
@@ -454,12 +453,12 @@ def restore_state(workdir, config=None, step: int | None = None) -> TrainState:
   """
   workdir = pathlib.Path(workdir)
   saved = records.read_json(workdir / records.CONFIG)
-  if config is None:
-    config = ml_collections.ConfigDict(saved["config"])
+  if config is None:  # a record from before a key existed holds the key's declared default
+    config = schema.complete(saved["config"])
   _, state = create_train_state(config, stream_keys(config.seed)["init"], tuple(saved["input_shape"]),
                                 saved["num_classes"])
   ckpt = checkpoint.Checkpoints(workdir / records.CHECKPOINTS, records.identity_hash(config),
-                                keep=config.get("keep_checkpoints", 2))
+                                keep=config.keep_checkpoints)
   try:
     return ckpt.restore_state(state, step)
   finally:

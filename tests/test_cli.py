@@ -9,7 +9,7 @@ import sys
 import pytest
 from helpers import cli_batch
 
-from rethink_jax.configs import keys
+from rethink_jax.configs import schema
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SCRIPTS = sorted(p.stem for p in (REPO / "experiments").glob("*.py"))
@@ -54,7 +54,7 @@ def test_help_lists_presets_every_config_key_and_an_example(helps, script):
              and not line.strip().startswith("python ")]
   assert "data.source" in entries and "data.data_dir" in entries  # one schema: data.* everywhere
   for key in entries:  # every key has its meaning
-    assert keys.describe(key), f"{script}: config key {key} has no meaning in rethink_jax/configs/keys.py"
+    assert schema.describe(key), f"{script}: config key {key} has no meaning in rethink_jax/configs/schema.py"
   assert "  --dry_run:" in text and "  --workdir:" in text
   example = text.split("Example:\n")[1].strip()
   assert example.startswith(f"python experiments/{script}.py") and "  " not in example

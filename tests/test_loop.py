@@ -59,10 +59,15 @@ def test_label_noise_entries_are_checked_before_anything_is_written(tmp_path):
     assert "\n" not in str(info.value)
   assert not (tmp_path / "run").exists()
   # ConfigDict refuses these types itself; a plain dict config reaches the check
+  full = common.base_config().to_dict()
   with pytest.raises(validate.ConfigError, match="config.track_examples = 1: must be True or False"):
-    validate.check({"track_examples": 1})
+    validate.check({**full, "track_examples": 1})
   with pytest.raises(validate.ConfigError, match="config.corruption.corrupt_test = 'yes': must be True or False"):
-    validate.check({"corruption": {"corrupt_test": "yes"}})
+    validate.check({**full, "corruption": {**full["corruption"], "corrupt_test": "yes"}})
+  # every key of the schema must be there: a hand-built config missing one is named
+  del full["optim"]["momentum"]
+  with pytest.raises(validate.ConfigError, match=r"config.optim.momentum is missing: build configs from"):
+    validate.check(full)
 
 
 def test_new_entries_at_their_neutral_defaults_keep_older_identities():

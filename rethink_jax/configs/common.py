@@ -19,6 +19,7 @@ from typing import Any
 import ml_collections
 
 from rethink_jax import records
+from rethink_jax.configs import schema
 
 PAPER_LR = {"inception_small": 0.1, "inception_small_nobn": 0.1, "alexnet_small": 0.01,
             "mlp_1x512": 0.01, "mlp_3x512": 0.01}
@@ -26,53 +27,9 @@ PAPER_WEIGHT_DECAY = 5e-4
 
 
 def base_config() -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
-  c.seed = 0
-  c.model = "mlp_1x512"
-  c.dropout = 0.0
-  c.compute_dtype = "float32"   # or "bfloat16" on GPU/TPU: bf16 matmuls, f32 params and loss
-
-  c.data = ml_collections.ConfigDict()
-  c.data.name = "cifar10"
-  c.data.source = "sample"      # "sample" | "files" | "tfds"
-  c.data.data_dir = ""          # for "files"/"tfds"; empty: $RETHINK_JAX_DATA or TFDS default
-  c.data.crop = 28              # the paper's centre crop
-  c.data.max_train = 0          # > 0: use only the first max_train training examples
-  c.data.max_test = 0           # > 0: evaluate on the first max_test test examples
-
-  c.corruption = ml_collections.ConfigDict()
-  c.corruption.kind = "true_labels"
-  c.corruption.p = 0.0          # used by "partial_labels" and "asymmetric_labels" only
-  c.corruption.variant = ""     # "cifar10n": aggregate | random1 | random2 | random3 | worst
-  c.corruption.labels_file = ""  # "cifar10n": path of CIFAR-10_human.pt (github.com/UCSC-REAL/cifar-10-100n)
-  c.corruption.corrupt_test = False  # label kinds: corrupt the test labels too (the paper keeps them clean)
-
-  c.augment = ml_collections.ConfigDict()
-  c.augment.random_crop = False  # Table 1 "random crop": a random 28x28 crop instead of the centre one
-  c.augment.flip = False         # Appendix: random horizontal flips
-  c.augment.rotate_degrees = 0.0  # Appendix: random rotations up to this angle (paper: 25)
-
-  c.optim = ml_collections.ConfigDict()
-  c.optim.lr = 0.01
-  c.optim.momentum = 0.9
-  c.optim.lr_decay = 0.95
-  c.optim.decay_examples = 50_000
-  c.optim.weight_decay = 0.0
-
-  c.batch_size = 128
-  c.eval_batch_size = 500
-  c.num_epochs = 100.0
-  c.log_every_steps = 50
-  c.eval_every_steps = 100
-  c.checkpoint_every_steps = 500
-  c.keep_checkpoints = 2
-  c.fit_threshold = 1.0         # time to fit: first evaluation with train accuracy >= this
-  c.stop_at_fit = False
-  c.track_examples = False      # per-example records of every train-set evaluation (examples.npz)
-  c.progress = True             # a bar at a terminal, one line per evaluation elsewhere
-  c.workdir = ""                # empty: runs/<experiment>/<model>-<corruption>-<source>-seed<seed>-<hash>
-  c.wandb = ml_collections.ConfigDict({"project": "", "entity": ""})  # project set: log to W&B
-  return c
+  """Every key of a training run at its default (:data:`rethink_jax.configs.schema.RUN`,
+  where each key's default, allowed values and meaning are declared)."""
+  return schema.config_from(schema.RUN)
 
 
 def override(c: ml_collections.ConfigDict, **changes) -> ml_collections.ConfigDict:

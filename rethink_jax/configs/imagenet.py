@@ -26,6 +26,8 @@ without it, training images get the evaluation's central crop.
 
 import ml_collections
 
+from rethink_jax.configs import schema
+
 ROWS = {"all": (True, 0.2, True), "aug": (True, 0.0, False), "wd": (False, 0.0, True), "none": (False, 0.0, False),
         "random_labels": (False, 0.0, False), "tiny": (False, 0.0, False)}
 PRESETS = tuple(ROWS)
@@ -37,33 +39,16 @@ def get_config(preset: str = "none") -> ml_collections.ConfigDict:
   if preset not in ROWS:
     raise ValueError(f"Unknown preset {preset!r}; choose one of {tuple(ROWS)}.")
   augment, dropout, weight_decay = ROWS[preset]
-  c = ml_collections.ConfigDict()
+  c = schema.config_from(schema.IMAGENET)
   c.row = preset
-  c.seed = 0
-  c.model = "inception_v3"
   c.dropout = dropout
-  c.compute_dtype = "float32"    # "bfloat16" on GPU/TPU
-  c.data = ml_collections.ConfigDict({"name": "imagenet2012", "source": "tfds", "data_dir": "", "image_size": 299,
-                                      "num_threads": 16})
-  c.augment = ml_collections.ConfigDict({"inception_crop": augment})
-  c.corruption = ml_collections.ConfigDict({"kind": "random_labels" if preset == "random_labels" else "true_labels",
-                                            "p": 0.0})
-  c.optim = ml_collections.ConfigDict({"lr": 0.1, "momentum": 0.9, "lr_decay": 0.95,
-                                       "decay_examples": IMAGENET_TRAIN_SIZE,
-                                       "weight_decay": WEIGHT_DECAY if weight_decay else 0.0})
-  c.batch_size = 256
-  c.eval_batch_size = 500
-  c.num_epochs = 100.0
-  c.eval_train_examples = 50_000  # train top-1 on a fixed random subset of the (corrupted) train set
-  c.eval_test_examples = 0        # 0: the whole validation set
+  c.augment.inception_crop = augment
+  c.corruption.kind = "random_labels" if preset == "random_labels" else "true_labels"
+  c.optim.weight_decay = WEIGHT_DECAY if weight_decay else 0.0
   c.eval_at_start = False
   c.log_every_steps = 100
   c.eval_every_steps = 5004       # one epoch at batch 256
   c.checkpoint_every_steps = 2000
-  c.keep_checkpoints = 2
-  c.progress = True
-  c.workdir = ""
-  c.wandb = ml_collections.ConfigDict({"project": "", "entity": ""})
   if preset == "tiny":
     c.data.image_size = 75        # the smallest input Inception V3 accepts
     c.data.num_threads = 4

@@ -12,7 +12,9 @@ import difflib
 import math
 from typing import Any
 
-__all__ = ["ConfigError", "check", "check_batch", "check_data", "check_entries", "ENGINES"]
+from rethink_jax.configs import schema
+
+__all__ = ["ConfigError", "check", "check_value", "check_batch", "check_data", "check_entries", "ENGINES"]
 
 ENGINES = ("single", "vmapped", "imagenet")
 
@@ -46,69 +48,72 @@ def _fail(key: str, value: Any, allowed: str) -> None:
   raise ConfigError(f"config.{key} = {value!r}: must be {allowed}.")
 
 
-POSITIVE_INTS = ("batch_size", "eval_batch_size", "log_every_steps", "eval_every_steps", "checkpoint_every_steps",
-                 "keep_checkpoints", "data.crop", "data.image_size", "data.num_threads", "eval_train_examples")
-NON_NEGATIVE_INTS = ("seed", "data.max_train", "data.max_test", "eval_test_examples")
-POSITIVE_NUMBERS = ("num_epochs", "optim.lr", "optim.decay_examples")
-# key: (low, high, low inclusive, high inclusive)
-RANGES = {"optim.momentum": (0.0, 1.0, True, False), "optim.lr_decay": (0.0, 1.0, False, True),
-          "optim.weight_decay": (0.0, math.inf, True, False), "dropout": (0.0, 1.0, True, False),
-          "fit_threshold": (0.0, 1.0, False, True), "corruption.p": (0.0, 1.0, True, True)}
-
-
-def _choices(engine: str) -> dict[str, tuple]:
+def _registry(name: str, engine: str) -> tuple:
+  """The names a ``"@name"`` rule of :mod:`~rethink_jax.configs.schema` allows, from the module
+  each list lives in."""
   from rethink_jax import corruptions, data, models
 
-  if engine == "imagenet":
-    return {"model": models.NAMES + models.IMAGENET_NAMES, "data.source": ("tfds", "jpeg"),
-            "corruption.kind": ("true_labels", "random_labels", "partial_labels"),
-            "compute_dtype": ("float32", "bfloat16"), "conv_impl": ("xla", "im2col")}
-  kinds = corruptions.LABEL_KINDS if engine == "vmapped" else corruptions.KINDS
-  return {"model": models.NAMES, "data.name": data.NAMES, "data.source": data.SOURCES, "corruption.kind": kinds,
-          "compute_dtype": ("float32", "bfloat16"), "conv_impl": ("xla", "im2col")}
+  return {"models": models.NAMES, "imagenet_models": models.NAMES + models.IMAGENET_NAMES,
+          "datasets": data.NAMES, "sources": data.SOURCES,
+          "corruptions": corruptions.LABEL_KINDS if engine == "vmapped" else corruptions.KINDS}[name]
+
+
+def _interval(rule: str) -> tuple[float, float, bool, bool]:
+  lo, hi = rule[1:-1].split(",")
+  return float(lo), float(hi), rule[0] == "[", rule[-1] == "]"
+
+
+def check_value(key: str, value: Any, rule: Any, engine: str = "single") -> None:
+  """Raises :class:`ConfigError` unless ``value`` follows ``rule`` (a schema rule)."""
+  if isinstance(rule, str) and rule.startswith("@"):
+    rule = _registry(rule[1:], engine)
+  if isinstance(rule, tuple):
+    if value not in rule:
+      close = difflib.get_close_matches(str(value), [str(a) for a in rule], n=1)
+      _fail(key, value, f"one of {', '.join(map(repr, rule))}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+  elif rule == "int>0":
+    if not (_is_int(value) and value > 0):
+      _fail(key, value, "a positive integer")
+  elif rule == "int>=0":
+    if not (_is_int(value) and value >= 0):
+      _fail(key, value, "an integer >= 0")
+  elif rule == ">0":
+    if not (_is_number(value) and value > 0):
+      _fail(key, value, "a finite number > 0")
+  elif rule == "bool":
+    if not isinstance(value, bool):
+      _fail(key, value, "True or False")
+  elif rule == "str":
+    if not isinstance(value, str):
+      _fail(key, value, "a string")
+  else:
+    lo, hi, lo_in, hi_in = _interval(rule)
+    ok = _is_number(value) and (value >= lo if lo_in else value > lo) and (value <= hi if hi_in else value < hi)
+    if not ok:
+      _fail(key, value, f"a number in {'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}")
 
 
 def check(config, engine: str = "single") -> None:
   """Raises :class:`ConfigError` for the first entry of ``config`` an engine cannot use.
 
-  Sizes and intervals must be positive integers, ``num_epochs``, ``optim.lr`` and
-  ``optim.decay_examples`` positive, rates in their ranges, names known (models, datasets,
-  sources, corruptions), and ``wandb.project`` a string. Entries a config does not have
-  are not checked (ImageNet's config has no ``data.crop``, CIFAR-10's no ``data.image_size``).
+  Every key of the engine's schema (:data:`~rethink_jax.configs.schema.RUN`, or
+  :data:`~rethink_jax.configs.schema.IMAGENET` for ImageNet) must be there and follow its
+  rule; then the checks that involve several entries (a corruption setting its kind does
+  not use, CIFAR-10N's files, W&B's package).
   """
   if engine not in ENGINES:
     raise ValueError(f"Unknown engine {engine!r}; choose one of {ENGINES}.")
-  for key in POSITIVE_INTS:
-    v = _get(config, key)
-    if v is not _MISSING and not (_is_int(v) and v > 0):
-      _fail(key, v, "a positive integer")
-  for key in NON_NEGATIVE_INTS:
-    v = _get(config, key)
-    if v is not _MISSING and not (_is_int(v) and v >= 0):
-      _fail(key, v, "an integer >= 0")
-  for key in POSITIVE_NUMBERS:
-    v = _get(config, key)
-    if v is not _MISSING and not (_is_number(v) and v > 0):
-      _fail(key, v, "a finite number > 0")
-  for key, (lo, hi, lo_in, hi_in) in RANGES.items():
-    v = _get(config, key)
-    if v is _MISSING:
-      continue
-    ok = _is_number(v) and (v >= lo if lo_in else v > lo) and (v <= hi if hi_in else v < hi)
-    if not ok:
-      _fail(key, v, f"a number in {'[' if lo_in else '('}{lo:g}, {hi:g}{']' if hi_in else ')'}")
-  for key, allowed in _choices(engine).items():
-    v = _get(config, key)
-    if v is not _MISSING and v not in allowed:
-      close = difflib.get_close_matches(str(v), [str(a) for a in allowed], n=1)
-      _fail(key, v, f"one of {', '.join(map(repr, allowed))}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+  table = schema.IMAGENET if engine == "imagenet" else schema.RUN
+  for key, spec in table.items():
+    value = _get(config, key)
+    if value is _MISSING:
+      raise ConfigError(f"config.{key} is missing: build configs from rethink_jax.configs (an experiment's "
+                        f"get_config(preset), or common.base_config()), which hold every key.")
+    check_value(key, value, spec.rule, engine)
   _check_unused(config)
-  for key in ("track_examples", "corruption.corrupt_test"):
-    v = _get(config, key)
-    if v is not _MISSING and not isinstance(v, bool):
-      _fail(key, v, "True or False")
-  if engine == "imagenet" and _get(config, "track_examples") is True:
-    _fail("track_examples", True, "False for ImageNet (per-example records are kept by the CIFAR-10/MNIST engines)")
+  if engine == "imagenet" and _get(config, "track_examples") not in (_MISSING, False):
+    _fail("track_examples", _get(config, "track_examples"), "False for ImageNet (per-example records are kept by the "
+          "CIFAR-10/MNIST engines)")
   if _get(config, "corruption.kind") == "cifar10n":
     from rethink_jax import corruptions
 
@@ -121,9 +126,7 @@ def check(config, engine: str = "single") -> None:
       _fail("corruption.labels_file", path, "the path of CIFAR-10_human.pt for corruption.kind = 'cifar10n' "
             "(from https://github.com/UCSC-REAL/cifar-10-100n)")
   project = _get(config, "wandb.project")
-  if project is not _MISSING and not isinstance(project, str):
-    _fail("wandb.project", project, "a string (empty: no Weights & Biases logging)")
-  if project is not _MISSING and project:
+  if project:
     from rethink_jax import monitoring
 
     if not monitoring.wandb_available():

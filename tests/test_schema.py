@@ -1,0 +1,68 @@
+"""One home per config key: rethink_jax/configs/schema.py declares each key once."""
+
+import ast
+import pathlib
+import re
+
+from rethink_jax import records
+from rethink_jax.configs import common, imagenet, random_labels, schema, validate
+
+PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "rethink_jax"
+
+
+def _flat(d, prefix=""):
+  out = {}
+  for k, v in d.items():
+    if isinstance(v, dict):
+      out.update(_flat(v, f"{prefix}{k}."))
+    else:
+      out[f"{prefix}{k}"] = v
+  return out
+
+
+def test_run_configs_hold_every_declared_key_at_its_default_and_nothing_else():
+  assert _flat(common.base_config().to_dict()) == {k: key.default for k, key in schema.RUN.items()}
+  assert set(_flat(imagenet.get_config("none").to_dict())) == set(schema.IMAGENET)
+  for table in (schema.RUN, schema.IMAGENET):
+    for name, key in table.items():
+      assert key.meaning and schema.describe(name), name
+      validate.check_value(name, key.default, key.rule, "single" if table is schema.RUN else "imagenet")
+
+
+def test_the_schema_keeps_every_recorded_identity():
+  # The README's run directory of `make run`, recorded before the schema existed.
+  assert records.identity_hash(random_labels.get_config("cpu")) == "61eb2a6673"
+  assert set(records.HOW_KEYS) >= {"num_epochs", "eval_every_steps", "log_every_steps", "checkpoint_every_steps",
+                                   "stop_at_fit", "eval_at_start", "progress", "workdir", "keep_checkpoints",
+                                   "conv_impl", "wandb", "data.num_threads", "track_examples"}
+
+
+def test_a_record_from_before_a_key_existed_is_completed_from_its_declared_default():
+  old = common.base_config().to_dict()
+  del old["conv_impl"], old["eval_at_start"]
+  done = schema.complete(old)
+  assert done.conv_impl == schema.RUN["conv_impl"].default and done.eval_at_start is True
+  assert schema.setting(imagenet.get_config("none"), "fit_threshold") == schema.RUN["fit_threshold"].default
+
+
+def test_no_default_is_restated_and_the_schema_imports_nothing_of_the_library():
+  # `x.get("key", default)` where key is (the last part of) a declared key and default its declared default
+  defaults = {}
+  for table in (schema.RUN, schema.IMAGENET):
+    for name, key in table.items():
+      defaults.setdefault(name.split(".")[-1], set()).add(repr(key.default))
+  restated = []
+  for path in PACKAGE.rglob("*.py"):
+    for m in re.finditer(r'\.get\("([a-z_.]+)", ([^()]*?)\)', path.read_text()):
+      key, value = m.group(1).split(".")[-1], m.group(2).strip()
+      try:
+        value = repr(ast.literal_eval(value))
+      except (ValueError, SyntaxError):
+        continue
+      if value in defaults.get(key, ()):
+        restated.append(f"{path.relative_to(PACKAGE)}: {m.group(0)}")
+  assert not restated, restated
+  tree = ast.parse((PACKAGE / "configs" / "schema.py").read_text())
+  imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | \
+      {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+  assert not any(m and m.startswith("rethink_jax") for m in imported), imported
