@@ -66,3 +66,10 @@ def test_no_default_is_restated_and_the_schema_imports_nothing_of_the_library():
   imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | \
       {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
   assert not any(m and m.startswith("rethink_jax") for m in imported), imported
+
+
+def test_the_docs_key_table_is_the_schemas():
+  text = (PACKAGE.parent / "docs" / "experiments.md").read_text()
+  shown = text.split("<!-- config keys: begin -->\n", 1)[1].split("<!-- config keys: end -->", 1)[0]
+  assert shown == schema.key_table(), ("docs/experiments.md's key table differs from rethink_jax/configs/schema.py; "
+                                       "paste schema.key_table() between its markers")

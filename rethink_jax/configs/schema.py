@@ -24,7 +24,7 @@ from typing import Any
 import ml_collections
 
 __all__ = ["Key", "RUN", "IMAGENET", "OTHER", "HOW_KEYS", "NEUTRAL_DEFAULTS", "config_from", "complete", "default",
-           "setting", "describe"]
+           "setting", "describe", "key_table"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,6 +216,23 @@ def complete(config, table: dict[str, Key] | None = None) -> ml_collections.Conf
     if leaf not in node:
       node[leaf] = key.default
   return out
+
+
+def _rule_text(rule: Any) -> str:
+  if isinstance(rule, tuple):
+    return ", ".join(map(repr, rule))
+  return {"int>0": "integer > 0", "int>=0": "integer >= 0", ">0": "number > 0", "bool": "True / False",
+          "str": "string"}.get(rule, rule if not rule.startswith("@") else f"a name of {rule[1:]}")
+
+
+def key_table(table: dict[str, Key] | None = None) -> str:
+  """The markdown table of a schema's keys (default :data:`RUN`), as docs/experiments.md shows it."""
+  lines = ["| key | default | values | part of the run's identity | meaning |", "|---|---|---|---|---|"]
+  for name, key in (RUN if table is None else table).items():
+    ident = "yes" if key.identity and not key.neutral else ("no" if not key.identity else "yes, unless default")
+    meaning = key.meaning.replace("|", "\\|")
+    lines.append(f"| `{name}` | `{key.default!r}` | {_rule_text(key.rule)} | {ident} | {meaning} |")
+  return "\n".join(lines) + "\n"
 
 
 def describe(dotted: str) -> str:
