@@ -57,8 +57,6 @@ def main():
     ds = train.load_dataset(base)
   except (data.DataError, ValueError) as e:
     parser.error(str(e))
-  if args.max_train > len(ds.y_train):
-    parser.error(f"--max-train {args.max_train}: {ds.provenance} holds {len(ds.y_train):,} training images")
   spe = len(ds.y_train) // base.batch_size
   base = common.override(base, **{"eval_every_steps": spe, "log_every_steps": spe, "checkpoint_every_steps": 5 * spe})
   print(f"device: {jax.devices()[0].device_kind} x {jax.device_count()} ({jax.default_backend()}), "

@@ -1,13 +1,10 @@
 """Figure 1a, training loss for the five randomization tests.
 
-Runs (or resumes) every run of the sweep into --workdir (default runs/fitting_curves), then
-rebuilds its tables and figures from the run records.
-
-  python experiments/fitting_curves.py [--config rethink_jax/configs/fitting_curves.py:paper]
+The same as ``rethink-jax fitting_curves`` (or ``python -m rethink_jax fitting_curves``); the code is
+``rethink_jax/commands/fitting_curves.py``.
 """
 
-from rethink_jax import cli, report
-from rethink_jax.configs import fitting_curves
+from rethink_jax.commands import fitting_curves
 
 if __name__ == "__main__":
-  cli.run_sweep_script("fitting_curves", fitting_curves.build_runs, report.build)
+  fitting_curves.main()

@@ -1,13 +1,10 @@
 """Figure 2b, test accuracy over training with the cumulative best shaded.
 
-Runs (or resumes) every run of the sweep into --workdir (default runs/implicit_regularization), then
-rebuilds its tables and figures from the run records.
-
-  python experiments/implicit_regularization.py [--config rethink_jax/configs/implicit_regularization.py:paper]
+The same as ``rethink-jax implicit_regularization`` (or ``python -m rethink_jax implicit_regularization``); the code is
+``rethink_jax/commands/implicit_regularization.py``.
 """
 
-from rethink_jax import cli, report
-from rethink_jax.configs import implicit_regularization
+from rethink_jax.commands import implicit_regularization
 
 if __name__ == "__main__":
-  cli.run_sweep_script("implicit_regularization", implicit_regularization.build_runs, report.build)
+  implicit_regularization.main()

@@ -1,13 +1,10 @@
 """Figures 1b and 1c, time to fit and test error against label corruption.
 
-Runs (or resumes) every run of the sweep into --workdir (default runs/label_corruption), then
-rebuilds its tables and figures from the run records.
-
-  python experiments/label_corruption.py [--config rethink_jax/configs/label_corruption.py:paper]
+The same as ``rethink-jax label_corruption`` (or ``python -m rethink_jax label_corruption``); the code is
+``rethink_jax/commands/label_corruption.py``.
 """
 
-from rethink_jax import cli, report
-from rethink_jax.configs import label_corruption
+from rethink_jax.commands import label_corruption
 
 if __name__ == "__main__":
-  cli.run_sweep_script("label_corruption", label_corruption.build_runs, report.build)
+  label_corruption.main()

@@ -1,14 +1,10 @@
 """Random labels (paper Section 2): the README's main job.
 
-With no arguments: MLP 1x512 on the embedded CIFAR-10 sample with random labels, trained
-until 100% train accuracy; prints train/test accuracy and time to fit.
-
-  python experiments/random_labels.py
-  python experiments/random_labels.py --config rethink_jax/configs/random_labels.py:paper \
-      --config.data.data_dir=~/data --config.model=alexnet_small
+The same as ``rethink-jax random_labels`` (or ``python -m rethink_jax random_labels``); the code is
+``rethink_jax/commands/random_labels.py``.
 """
 
-from rethink_jax import cli
+from rethink_jax.commands import random_labels
 
 if __name__ == "__main__":
-  cli.run_single("random_labels")
+  random_labels.main()

@@ -1,9 +1,10 @@
 """Random pixels (Section 2): an independent pixel permutation for each image.
 
-  python experiments/random_pixels.py [--config rethink_jax/configs/random_pixels.py:paper] [--config.model=...]
+The same as ``rethink-jax random_pixels`` (or ``python -m rethink_jax random_pixels``); the code is
+``rethink_jax/commands/random_pixels.py``.
 """
 
-from rethink_jax import cli
+from rethink_jax.commands import random_pixels
 
 if __name__ == "__main__":
-  cli.run_single("random_pixels")
+  random_pixels.main()

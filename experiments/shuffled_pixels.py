@@ -1,9 +1,10 @@
 """Shuffled pixels (Section 2): one permutation of pixel positions for every train and test image.
 
-  python experiments/shuffled_pixels.py [--config rethink_jax/configs/shuffled_pixels.py:paper] [--config.model=...]
+The same as ``rethink-jax shuffled_pixels`` (or ``python -m rethink_jax shuffled_pixels``); the code is
+``rethink_jax/commands/shuffled_pixels.py``.
 """
 
-from rethink_jax import cli
+from rethink_jax.commands import shuffled_pixels
 
 if __name__ == "__main__":
-  cli.run_single("shuffled_pixels")
+  shuffled_pixels.main()

@@ -1,13 +1,10 @@
 """Table 1 (and the Appendix table with the appendix presets).
 
-Runs (or resumes) every run of the sweep into --workdir (default runs/table1), then
-rebuilds its tables and figures from the run records.
-
-  python experiments/table1.py [--config rethink_jax/configs/table1.py:paper]
+The same as ``rethink-jax table1`` (or ``python -m rethink_jax table1``); the code is
+``rethink_jax/commands/table1.py``.
 """
 
-from rethink_jax import cli, report
-from rethink_jax.configs import table1
+from rethink_jax.commands import table1
 
 if __name__ == "__main__":
-  cli.run_sweep_script("table1", table1.build_runs, report.build)
+  table1.main()

@@ -148,9 +148,14 @@ def print_help(argv: list[str]) -> None:
   default = inspect.signature(module.get_config).parameters["preset"].default
   preset = preset or default
   config = module.get_config(preset)
-  doc = (getattr(__main__, "__doc__", None) or "").strip()
+  # the experiment's own module (rethink_jax/commands/<name>.py, named as its default config) says what it does
+  name = os.path.basename(_DEFAULT_CONFIG.get("path", ""))[:-3]
+  command = sys.modules.get(f"rethink_jax.commands.{name}")
+  doc = (getattr(command or __main__, "__doc__", None) or "").strip()
   # a docstring's backslash continuation leaves a run of spaces: one example per line, spaces collapsed
   examples = [" ".join(line.split()) for line in doc.splitlines() if line.strip().startswith("python ")]
+  if not sys.argv[0].endswith(".py"):  # run as `rethink-jax NAME` or `python -m rethink_jax NAME`: show that form
+    examples = [e.replace(f"python experiments/{name}.py", sys.argv[0]) for e in examples]
   shown_path = ("rethink_jax/configs/" + os.path.basename(path) if os.path.dirname(os.path.abspath(path)) ==
                 config_dir() else path)
   lines = [doc.split("\n\n")[0], ""]
@@ -167,6 +172,7 @@ def print_help(argv: list[str]) -> None:
     lines.append(f"  {key:<{width}}{text}" + (f"  -- {meaning}" if meaning else ""))
   lines += ["", "Flags:"]
   main_flags = flags.FLAGS.get_key_flags_for_module(sys.argv[0]) + \
+      flags.FLAGS.get_key_flags_for_module(f"rethink_jax.commands.{name}") + \
       [f for f in flags.FLAGS.get_key_flags_for_module(__name__) if f.name not in ("config",)]
   shown = set()
   for flag in [flags.FLAGS["config"], *main_flags]:

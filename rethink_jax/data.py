@@ -162,7 +162,7 @@ def _validate(ds: Dataset) -> None:
                     f"{ds.x_test.shape[1:]} differ in shape.")
 
 
-def fingerprint(ds) -> str:
+def fingerprint(ds: Dataset) -> str:
   """A content fingerprint of a dataset's four arrays: ``"xtr:ytr:xte:yte"``, 16 hex each.
 
   Each part is the first 16 hex digits of the SHA-256 of one array's raw bytes, in the order

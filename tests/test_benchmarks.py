@@ -112,7 +112,7 @@ def test_benchmark_arguments_are_checked_before_any_work(tmp_path):
       ("conv_profile", ("--out", "file"), "exists and is not a directory"),
       ("track_examples", ("--epochs", "0.5"), "at least 1"),
       ("track_examples", ("--model", "resnet"), "choose from"),
-      ("track_examples", ("--max-train", "100000"), "holds 2,000 training images"),
+      ("track_examples", ("--max-train", "100000"), "at most the 2,000 training examples"),
       ("track_examples", ("--out", "file"), "exists and is not a directory"),
       ("accelerator", ("--out", "acc"), "--data-dir is needed"),
       ("accelerator", ("--smoke", "--out", "acc", "--budget-seconds", "0"), "must be positive"),

@@ -1,0 +1,45 @@
+"""Table 2 and Figure 2a (ImageNet, Inception V3): one row of Table 2 per call.
+
+Each call trains (or resumes) one row into ``--workdir/<row>`` and rebuilds ``table2.md``
+and ``figure2a.png`` from every row finished so far in ``--workdir``.
+
+  python experiments/imagenet.py --config rethink_jax/configs/imagenet.py:all --config.data.data_dir=~/tensorflow_datasets
+  python experiments/imagenet.py --config rethink_jax/configs/imagenet.py:random_labels \
+      --config.data.source=jpeg --config.data.data_dir=/data/imagenet --config.compute_dtype=bfloat16
+"""
+
+import os
+
+from absl import app, flags, logging
+
+from rethink_jax import cli, imagenet, report, sweep
+
+_CONFIG = cli.define_config_flag(os.path.join(cli.config_dir(), "imagenet.py"),
+                                 "Config file:row (all, aug, wd, none, random_labels, tiny).")
+_WORKDIR = flags.DEFINE_string("workdir", "runs/imagenet", "Sweep directory; each row runs in <workdir>/<row>.")
+
+
+def _main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)
+
+  def go():
+    c = _CONFIG.value
+    sweep.run_sweep(sweep.SweepRuns("table2", {c.row: (c, {"imagenet_row": c.row})}), _WORKDIR.value,
+                    train_fn=imagenet.train_and_evaluate, merge=True)
+    for path in report.build(_WORKDIR.value, partial=True):  # one row per call: the others may be to come
+      print(f"wrote {path}")
+
+  cli.run_main(go)
+
+
+def check(config) -> None:
+  from rethink_jax.configs import validate
+
+  validate.check(config, "imagenet")
+
+
+def main() -> None:
+  """Runs this experiment with the command line's flags (``sys.argv``)."""
+  cli.on_dry_run(check, _WORKDIR, lambda config: f"run directory {os.path.join(_WORKDIR.value, config.row)}")
+  app.run(_main, flags_parser=cli.flags_parser)
