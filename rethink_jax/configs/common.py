@@ -47,7 +47,7 @@ def override(c: ml_collections.ConfigDict, **changes) -> ml_collections.ConfigDi
 def set_model(c: ml_collections.ConfigDict, model: str) -> ml_collections.ConfigDict:
   """Sets the model and the paper's learning rate for it."""
   c.model = model
-  c.optim.lr = PAPER_LR[model]
+  c.optim.lr = PAPER_LR.get(model, c.optim.lr)  # a registered model has no paper learning rate
   return c
 
 
@@ -117,11 +117,11 @@ def sweep_models(c: ml_collections.ConfigDict) -> tuple[str, ...]:
   key = "model" if c.model else "sweep.models"
   if not chosen:
     raise validate.ConfigError(f"config.{key} = {chosen!r}: must name at least one model "
-                               f"({', '.join(models.NAMES)}).")
+                               f"({', '.join(models.names())}).")
   for model in chosen:
-    if model not in models.NAMES:
+    if model not in models.names():
       raise validate.ConfigError(f"config.{key} = {c.model if c.model else chosen!r}: must be one of "
-                                 f"{', '.join(map(repr, models.NAMES))}.")
+                                 f"{', '.join(map(repr, models.names()))}.")
   return chosen
 
 
@@ -136,7 +136,7 @@ def model_run(c: ml_collections.ConfigDict, model: str) -> ml_collections.Config
       raise validate.ConfigError(
           f"config.optim.lr = {c.optim.lr!r} is not used while config.sweep.paper_lr is True (each model trains at "
           f"its paper learning rate); pass --config.sweep.paper_lr=False to train every model at {c.optim.lr!r}.")
-    base.optim.lr = PAPER_LR[model]
+    base.optim.lr = PAPER_LR.get(model, base.optim.lr)
   return base
 
 

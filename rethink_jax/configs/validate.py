@@ -53,7 +53,7 @@ def _registry(name: str, engine: str) -> tuple:
   each list lives in."""
   from rethink_jax import corruptions, data, models
 
-  return {"models": models.NAMES, "imagenet_models": models.NAMES + models.IMAGENET_NAMES,
+  return {"models": models.names(), "imagenet_models": models.names() + models.IMAGENET_NAMES,
           "datasets": data.NAMES, "sources": data.SOURCES,
           "corruptions": corruptions.LABEL_KINDS if engine == "vmapped" else corruptions.KINDS}[name]
 

@@ -16,10 +16,14 @@ name                        parameters
 
 ImageNet (Table 2): ``create("inception_v3", num_classes=1000, input_shape=(299, 299, 3), rngs=...)``,
 23,817,352 trainable parameters (:data:`REFERENCE_PARAM_COUNTS`).
+
+Your own network: :func:`register` a builder under a name, and that name works as
+``config.model`` in every engine (single and vmapped runs, sweeps over models).
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 import jax
@@ -31,7 +35,7 @@ from rethink_jax.models.inception import InceptionSmall
 from rethink_jax.models.inception_v3 import InceptionV3
 from rethink_jax.models.mlp import MLP
 
-__all__ = ["create", "count_params", "NAMES", "IMAGENET_NAMES", "PAPER_PARAM_COUNTS", "REFERENCE_PARAM_COUNTS", "MLP",
+__all__ = ["create", "register", "names", "count_params", "NAMES", "IMAGENET_NAMES", "PAPER_PARAM_COUNTS", "REFERENCE_PARAM_COUNTS", "MLP",
            "AlexNetSmall", "InceptionSmall", "InceptionV3"]
 
 PAPER_PARAM_COUNTS = {
@@ -58,6 +62,37 @@ _BUILDERS["inception_v3"] = lambda **kw: InceptionV3(**kw)
 IMAGENET_NAMES = ("inception_v3",)
 
 
+_REGISTERED: list[str] = []  # names added by register(), after the paper's
+
+
+def register(name: str, builder: Callable[..., nnx.Module]) -> None:
+  """Makes ``name`` a model of the library, usable as ``config.model``.
+
+  ``builder(*, num_classes, input_shape, dropout, dtype, rngs)`` returns a Flax NNX module
+  (a builder that names a ``conv_impl`` parameter receives it too); the module maps ``[N, H, W, C]``
+  float images (``input_shape`` is ``(H, W, C)``, after the crop) to ``[N, num_classes]``
+  logits when called as ``module(x, train=bool, dropout_key=key or None)``. Trainable weights
+  are ``nnx.Param``; running statistics (BatchNorm) ``nnx.BatchStat``, updated in training
+  mode and used in evaluation mode; ``dropout_key`` is the step's key for dropout (``None``
+  in evaluation). ``dtype`` is the compute dtype (``config.compute_dtype``); keep the
+  parameters float32. A registered name cannot replace one of the paper's models.
+  """
+  if not isinstance(name, str) or not name or name in NAMES + IMAGENET_NAMES:
+    raise ValueError(f"register: {name!r} must be a new, non-empty name (the paper's models are "
+                     f"{', '.join(NAMES + IMAGENET_NAMES)}).")
+  if not callable(builder):
+    raise TypeError(f"register: the builder of {name!r} must be callable, got {type(builder).__name__}.")
+  _BUILDERS[name] = builder
+  if name not in _REGISTERED:
+    _REGISTERED.append(name)
+
+
+def names() -> tuple[str, ...]:
+  """Every name ``config.model`` takes for CIFAR-10-like data: the paper's (:data:`NAMES`) and
+  those :func:`register` added."""
+  return NAMES + tuple(_REGISTERED)
+
+
 def create(name: str, num_classes: int = 10, *, rngs: nnx.Rngs, input_shape: tuple[int, int, int] = (28, 28, 3),
            dropout: float = 0.0, dtype: Any = jnp.float32, conv_impl: str = "xla") -> nnx.Module:
   """Builds one of the paper's networks by name.
@@ -73,10 +108,13 @@ def create(name: str, num_classes: int = 10, *, rngs: nnx.Rngs, input_shape: tup
       product, :func:`rethink_jax.models.common.im2col_conv`); same parameters, same function.
   """
   if name not in _BUILDERS:
-    raise ValueError(f"Unknown model {name!r}; choose one of {NAMES + IMAGENET_NAMES}.")
+    raise ValueError(f"Unknown model {name!r}; choose one of {names() + IMAGENET_NAMES}.")
   if not 0.0 <= dropout < 1.0:
     raise ValueError(f"dropout must lie in [0, 1), got {dropout}.")
-  kwargs = {} if name in ("mlp_1x512", "mlp_3x512", "inception_v3") else {"conv_impl": conv_impl}
+  if name in _REGISTERED:
+    kwargs = {"conv_impl": conv_impl} if "conv_impl" in inspect.signature(_BUILDERS[name]).parameters else {}
+  else:
+    kwargs = {} if name in ("mlp_1x512", "mlp_3x512", "inception_v3") else {"conv_impl": conv_impl}
   if name == "inception_v3" and conv_impl != "xla":
     raise ValueError("inception_v3 uses XLA's convolution (conv_impl='xla'); it is meant for GPUs and TPUs.")
   return _BUILDERS[name](num_classes=num_classes, input_shape=tuple(input_shape),
