@@ -1,9 +1,10 @@
 """mkdocs hook: the figures the report writes under ``results/`` are part of the site.
 
-docs/results.md includes the report's tables from ``results/`` (pymdownx.snippets) and
-shows its figures as ``results/<section>/<figure>.png``; this hook adds every PNG below
-``results/`` to the site at that path, so the page shows what the records give, with no
-copy of a figure kept by hand under docs/.
+docs/results.md holds the report's tables (scripts/render_results_page.py writes them in)
+and links its figures as ``../results/<section>/<figure>.png``, which GitHub resolves from
+docs/. This hook adds every PNG below ``results/`` to the site at ``results/...`` and points
+the pages' links there, so the page shows what the records give, with no copy of a figure
+kept by hand under docs/.
 """
 
 import pathlib
@@ -18,3 +19,7 @@ def on_files(files, config):
     src_uri = "results/" + png.relative_to(RESULTS).as_posix()
     files.append(File.generated(config, src_uri, abs_src_path=str(png)))
   return files
+
+
+def on_page_markdown(markdown, page, config, files):
+  return markdown.replace("](../results/", "](results/")
