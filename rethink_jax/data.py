@@ -58,7 +58,7 @@ import zlib
 import numpy as np
 
 __all__ = [
-    "Dataset", "DataError", "load", "download", "NAMES", "CLASS_NAMES", "SOURCES", "NUM_CLASSES",
+    "Dataset", "DataError", "load", "from_arrays", "download", "NAMES", "CLASS_NAMES", "SOURCES", "NUM_CLASSES",
     "DATA_DIR_ENV", "REMOTE_FILES", "fingerprint",
 ]
 
@@ -104,6 +104,9 @@ class Dataset:
     num_classes: number of classes, an int >= 2.
     provenance: what the arrays are, for run records: portable (no directory path), with a
       content :func:`fingerprint` for files and TFDS (see the module docstring).
+    clean_y_train: ``[n_train]`` the clean labels of the training set when ``y_train`` holds
+      labels corrupted before the library saw them (:func:`from_arrays`); ``None``: the
+      labels are clean. Per-example records count an example as corrupted where the two differ.
   """
 
   name: str
@@ -113,6 +116,7 @@ class Dataset:
   y_test: np.ndarray
   num_classes: int
   provenance: str
+  clean_y_train: np.ndarray | None = None
 
   def __post_init__(self):
     _validate(self)
@@ -160,6 +164,46 @@ def _validate(ds: Dataset) -> None:
   if ds.x_train.shape[1:] != ds.x_test.shape[1:]:
     raise DataError(f"{ds.name}: train images {ds.x_train.shape[1:]} and test images "
                     f"{ds.x_test.shape[1:]} differ in shape.")
+  c = ds.clean_y_train
+  if c is not None:
+    if not isinstance(c, np.ndarray) or c.shape != ds.y_train.shape or not np.issubdtype(c.dtype, np.integer):
+      raise DataError(f"{ds.name}: clean_y_train must be an integer array shaped like y_train {ds.y_train.shape}, "
+                      f"got {getattr(c, 'shape', type(c).__name__)} {getattr(c, 'dtype', '')}.")
+    _check_label_values(c, k, f"{ds.name}: clean_y_train")
+
+
+def from_arrays(name: str, x_train, y_train, x_test, y_test, *, num_classes: int,
+                clean_y_train=None) -> Dataset:
+  """A dataset of your own arrays, for the training engines (``config.data.source = "arrays"``,
+  ``config.data.name = name``; pass it as ``dataset=``).
+
+  Images ``[N, H, W, C]`` (``uint8``, or floats on the 0..255 scale), integer labels in
+  ``[0, num_classes)``. ``clean_y_train``: when ``y_train`` holds labels you corrupted
+  yourself (your own noise model), their clean values, so that per-example records and the
+  reports know which examples are corrupted. The provenance names the arrays by their
+  content :func:`fingerprint`, which also keeps a run directory from resuming on other arrays.
+  """
+  if not isinstance(name, str) or not name:
+    raise DataError(f"from_arrays: name must be a non-empty string, got {name!r}.")
+  arrays = {}
+  for key, a in (("x_train", x_train), ("y_train", y_train), ("x_test", x_test), ("y_test", y_test),
+                 ("clean_y_train", clean_y_train)):
+    if a is None:
+      continue
+    a = np.asarray(a)
+    if key.startswith("x") or key.startswith("clean") or a.ndim != 1 or not np.issubdtype(a.dtype, np.integer):
+      arrays[key] = a
+      continue
+    _check_label_values(a, num_classes, f"{name}: {key}")  # before the int32 cast
+    arrays[key] = a.astype(np.int32)
+  if "clean_y_train" in arrays and np.issubdtype(arrays["clean_y_train"].dtype, np.integer):
+    _check_label_values(arrays["clean_y_train"], num_classes, f"{name}: clean_y_train")
+    arrays["clean_y_train"] = arrays["clean_y_train"].astype(np.int32)
+  ds = Dataset(name=name, num_classes=num_classes, provenance="", **arrays)
+  noisy = "" if ds.clean_y_train is None else \
+      f", {int(np.sum(ds.clean_y_train != ds.y_train)):,} training labels given corrupted"
+  return dataclasses.replace(ds, provenance=f"{name} (arrays, {len(ds.y_train):,} train + {len(ds.y_test):,} test "
+                                            f"images, {num_classes} classes{noisy}; sha256 {fingerprint(ds)})")
 
 
 def fingerprint(ds: Dataset) -> str:

@@ -218,7 +218,7 @@ def train_many(configs: Sequence[ml_collections.ConfigDict], workdirs: Sequence[
   if all(d is not None for d in done):
     return [loop.already_finished(wd, cfg) for cfg, wd in zip(configs, workdirs)]
 
-  ds = train.load_dataset(c0) if dataset is None else dataset
+  ds = train.run_dataset(c0, workdirs[0], dataset)
   keys = [train.stream_keys(c.seed) for c in configs]
   corrupted = [train.corrupt(c, ds, k["corruption"]) for c, k in zip(configs, keys)]
   mesh = train.make_mesh()
@@ -235,9 +235,9 @@ def train_many(configs: Sequence[ml_collections.ConfigDict], workdirs: Sequence[
     track = c0.track_examples
     program = _VmappedProgram(c0, mesh, graphdef, ds, np.stack([d.y_train for d, _ in corrupted]),
                               np.stack([d.y_test for d, _ in corrupted]), keys, k_runs,
-                              clean_labels=ds.y_train if track else None)
+                              clean_labels=train.clean_labels(ds) if track else None)
     runs = [loop.Run(workdir=wd, config=cfg, corruption=rec.to_dict(), dataset=d.provenance, num_params=n_params,
-                     examples=train.examples_record(d.y_train, ds.y_train) if track else None,
+                     examples=train.examples_record(d.y_train, train.clean_labels(ds)) if track else None,
                      record={"input_shape": list(input_shape), "num_classes": ds.num_classes,
                              "num_train": len(ds.y_train), "num_test": len(ds.y_test), "mesh": {"data": mesh.size}})
             for cfg, wd, (d, rec) in zip(configs, workdirs, corrupted)]

@@ -335,6 +335,33 @@ def examples_record(labels: np.ndarray, clean_labels: np.ndarray) -> dict[str, n
 
 # ----------------------------------------------------------------------------- the run
 
+def clean_labels(ds: data_lib.Dataset) -> np.ndarray:
+  """The clean training labels of ``ds``: those it was given with (``clean_y_train``), or its labels."""
+  return ds.y_train if ds.clean_y_train is None else ds.clean_y_train
+
+
+def run_dataset(config, workdir, dataset: data_lib.Dataset | None) -> data_lib.Dataset:
+  """The data a run trains on: ``config.data`` loaded, or ``dataset``; checked before anything
+  is written. Your own arrays (``data.source = "arrays"``) must be given, under the name
+  ``data.name``, and a run directory that trained on other arrays is refused."""
+  if config.data.source != "arrays":
+    return load_dataset(config) if dataset is None else dataset
+  if dataset is None:
+    raise validate.ConfigError("config.data.source = 'arrays': pass the arrays as dataset= "
+                               "(rethink_jax.data.from_arrays(...)).")
+  if dataset.name != config.data.name:
+    raise validate.ConfigError(f"config.data.name = {config.data.name!r} but the dataset given is named "
+                               f"{dataset.name!r}; they must agree (the name is part of the run's identity).")
+  validate.check_data(config, len(dataset.y_train), len(dataset.y_test), dataset.x_train.shape[1:])
+  saved = pathlib.Path(workdir) / records.CONFIG
+  if saved.exists():
+    before = records.read_json(saved).get("dataset", "").split(" | corrupted")[0]
+    if before and before != dataset.provenance:
+      raise records.ConfigMismatchError(f"{workdir} holds a run on other arrays ({before}); refusing to resume it "
+                                        f"on {dataset.provenance}. Use another --workdir.")
+  return dataset
+
+
 def load_dataset(config) -> data_lib.Dataset:
   """The dataset ``config.data`` names, cut to ``data.max_train`` / ``data.max_test`` examples
   (the first ones, in canonical order: a fixed subset for quick runs)."""
@@ -344,6 +371,7 @@ def load_dataset(config) -> data_lib.Dataset:
   if n_train or n_test:
     ds = dataclasses.replace(
         ds, x_train=ds.x_train[:n_train or None], y_train=ds.y_train[:n_train or None],
+        clean_y_train=None if ds.clean_y_train is None else ds.clean_y_train[:n_train or None],
         x_test=ds.x_test[:n_test or None], y_test=ds.y_test[:n_test or None],
         provenance=ds.provenance + (f" | first {n_train} train" if n_train else "")
         + (f" | first {n_test} test" if n_test else ""))
@@ -409,8 +437,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = 
   Args:
     config: see ``rethink_jax/configs/``; ``config.workdir`` is used when ``workdir`` is None.
     workdir: the run directory.
-    dataset: train on these arrays instead of loading ``config.data`` (the corruption in
-      ``config.corruption`` is still applied); its provenance goes into the run record.
+    dataset: the data to train on. With ``config.data.source = "arrays"``, your own arrays
+      (:func:`rethink_jax.data.from_arrays`, named ``config.data.name``); otherwise arrays
+      derived from ``config.data`` (a subset, other labels). ``config.corruption`` is
+      applied to it; its provenance goes into the run record, and a run directory does not
+      resume on arrays with another provenance.
 
   Returns:
     The summary written to ``summary.json`` (schema: :data:`rethink_jax.records.SUMMARY_FIELDS`).
@@ -420,8 +451,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = 
     return done
 
   keys = stream_keys(config.seed)
-  ds = load_dataset(config) if dataset is None else dataset
-  clean_y_train = ds.y_train
+  ds = run_dataset(config, workdir, dataset)
+  clean_y_train = clean_labels(ds)
   ds, corruption = corrupt(config, ds, keys["corruption"])
   n_train = len(ds.y_train)
   mesh = make_mesh()

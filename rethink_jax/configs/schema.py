@@ -70,8 +70,9 @@ RUN: dict[str, Key] = {
                          "float32, or bfloat16 matmuls on GPU/TPU (parameters and loss stay float32)"),
     "conv_impl": Key("xla", ("xla", "im2col"), "how a convolution is computed: XLA's convolution, or im2col as one "
                      "matrix product (the same numbers up to rounding)", identity=False),
-    "data.name": Key("cifar10", "@datasets", "cifar10 or mnist"),
-    "data.source": Key("sample", "@sources", "sample (embedded, lossless), files (official files or <name>.npz) or tfds"),
+    "data.name": Key("cifar10", "@datasets", "cifar10 or mnist (or, with source arrays, the name of your arrays)"),
+    "data.source": Key("sample", "@sources", "sample (embedded, lossless), files (official files or <name>.npz), tfds, "
+                       "or arrays (your own, passed as dataset=)"),
     "data.data_dir": Key("", "str", "folder of the files or TFDS data (empty: $RETHINK_JAX_DATA or TFDS' default)"),
     "data.crop": Key(28, "int>0", "side of the centre (or random) crop fed to the network; the paper's 28"),
     "data.max_train": Key(0, "int>=0", "> 0: train on the first max_train examples only (canonical order)"),

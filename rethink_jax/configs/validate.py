@@ -54,7 +54,7 @@ def _registry(name: str, engine: str) -> tuple:
   from rethink_jax import corruptions, data, models
 
   return {"models": models.names(), "imagenet_models": models.names() + models.IMAGENET_NAMES,
-          "datasets": data.NAMES, "sources": data.SOURCES,
+          "datasets": data.NAMES, "sources": data.SOURCES + ("arrays",),
           "corruptions": corruptions.LABEL_KINDS if engine == "vmapped" else corruptions.KINDS}[name]
 
 
@@ -104,12 +104,15 @@ def check(config, engine: str = "single") -> None:
   if engine not in ENGINES:
     raise ValueError(f"Unknown engine {engine!r}; choose one of {ENGINES}.")
   table = schema.IMAGENET if engine == "imagenet" else schema.RUN
+  own_arrays = _get(config, "data.source") == "arrays"  # then data.name names the caller's arrays
   for key, spec in table.items():
     value = _get(config, key)
     if value is _MISSING:
       raise ConfigError(f"config.{key} is missing: build configs from rethink_jax.configs (an experiment's "
                         f"get_config(preset), or common.base_config()), which hold every key.")
-    check_value(key, value, spec.rule, engine)
+    check_value(key, value, "str" if own_arrays and key == "data.name" else spec.rule, engine)
+  if own_arrays and not _get(config, "data.name"):
+    _fail("data.name", "", "the name of your arrays (rethink_jax.data.from_arrays(name, ...))")
   _check_unused(config)
   if engine == "imagenet" and _get(config, "track_examples") not in (_MISSING, False):
     _fail("track_examples", _get(config, "track_examples"), "False for ImageNet (per-example records are kept by the "
