@@ -34,11 +34,10 @@ def config_dir() -> str:
 def default_workdir(experiment: str, config: ml_collections.ConfigDict) -> str:
   """``runs/<experiment>/<model>-<corruption>-<source>-seed<seed>-<identity hash>``: a run that
   computes something else (another learning rate, say) gets its own directory."""
-  from rethink_jax import records
+  from rethink_jax import corruptions, records
 
   c = config.corruption
-  kind = c.kind + (f"{c.p:g}" if c.kind in ("partial_labels", "asymmetric_labels") else "") + \
-      (f"-{c.get('variant', '')}" if c.kind == "cifar10n" else "")
+  kind = corruptions.run_name(c.kind, c.p, c.variant)
   name = f"{config.model}-{kind}-{config.data.source}-seed{config.seed}-{records.identity_hash(config)}"
   return str(pathlib.Path("runs") / experiment / name)
 

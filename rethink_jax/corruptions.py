@@ -41,38 +41,24 @@ dataset's labels on the host before its jitted draws. Drawn labels can be any of
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
-import pathlib
-import pickle
-import zipfile
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rethink_jax.data import Dataset
+from rethink_jax.data import CIFAR10N_VARIANTS, Dataset, load_cifar10n
 
 __all__ = [
     "partial_labels", "random_labels", "partial_labels_by_index", "shuffled_pixels", "random_pixels", "gaussian",
-    "transition_labels", "asymmetric_labels", "asymmetric_matrix", "load_cifar10n", "CIFAR10_ASYMMETRIC",
-    "CIFAR10N_VARIANTS", "apply", "CorruptionRecord", "KINDS", "LABEL_KINDS", "INPUT_KINDS", "P_KINDS",
+    "transition_labels", "asymmetric_labels", "asymmetric_matrix", "CIFAR10_ASYMMETRIC", "apply", "CorruptionRecord",
+    "Kind", "REGISTRY", "KINDS", "LABEL_KINDS", "INPUT_KINDS", "P_KINDS", "run_name",
 ]
-
-LABEL_KINDS = ("true_labels", "partial_labels", "random_labels", "asymmetric_labels", "cifar10n")
-INPUT_KINDS = ("shuffled_pixels", "random_pixels", "gaussian")
-KINDS = LABEL_KINDS + INPUT_KINDS
-P_KINDS = ("partial_labels", "asymmetric_labels")  # the kinds that take a probability p
 
 # CIFAR-10 classes: 0 airplane, 1 automobile, 2 bird, 3 cat, 4 deer, 5 dog, 6 frog, 7 horse, 8 ship, 9 truck.
 # The class-pair flips of Patrini et al. (2017), used as "asymmetric noise" since.
 CIFAR10_ASYMMETRIC = {9: 1, 2: 0, 4: 7, 3: 5, 5: 3}
-
-# config.corruption.variant -> the key of that label set in the CIFAR-10N file.
-CIFAR10N_VARIANTS = {"aggregate": "aggre_label", "random1": "random_label1", "random2": "random_label2",
-                     "random3": "random_label3", "worst": "worse_label"}
-
 
 def _check_key(key) -> jax.Array:
   key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
@@ -324,108 +310,6 @@ def asymmetric_labels(key: jax.Array, labels: jax.typing.ArrayLike, p: float | j
   return jnp.where(flip, jnp.asarray(target, dtype)[labels.astype(jnp.int32)], labels.astype(dtype))
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-  """Unpickles numpy arrays, dicts and lists only: a downloaded label file cannot run code."""
-
-  _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-              ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-              ("numpy._core.multiarray", "scalar"), ("collections", "OrderedDict"),
-              ("_codecs", "encode")}  # protocol 2 (torch.save's) stores bytes through it
-
-  def find_class(self, module, name):
-    if (module, name) in self._ALLOWED:
-      return super().find_class(module, name)
-    raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-
-  def persistent_load(self, pid):
-    raise pickle.UnpicklingError("it holds torch tensors, not numpy arrays")
-
-
-def _read_label_file(path: pathlib.Path) -> dict:
-  if path.suffix == ".npy":
-    with open(path, "rb") as f:  # np.save of a dict: an object array, pickled after the header
-      version = np.lib.format.read_magic(f)
-      read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-      _, _, dtype = read_header(f)
-      if dtype != object:
-        raise ValueError(f"a .npy of {dtype} values, not a dict of label arrays")
-      obj = _NumpyOnlyUnpickler(f).load()
-    if isinstance(obj, np.ndarray) and obj.shape == ():
-      obj = obj.item()
-  elif path.suffix == ".npz":
-    with np.load(path, allow_pickle=False) as z:
-      obj = {k: z[k] for k in z.files}
-  elif zipfile.is_zipfile(path):  # torch.save's format: a zip holding <name>/data.pkl
-    with zipfile.ZipFile(path) as z:
-      pkl = [n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
-      if not pkl:
-        raise ValueError("a zip file without data.pkl")
-      obj = _NumpyOnlyUnpickler(z.open(pkl[0])).load()
-  else:
-    with open(path, "rb") as f:
-      obj = _NumpyOnlyUnpickler(f).load()
-  if not isinstance(obj, dict):
-    raise ValueError(f"it holds a {type(obj).__name__}, not a dict of label arrays")
-  return obj
-
-
-def load_cifar10n(path: str | os.PathLike, variant: str, clean_labels: np.ndarray | None = None
-                  ) -> tuple[np.ndarray, str]:
-  """The CIFAR-10N human labels of the CIFAR-10 training set (Wei et al., ICLR 2022).
-
-  ``path`` is the file its authors publish, ``CIFAR-10_human.pt`` from
-  https://github.com/UCSC-REAL/cifar-10-100n (``data/``), a dict with ``clean_label``,
-  ``aggre_label``, ``worse_label`` and ``random_label1..3`` for the 50,000 training images in
-  the canonical order of the CIFAR-10 python version. It is read **without torch** (only
-  numpy arrays are unpickled); a ``.npy``/``.npz`` holding the same dict works too.
-
-  Args:
-    path: the label file.
-    variant: one of :data:`CIFAR10N_VARIANTS` (``aggregate`` ~9% noise, ``random1-3``
-      ~17-18%, ``worst`` ~40%).
-    clean_labels: the training labels the run uses (the first ``n`` of the canonical
-      order); checked against the file's ``clean_label``, so a file from another dataset
-      or order is refused.
-
-  Returns:
-    ``(labels [n] int, sha256 of the file)``.
-  """
-  if variant not in CIFAR10N_VARIANTS:
-    raise ValueError(f"Unknown CIFAR-10N variant {variant!r}; choose one of {tuple(CIFAR10N_VARIANTS)}.")
-  path = pathlib.Path(os.path.expanduser(os.fspath(path)))
-  if not path.is_file():
-    raise FileNotFoundError(f"CIFAR-10N label file {path} does not exist; download CIFAR-10_human.pt from "
-                            "https://github.com/UCSC-REAL/cifar-10-100n (folder data/).")
-  try:
-    table = _read_label_file(path)
-  except (OSError, ValueError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
-    raise ValueError(f"{path} is not a CIFAR-10N label file ({e}).") from None
-  key = CIFAR10N_VARIANTS[variant]
-  missing = [k for k in ("clean_label", key) if k not in table]
-  if missing:
-    raise ValueError(f"{path} has no {missing} entry; its entries are {sorted(map(str, table))}.")
-  clean, noisy = (np.asarray(table[k]) for k in ("clean_label", key))
-  for name, arr in (("clean_label", clean), (key, noisy)):
-    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer) or arr.size == 0:
-      raise ValueError(f"{path}: {name} must be a 1-D integer vector of CIFAR-10 classes 0..9, got "
-                       f"{arr.dtype} of shape {arr.shape}.")
-    bad = (arr < 0) | (arr > 9)  # in the file's dtype, before the int32 cast below
-    if bad.any():
-      raise ValueError(f"{path}: {name} must hold CIFAR-10 classes 0..9 (labels in [0, 10)); got "
-                       f"{np.unique(arr[bad])[:5].tolist()} ({int(bad.sum())} of {arr.size} labels).")
-  if clean.shape != noisy.shape:
-    raise ValueError(f"{path}: clean_label {clean.shape} and {key} {noisy.shape} differ in length.")
-  if clean_labels is not None:
-    n = len(clean_labels)
-    if n > len(clean) or not np.array_equal(clean[:n], np.asarray(clean_labels)):
-      raise ValueError(f"{path}'s clean_label does not match this run's {n} training labels: CIFAR-10N labels "
-                       "index the full CIFAR-10 training set in canonical order (data.source='files', "
-                       "optionally data.max_train), not the embedded sample or another order.")
-    noisy = noisy[:n]
-  digest = hashlib.sha256(path.read_bytes()).hexdigest()
-  return noisy.astype(np.int32), digest
-
-
 def _permute_pixels(images: jax.Array, perm: jax.Array) -> jax.Array:
   n, h, w, c = images.shape
   return images.reshape(n, h * w, c)[:, perm, :].reshape(n, h, w, c)
@@ -534,6 +418,93 @@ def _noisy_labels(kind: str, key: jax.Array, labels: np.ndarray, p: float | None
   return y.astype(labels.dtype) if np.iinfo(labels.dtype).max >= num_classes - 1 else y
 
 
+def _labels_kind(kind: str) -> Callable:
+  def corrupt(key, ds: Dataset, p, *, corrupt_test: bool, **_) -> tuple[dict, tuple, float, dict]:
+    y = _noisy_labels(kind, key, ds.y_train, p, ds.num_classes, f"apply({kind!r}): {ds.name} y_train")
+    new, splits = {"y_train": y}, ("train",)
+    if corrupt_test:
+      new["y_test"] = _noisy_labels(kind, jax.random.fold_in(key, 1), ds.y_test, p, ds.num_classes,
+                                    f"apply({kind!r}): {ds.name} y_test")
+      splits = ("train", "test")
+    return new, splits, float(np.mean(y != ds.y_train)), {}
+  return corrupt
+
+
+def _true_labels(key, ds: Dataset, p, **_) -> tuple[dict, tuple, float, dict]:
+  return {}, (), 0.0, {}
+
+
+def _cifar10n(key, ds: Dataset, p, *, variant: str, labels_file, **_) -> tuple[dict, tuple, float, dict]:
+  y, digest = load_cifar10n(labels_file, variant, clean_labels=ds.y_train)
+  return ({"y_train": y.astype(ds.y_train.dtype)}, ("train",), float(np.mean(y != ds.y_train)),
+          {"variant": variant, "labels_file_sha256": digest})
+
+
+def _shuffled(key, ds: Dataset, p, **_) -> tuple[dict, tuple, float, dict]:
+  new = {"x_train": np.asarray(_shuffled_jit(key, ds.x_train)), "x_test": np.asarray(_shuffled_jit(key, ds.x_test))}
+  return new, ("train", "test"), float(np.mean(new["x_train"] != ds.x_train)), {}
+
+
+def _random(key, ds: Dataset, p, **_) -> tuple[dict, tuple, float, dict]:
+  new = {"x_train": np.asarray(_random_jit(jax.random.fold_in(key, 0), ds.x_train)),
+         "x_test": np.asarray(_random_jit(jax.random.fold_in(key, 1), ds.x_test))}
+  return new, ("train", "test"), float(np.mean(new["x_train"] != ds.x_train)), {}
+
+
+def _gaussian(key, ds: Dataset, p, **_) -> tuple[dict, tuple, float, dict]:
+  mean, var = channel_moments(ds.x_train)  # test noise uses the training set's moments
+  new = {"x_train": np.asarray(_gaussian_jit(jax.random.fold_in(key, 0), ds.x_train, mean=mean, var=var)),
+         "x_test": np.asarray(_gaussian_jit(jax.random.fold_in(key, 1), ds.x_test, mean=mean, var=var))}
+  return new, ("train", "test"), 1.0, {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+  """One randomization test, as every part of the library knows it.
+
+  Attributes:
+    label: how tables and figures name it.
+    changes: ``"labels"`` or ``"inputs"``.
+    corrupt: ``(key, dataset, p, *, variant, labels_file, corrupt_test) -> (new arrays,
+      splits changed, fraction changed, extra record entries)``, applied once to a dataset.
+    takes_p: it has a corruption probability ``p``.
+    drawn: its labels are drawn from the key (so ``corrupt_test`` can draw test labels too).
+    cifar10_only: it is defined on CIFAR-10's classes.
+  """
+
+  label: str
+  changes: str
+  corrupt: Callable[..., tuple[dict, tuple, float, dict]]
+  takes_p: bool = False
+  drawn: bool = False
+  cifar10_only: bool = False
+
+
+# Every randomization test (Section 2) and the label noise beyond the paper, declared once: a new
+# kind is one entry here and its function above.
+REGISTRY: dict[str, Kind] = {
+    "true_labels": Kind("true labels", "labels", _true_labels),
+    "partial_labels": Kind("partially corrupted labels", "labels", _labels_kind("partial_labels"), takes_p=True,
+                           drawn=True),
+    "random_labels": Kind("random labels", "labels", _labels_kind("random_labels"), drawn=True),
+    "asymmetric_labels": Kind("CIFAR-10 class-pair flips", "labels", _labels_kind("asymmetric_labels"), takes_p=True,
+                              drawn=True, cifar10_only=True),
+    "cifar10n": Kind("CIFAR-10N human labels", "labels", _cifar10n, cifar10_only=True),
+    "shuffled_pixels": Kind("shuffled pixels", "inputs", _shuffled),
+    "random_pixels": Kind("random pixels", "inputs", _random),
+    "gaussian": Kind("Gaussian", "inputs", _gaussian),
+}
+KINDS = tuple(REGISTRY)
+LABEL_KINDS = tuple(k for k, v in REGISTRY.items() if v.changes == "labels")
+INPUT_KINDS = tuple(k for k, v in REGISTRY.items() if v.changes == "inputs")
+P_KINDS = tuple(k for k, v in REGISTRY.items() if v.takes_p)  # the kinds that take a probability p
+
+
+def run_name(kind: str, p: float = 0.0, variant: str = "") -> str:
+  """How a corruption names a run directory: ``random_labels``, ``partial_labels0.4``, ``cifar10n-worst``."""
+  return kind + (f"{p:g}" if REGISTRY[kind].takes_p else "") + (f"-{variant}" if kind == "cifar10n" else "")
+
+
 def apply(key: jax.Array, dataset: Dataset, kind: str, p: float | None = None, *, variant: str | None = None,
           labels_file: str | os.PathLike | None = None, corrupt_test: bool = False
           ) -> tuple[Dataset, CorruptionRecord]:
@@ -552,10 +523,10 @@ def apply(key: jax.Array, dataset: Dataset, kind: str, p: float | None = None, *
   Args:
     key: the run's corruption key.
     dataset: the clean data.
-    kind: one of :data:`KINDS`.
+    kind: one of :data:`KINDS` (:data:`REGISTRY` says what each does).
     p: corruption probability, required for the kinds in :data:`P_KINDS` and only for them.
-    variant: the CIFAR-10N label set (:data:`CIFAR10N_VARIANTS`), for ``"cifar10n"`` only.
-    labels_file: the CIFAR-10N file (:func:`load_cifar10n`), for ``"cifar10n"`` only.
+    variant: the CIFAR-10N label set (:data:`rethink_jax.data.CIFAR10N_VARIANTS`), for ``"cifar10n"`` only.
+    labels_file: the CIFAR-10N file (:func:`rethink_jax.data.load_cifar10n`), for ``"cifar10n"`` only.
     corrupt_test: corrupt the test labels too (key-drawn label kinds only; CIFAR-10N has
       no test labels).
 
@@ -563,49 +534,23 @@ def apply(key: jax.Array, dataset: Dataset, kind: str, p: float | None = None, *
     ``(corrupted dataset, record)``.
   """
   key = _check_key(key)
-  if kind not in KINDS:
+  if kind not in REGISTRY:
     raise ValueError(f"Unknown corruption {kind!r}; choose one of {KINDS}.")
-  if (kind in P_KINDS) != (p is not None):
+  spec = REGISTRY[kind]
+  if spec.takes_p != (p is not None):
     raise ValueError(f"p is required for {' and '.join(map(repr, P_KINDS))} and only for them" +
                      (f"; got p={p!r} with {kind!r}." if p is not None else "."))
   if (kind == "cifar10n") != (variant is not None and labels_file is not None):
     raise ValueError("variant and labels_file are required for 'cifar10n' and only for it.")
-  if corrupt_test and kind not in ("partial_labels", "random_labels", "asymmetric_labels"):
+  if corrupt_test and not spec.drawn:
     raise ValueError(f"corrupt_test applies to the key-drawn label corruptions only, not {kind!r}"
                      + (" (CIFAR-10N has human labels for the training set only)." if kind == "cifar10n" else "."))
-  if kind in ("asymmetric_labels", "cifar10n") and (dataset.name != "cifar10" or dataset.num_classes != 10):
+  if spec.cifar10_only and (dataset.name != "cifar10" or dataset.num_classes != 10):
     raise ValueError(f"{kind!r} is defined on CIFAR-10's classes, not on {dataset.name!r}.")
   if p is not None:
     _check_p(p)
-  x_tr, y_tr, x_te = dataset.x_train, dataset.y_train, dataset.x_test
-  splits: tuple[str, ...] = ("train", "test")
-  extra = {}
-  if kind == "true_labels":
-    new, splits, changed = {}, (), 0.0
-  elif kind in ("partial_labels", "random_labels", "asymmetric_labels"):
-    y = _noisy_labels(kind, key, y_tr, p, dataset.num_classes, f"apply({kind!r}): {dataset.name} y_train")
-    new, splits, changed = {"y_train": y}, ("train",), float(np.mean(y != y_tr))
-    if corrupt_test:
-      new["y_test"] = _noisy_labels(kind, jax.random.fold_in(key, 1), dataset.y_test, p, dataset.num_classes,
-                                    f"apply({kind!r}): {dataset.name} y_test")
-      splits = ("train", "test")
-  elif kind == "cifar10n":
-    y, digest = load_cifar10n(labels_file, variant, clean_labels=y_tr)
-    new, splits, changed = {"y_train": y.astype(y_tr.dtype)}, ("train",), float(np.mean(y != y_tr))
-    extra = {"variant": variant, "labels_file_sha256": digest}
-  elif kind == "shuffled_pixels":
-    new = {"x_train": np.asarray(_shuffled_jit(key, x_tr)), "x_test": np.asarray(_shuffled_jit(key, x_te))}
-  elif kind == "random_pixels":
-    new = {"x_train": np.asarray(_random_jit(jax.random.fold_in(key, 0), x_tr)),
-           "x_test": np.asarray(_random_jit(jax.random.fold_in(key, 1), x_te))}
-  else:  # gaussian
-    mean, var = channel_moments(x_tr)
-    new = {"x_train": np.asarray(_gaussian_jit(jax.random.fold_in(key, 0), x_tr, mean=mean, var=var)),
-           "x_test": np.asarray(_gaussian_jit(jax.random.fold_in(key, 1), x_te, mean=mean, var=var))}
-  if kind in ("shuffled_pixels", "random_pixels"):
-    changed = float(np.mean(new["x_train"] != x_tr))
-  elif kind == "gaussian":
-    changed = 1.0
+  new, splits, changed, extra = spec.corrupt(key, dataset, p, variant=variant, labels_file=labels_file,
+                                             corrupt_test=corrupt_test)
   what = kind + (f" p={p}" if p is not None else "") + (f" {variant}" if variant else "") + \
       (" (test labels too)" if corrupt_test else "")
   out = dataclasses.replace(dataset, **new, provenance=f"{dataset.provenance} | corrupted: {what}")

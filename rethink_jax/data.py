@@ -53,12 +53,13 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import zipfile
 import zlib
 
 import numpy as np
 
 __all__ = [
-    "Dataset", "DataError", "load", "from_arrays", "download", "NAMES", "CLASS_NAMES", "SOURCES", "NUM_CLASSES",
+    "Dataset", "DataError", "load", "from_arrays", "load_cifar10n", "CIFAR10N_VARIANTS", "download", "NAMES", "CLASS_NAMES", "SOURCES", "NUM_CLASSES",
     "DATA_DIR_ENV", "REMOTE_FILES", "fingerprint",
 ]
 
@@ -619,6 +620,116 @@ def _load_tfds(name: str, data_dir) -> Dataset:
 
 
 # ----------------------------------------------------------------------------- download
+
+# ----------------------------------------------------------------------------- CIFAR-10N human labels
+
+# config.corruption.variant -> the key of that label set in the CIFAR-10N file.
+CIFAR10N_VARIANTS = {"aggregate": "aggre_label", "random1": "random_label1", "random2": "random_label2",
+                     "random3": "random_label3", "worst": "worse_label"}
+
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+  """Unpickles numpy arrays, dicts and lists only: a downloaded label file cannot run code."""
+
+  _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+              ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+              ("numpy._core.multiarray", "scalar"), ("collections", "OrderedDict"),
+              ("_codecs", "encode")}  # protocol 2 (torch.save's) stores bytes through it
+
+  def find_class(self, module, name):
+    if (module, name) in self._ALLOWED:
+      return super().find_class(module, name)
+    raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+  def persistent_load(self, pid):
+    raise pickle.UnpicklingError("it holds torch tensors, not numpy arrays")
+
+
+def _read_label_file(path: pathlib.Path) -> dict:
+  if path.suffix == ".npy":
+    with open(path, "rb") as f:  # np.save of a dict: an object array, pickled after the header
+      version = np.lib.format.read_magic(f)
+      read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+      _, _, dtype = read_header(f)
+      if dtype != object:
+        raise ValueError(f"a .npy of {dtype} values, not a dict of label arrays")
+      obj = _NumpyOnlyUnpickler(f).load()
+    if isinstance(obj, np.ndarray) and obj.shape == ():
+      obj = obj.item()
+  elif path.suffix == ".npz":
+    with np.load(path, allow_pickle=False) as z:
+      obj = {k: z[k] for k in z.files}
+  elif zipfile.is_zipfile(path):  # torch.save's format: a zip holding <name>/data.pkl
+    with zipfile.ZipFile(path) as z:
+      pkl = [n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+      if not pkl:
+        raise ValueError("a zip file without data.pkl")
+      obj = _NumpyOnlyUnpickler(z.open(pkl[0])).load()
+  else:
+    with open(path, "rb") as f:
+      obj = _NumpyOnlyUnpickler(f).load()
+  if not isinstance(obj, dict):
+    raise ValueError(f"it holds a {type(obj).__name__}, not a dict of label arrays")
+  return obj
+
+
+def load_cifar10n(path: str | os.PathLike, variant: str, clean_labels: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, str]:
+  """The CIFAR-10N human labels of the CIFAR-10 training set (Wei et al., ICLR 2022).
+
+  ``path`` is the file its authors publish, ``CIFAR-10_human.pt`` from
+  https://github.com/UCSC-REAL/cifar-10-100n (``data/``), a dict with ``clean_label``,
+  ``aggre_label``, ``worse_label`` and ``random_label1..3`` for the 50,000 training images in
+  the canonical order of the CIFAR-10 python version. It is read **without torch** (only
+  numpy arrays are unpickled); a ``.npy``/``.npz`` holding the same dict works too.
+
+  Args:
+    path: the label file.
+    variant: one of :data:`CIFAR10N_VARIANTS` (``aggregate`` ~9% noise, ``random1-3``
+      ~17-18%, ``worst`` ~40%).
+    clean_labels: the training labels the run uses (the first ``n`` of the canonical
+      order); checked against the file's ``clean_label``, so a file from another dataset
+      or order is refused.
+
+  Returns:
+    ``(labels [n] int, sha256 of the file)``.
+  """
+  if variant not in CIFAR10N_VARIANTS:
+    raise ValueError(f"Unknown CIFAR-10N variant {variant!r}; choose one of {tuple(CIFAR10N_VARIANTS)}.")
+  path = pathlib.Path(os.path.expanduser(os.fspath(path)))
+  if not path.is_file():
+    raise FileNotFoundError(f"CIFAR-10N label file {path} does not exist; download CIFAR-10_human.pt from "
+                            "https://github.com/UCSC-REAL/cifar-10-100n (folder data/).")
+  try:
+    table = _read_label_file(path)
+  except (OSError, ValueError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
+    raise ValueError(f"{path} is not a CIFAR-10N label file ({e}).") from None
+  key = CIFAR10N_VARIANTS[variant]
+  missing = [k for k in ("clean_label", key) if k not in table]
+  if missing:
+    raise ValueError(f"{path} has no {missing} entry; its entries are {sorted(map(str, table))}.")
+  clean, noisy = (np.asarray(table[k]) for k in ("clean_label", key))
+  for name, arr in (("clean_label", clean), (key, noisy)):
+    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer) or arr.size == 0:
+      raise ValueError(f"{path}: {name} must be a 1-D integer vector of CIFAR-10 classes 0..9, got "
+                       f"{arr.dtype} of shape {arr.shape}.")
+    bad = (arr < 0) | (arr > 9)  # in the file's dtype, before the int32 cast below
+    if bad.any():
+      raise ValueError(f"{path}: {name} must hold CIFAR-10 classes 0..9 (labels in [0, 10)); got "
+                       f"{np.unique(arr[bad])[:5].tolist()} ({int(bad.sum())} of {arr.size} labels).")
+  if clean.shape != noisy.shape:
+    raise ValueError(f"{path}: clean_label {clean.shape} and {key} {noisy.shape} differ in length.")
+  if clean_labels is not None:
+    n = len(clean_labels)
+    if n > len(clean) or not np.array_equal(clean[:n], np.asarray(clean_labels)):
+      raise ValueError(f"{path}'s clean_label does not match this run's {n} training labels: CIFAR-10N labels "
+                       "index the full CIFAR-10 training set in canonical order (data.source='files', "
+                       "optionally data.max_train), not the embedded sample or another order.")
+    noisy = noisy[:n]
+  digest = hashlib.sha256(path.read_bytes()).hexdigest()
+  return noisy.astype(np.int32), digest
+
 
 def _md5(path: pathlib.Path) -> str:
   h = hashlib.md5()

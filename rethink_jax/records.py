@@ -44,7 +44,7 @@ from rethink_jax.configs import schema
 
 __all__ = ["RunDirError", "RecordError", "ConfigMismatchError", "CONFIG", "METRICS", "SUMMARY", "CHECKPOINTS",
            "TENSORBOARD", "SWEEP", "SEGMENTS", "EXAMPLES", "COMPACT_SERIES", "HOW_KEYS", "NEUTRAL_DEFAULTS", "TIMING_KEYS",
-           "SUMMARY_FIELDS", "ARTIFACTS",
+           "SUMMARY_FIELDS",
            "cpu_name", "atomic_write", "atomic_write_text", "remove_stale_temp_files", "write_json", "read_json", "write_jsonl", "read_jsonl",
            "MetricsLog", "ExamplesLog", "read_examples", "compact_examples", "EXAMPLE_SERIES", "EXAMPLE_STATIC",
            "identity", "identity_hash", "identity_diff", "check_run_dir", "total_steps", "finished_summary",
@@ -86,8 +86,6 @@ SUMMARY_FIELDS = {
     "git": "the distinct commits of the code that trained it, in order (more than one: resumed under other code)",
 }
 
-# What a sweep directory can reproduce; report.build dispatches on it.
-ARTIFACTS = ("table1", "appendix", "figure1a", "figure1bc", "figure2b", "table2", "memorization")
 
 
 class RunDirError(OSError):
@@ -500,8 +498,8 @@ def make_summary(*, engine: str, step: int, steps_per_epoch: int, train_seconds:
 def write_sweep(sweep_dir, artifact: str, runs: dict[str, dict]) -> None:
   """``sweep.json``: the paper artifact a sweep reproduces and, per run name, its ``config``, ``meta``
   (the row or level it reproduces) and ``dir`` (its run directory inside the sweep directory)."""
-  if artifact not in ARTIFACTS:
-    raise ValueError(f"Unknown paper artifact {artifact!r}; choose one of {ARTIFACTS}.")
+  if not isinstance(artifact, str) or not artifact:
+    raise ValueError(f"A sweep names the paper artifact it reproduces (rethink_jax.report.ARTIFACTS), got {artifact!r}.")
   write_json(pathlib.Path(sweep_dir) / SWEEP, {"artifact": artifact, "runs": runs})
 
 
@@ -509,8 +507,8 @@ def read_sweep(sweep_dir) -> tuple[str, dict[str, dict]]:
   """``(artifact, {name: {"meta", "config", "summary" (or None), "metrics", "dir"}})`` of a sweep."""
   sweep_dir = pathlib.Path(sweep_dir)
   spec = read_json(sweep_dir / SWEEP)
-  if not isinstance(spec, dict) or spec.get("artifact") not in ARTIFACTS or not isinstance(spec.get("runs"), dict):
-    raise RecordError(f"{sweep_dir / SWEEP} does not name a paper artifact (one of {ARTIFACTS}); it was written "
+  if not isinstance(spec, dict) or not isinstance(spec.get("artifact"), str) or not isinstance(spec.get("runs"), dict):
+    raise RecordError(f"{sweep_dir / SWEEP} does not name a paper artifact; it was written "
                       "by an older version or by hand. Re-run the experiment script to rewrite it.")
   out = {}
   for name, entry in spec["runs"].items():

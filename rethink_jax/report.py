@@ -31,13 +31,12 @@ from __future__ import annotations
 import pathlib
 import sys
 
-from rethink_jax import paper, records, segments
+from rethink_jax import corruptions, paper, records, segments
 
 __all__ = ["table1", "appendix", "figure1a", "figure1a_table", "figure1bc", "figure2b", "figure2b_table", "table2",
            "figure2a", "memorization", "memorization_stats", "single_run", "script_results", "build", "build_all", "main"]
 
-KIND_LABELS = {"true_labels": "true labels", "random_labels": "random labels", "shuffled_pixels": "shuffled pixels",
-               "random_pixels": "random pixels", "gaussian": "Gaussian"}
+KIND_LABELS = {kind: spec.label for kind, spec in corruptions.REGISTRY.items()}  # declared with each corruption
 
 
 def _duration(seconds: float) -> str:
@@ -707,17 +706,24 @@ def build(sweep_dir, *, partial: bool = False) -> list[pathlib.Path]:
   if gaps and not partial:
     raise IncompleteSweepError(f"{sweep_dir} is incomplete: " + "; ".join(f"{k} {v}" for k, v in gaps.items())
                                + ". Pass --partial to report the runs that are there.")
-  builders = {"table1": lambda d: [table1(d)], "appendix": lambda d: [appendix(d)],
-              "figure1a": lambda d: [figure1a(d), figure1a_table(d)], "figure1bc": figure1bc,
-              "figure2b": lambda d: [figure2b(d), figure2b_table(d)],
-              "table2": lambda d: [table2(d), figure2a(d)], "memorization": memorization}
-  out = builders[artifact](sweep_dir)
+  if artifact not in ARTIFACTS:
+    raise records.RecordError(f"{pathlib.Path(sweep_dir) / records.SWEEP} names the artifact {artifact!r}, which "
+                              f"this version does not report (it reports {', '.join(ARTIFACTS)}).")
+  out = ARTIFACTS[artifact](sweep_dir)
   if gaps:  # a partial report says what it lacks, in every table it writes
     note = "\n**Incomplete sweep**: " + "; ".join(f"`{k}` {v}" for k, v in gaps.items()) + ".\n"
     for path in out:
       if path.suffix == ".md":
         _atomic_text(path, path.read_text() + note)
   return out
+
+
+# Every paper artifact a sweep can reproduce, and what its report makes (declared once: a new
+# artifact is an entry here, its report functions above and its configs/<artifact>.py).
+ARTIFACTS = {"table1": lambda d: [table1(d)], "appendix": lambda d: [appendix(d)],
+             "figure1a": lambda d: [figure1a(d), figure1a_table(d)], "figure1bc": figure1bc,
+             "figure2b": lambda d: [figure2b(d), figure2b_table(d)],
+             "table2": lambda d: [table2(d), figure2a(d)], "memorization": memorization}
 
 
 def _is_run_dir(path: pathlib.Path) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pathlib
 
-from rethink_jax import locking, records, train
+from rethink_jax import locking, records, report, train
 from rethink_jax.configs import validate
 from rethink_jax.configs.common import SweepRuns
 
@@ -35,6 +35,8 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
   artifact = getattr(runs, "artifact", None)
   if artifact is None:
     raise ValueError("run_sweep needs SweepRuns (the paper artifact it reproduces), as each config module's build_runs returns.")
+  if artifact not in report.ARTIFACTS:  # checked before anything is written: the report must know how to build it
+    raise ValueError(f"Unknown paper artifact {artifact!r}; choose one of {', '.join(report.ARTIFACTS)}.")
   if only is not None and only not in runs:
     raise ValueError(f"No run named {only!r} in this sweep; its runs are {sorted(runs)}.")
   engine = "imagenet" if artifact == "table2" else "single"

@@ -291,21 +291,21 @@ def test_cifar10n_loader_reads_the_published_layout_and_checks_the_order(tmp_pat
   table = _cifar10n_table(clean, rng)
   path = tmp_path / "CIFAR-10_human.pt"
   _torch_style_file(path, table)
-  for variant, key in C.CIFAR10N_VARIANTS.items():
-    labels, digest = C.load_cifar10n(path, variant, clean_labels=cifar.y_train)
+  for variant, key in data.CIFAR10N_VARIANTS.items():
+    labels, digest = data.load_cifar10n(path, variant, clean_labels=cifar.y_train)
     np.testing.assert_array_equal(labels, table[key][:len(cifar.y_train)])
     assert len(digest) == 64
   out, rec = C.apply(jax.random.key(0), cifar, "cifar10n", variant="worst", labels_file=path)
   np.testing.assert_array_equal(out.y_train, table["worse_label"][:len(cifar.y_train)])
   assert rec.variant == "worst" and rec.fraction_changed == pytest.approx(np.mean(out.y_train != cifar.y_train))
   np.save(tmp_path / "labels.npy", table)  # the same dict as a .npy
-  np.testing.assert_array_equal(C.load_cifar10n(tmp_path / "labels.npy", "aggregate")[0], table["aggre_label"])
+  np.testing.assert_array_equal(data.load_cifar10n(tmp_path / "labels.npy", "aggregate")[0], table["aggre_label"])
   with pytest.raises(ValueError, match="canonical order"):
-    C.load_cifar10n(path, "aggregate", clean_labels=cifar.y_train[::-1])
+    data.load_cifar10n(path, "aggregate", clean_labels=cifar.y_train[::-1])
   with pytest.raises(ValueError, match="Unknown CIFAR-10N variant"):
-    C.load_cifar10n(path, "noisiest")
+    data.load_cifar10n(path, "noisiest")
   with pytest.raises(FileNotFoundError, match="UCSC-REAL"):
-    C.load_cifar10n(tmp_path / "absent.pt", "aggregate")
+    data.load_cifar10n(tmp_path / "absent.pt", "aggregate")
 
 
 def test_cifar10n_loader_refuses_code_and_corrupt_files(tmp_path):
@@ -316,19 +316,19 @@ def test_cifar10n_loader_refuses_code_and_corrupt_files(tmp_path):
   with zipfile.ZipFile(evil, "w") as z:
     z.writestr("x/data.pkl", pickle.dumps({"clean_label": np.zeros(3, int), "run": print}))
   with pytest.raises(ValueError, match="refusing to load builtins.print"):
-    C.load_cifar10n(evil, "aggregate")
+    data.load_cifar10n(evil, "aggregate")
   truncated = tmp_path / "truncated.pt"
   _torch_style_file(truncated, _cifar10n_table(np.zeros(50, int), np.random.default_rng(0)))
   truncated.write_bytes(truncated.read_bytes()[:200])
   with pytest.raises(ValueError, match="not a CIFAR-10N label file"):
-    C.load_cifar10n(truncated, "aggregate")
+    data.load_cifar10n(truncated, "aggregate")
   np.save(tmp_path / "plain.npy", np.zeros(5, int))  # an array, not the dict of label sets
   with pytest.raises(ValueError, match="not a dict of label arrays"):
-    C.load_cifar10n(tmp_path / "plain.npy", "aggregate")
+    data.load_cifar10n(tmp_path / "plain.npy", "aggregate")
   wrong = tmp_path / "wrong.npz"
   np.savez(wrong, clean_label=np.zeros(5, int), aggre_label=np.full(5, 12))
   with pytest.raises(ValueError, match="classes 0..9"):
-    C.load_cifar10n(wrong, "aggregate")
+    data.load_cifar10n(wrong, "aggregate")
 
 
 # ----------------------------------------------------------------------------- label ranges and dtypes
@@ -401,4 +401,4 @@ def test_cifar10n_loader_names_the_bad_labels(tmp_path):
   np.savez(path, clean_label=np.zeros(5, np.int64), aggre_label=np.array([0, 1, 2**40, 3, -2], np.int64))
   with pytest.raises(ValueError, match=r"aggre_label must hold CIFAR-10 classes 0..9 .*got \[-2, 1099511627776\] "
                                        r"\(2 of 5 labels\)"):
-    C.load_cifar10n(path, "aggregate")
+    data.load_cifar10n(path, "aggregate")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rethink_jax import multirun, records, sweep, train
+from rethink_jax import data as data_lib, multirun, records, sweep, train
 from rethink_jax.configs import common, label_corruption
 
 
@@ -112,7 +112,7 @@ def test_cifar10n_variants_train_as_one_vmapped_program(tmp_path, shared_data):
   rng = np.random.default_rng(0)
   clean = full.y_train.astype(np.int64)
   noisy = lambda q: np.where(rng.random(len(clean)) < q, rng.integers(0, 10, len(clean)), clean)
-  table = {"clean_label": clean, **{key: noisy(q) for key, q in zip(corruptions.CIFAR10N_VARIANTS.values(),
+  table = {"clean_label": clean, **{key: noisy(q) for key, q in zip(data_lib.CIFAR10N_VARIANTS.values(),
                                                                     (0.1, 0.2, 0.2, 0.2, 0.4))}}
   path = tmp_path / "CIFAR-10_human.pt"
   with zipfile.ZipFile(path, "w") as z:
@@ -123,7 +123,7 @@ def test_cifar10n_variants_train_as_one_vmapped_program(tmp_path, shared_data):
   configs = [common.override(base, **{"corruption.variant": v}) for v in ("aggregate", "worst")]
   many = multirun.train_many(configs, [tmp_path / v for v in ("aggregate", "worst")], group_dir=tmp_path / "g")
   for variant, summary in zip(("aggregate", "worst"), many):
-    key = corruptions.CIFAR10N_VARIANTS[variant]
+    key = data_lib.CIFAR10N_VARIANTS[variant]
     ex = records.read_examples(tmp_path / variant)
     np.testing.assert_array_equal(ex["labels"], table[key][:256])
     np.testing.assert_array_equal(ex["corrupted"], table[key][:256] != clean[:256])

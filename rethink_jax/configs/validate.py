@@ -118,11 +118,11 @@ def check(config, engine: str = "single") -> None:
     _fail("track_examples", _get(config, "track_examples"), "False for ImageNet (per-example records are kept by the "
           "CIFAR-10/MNIST engines)")
   if _get(config, "corruption.kind") == "cifar10n":
-    from rethink_jax import corruptions
+    from rethink_jax import data
 
     variant = _get(config, "corruption.variant")
-    if variant not in corruptions.CIFAR10N_VARIANTS:
-      _fail("corruption.variant", variant, f"one of {', '.join(map(repr, corruptions.CIFAR10N_VARIANTS))} "
+    if variant not in data.CIFAR10N_VARIANTS:
+      _fail("corruption.variant", variant, f"one of {', '.join(map(repr, data.CIFAR10N_VARIANTS))} "
             "for corruption.kind = 'cifar10n'")
     path = _get(config, "corruption.labels_file")
     if not (isinstance(path, str) and path):
