@@ -1,0 +1,85 @@
+"""ImageNet input pipelines for Table 2 and Figure 2a of the paper: a source's examples,
+preprocessed (:mod:`rethink_jax.imagenet.preprocess`), in this host's share of each global
+batch.
+
+grain's ``MapDataset`` over positions of the training stream, decoded and preprocessed by a
+thread pool. The order of epoch ``e`` is a permutation drawn from ``(seed, e)``; global batch
+``s`` is positions ``s*B .. (s+1)*B - 1`` and each host reads its own contiguous
+``B / num_hosts`` of them; augmentation draws come from ``(seed, position)``. So every host,
+thread count and resume sees the same examples and the same crops. grain was chosen over
+``tf.data`` because it needs no TensorFlow, reads ``tfds.data_source`` directly and indexes
+deterministically.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Iterator
+
+import numpy as np
+
+from rethink_jax.imagenet.preprocess import IMAGE_SIZE, preprocess_eval, preprocess_train
+
+
+@functools.lru_cache(maxsize=4)
+def _epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+  return np.random.default_rng((seed, 2, epoch)).permutation(n)
+
+
+def train_batches(source, *, global_batch: int, seed: int, start_step: int, num_steps: int, augment: bool,
+                  size: int = IMAGE_SIZE, process_index: int = 0, process_count: int = 1,
+                  num_threads: int = 16) -> Iterator[dict[str, np.ndarray]]:
+  """This host's share of global batches ``start_step .. start_step + num_steps - 1``.
+
+  Yields ``{"image": [b, size, size, 3] uint8, "label": [b] int32, "index": [b] int32}``
+  with ``b = global_batch / process_count``. Each epoch is a permutation of the source
+  from ``(seed, epoch)``; the partial last batch of an epoch is dropped.
+  """
+  import grain
+
+  n = len(source)
+  if global_batch % process_count:
+    raise ValueError(f"global batch {global_batch} is not divisible by {process_count} hosts.")
+  local = global_batch // process_count
+  per_epoch = (n // global_batch) * global_batch
+  if per_epoch == 0:
+    raise ValueError(f"global batch {global_batch} exceeds the {n} training examples.")
+
+  def load(local_pos: int) -> dict[str, Any]:
+    step, j = divmod(local_pos, local)
+    position = step * global_batch + process_index * local + j   # in the global stream
+    epoch, k = divmod(position, per_epoch)
+    index = int(_epoch_order(seed, epoch, n)[k])
+    example = source[index]
+    if augment:
+      image = preprocess_train(example["image"], np.random.default_rng((seed, 3, position)), size)
+    else:
+      image = preprocess_eval(example["image"], size)
+    return {"image": image, "label": np.int32(example["label"]), "index": np.int32(index)}
+
+  first = start_step * local
+  ds = grain.MapDataset.range(first, first + num_steps * local).map(load).batch(local, drop_remainder=True)
+  return iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=4 * local)))
+
+
+def eval_batches(source, indices: np.ndarray, *, batch: int, size: int = IMAGE_SIZE, process_index: int = 0,
+                 process_count: int = 1, num_threads: int = 16) -> Iterator[dict[str, np.ndarray]]:
+  """This host's share of ``indices`` in batches of ``batch`` (global), eval preprocessing.
+
+  The last batch is padded by repeating the last index and carries ``mask`` (1 real, 0 pad).
+  """
+  import grain
+
+  local = batch // process_count
+  num_batches = -(-len(indices) // batch)
+
+  def load(local_pos: int) -> dict[str, Any]:
+    b, j = divmod(local_pos, local)
+    pos = b * batch + process_index * local + j
+    index = int(indices[min(pos, len(indices) - 1)])
+    example = source[index]
+    return {"image": preprocess_eval(example["image"], size), "label": np.int32(example["label"]),
+            "index": np.int32(index), "mask": np.float32(pos < len(indices))}
+
+  ds = grain.MapDataset.range(0, num_batches * local).map(load).batch(local)
+  return iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=4 * local)))
