@@ -149,76 +149,109 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
   the loop's settings (intervals, budget, fit) are read from ``runs[0].config``. The run
   directories must exist (the engine validated everything before creating them).
   """
+  if len(runs) != program.num_runs:
+    raise ValueError(f"{program.num_runs} runs in the program but {len(runs)} run records.")
   c = runs[0].config
-  k = len(runs)
-  if k != program.num_runs:
-    raise ValueError(f"{program.num_runs} runs in the program but {k} run records.")
-  is_main = jax.process_index() == 0
-  spe, batch = program.steps_per_epoch, program.batch_size
-  total = records.total_steps(c, spe)
-  log_every, eval_every, ckpt_every = c.log_every_steps, c.eval_every_steps, c.checkpoint_every_steps
-  fit_threshold = schema.setting(c, "fit_threshold")
-  stop_at_fit = schema.setting(c, "stop_at_fit")
-  identity = records.identity_hash(*[r.config for r in runs])
-
   if schema.setting(c, "track_examples") and any(r.examples is None for r in runs):
     raise ValueError(f"config.track_examples is set but the {program.engine} engine gave no per-example record.")
-  ckpt = checkpoint.Checkpoints(checkpoint_dir, identity, keep=c.keep_checkpoints)
-  sums = program.zero_sums()
-  meta = {"train_seconds": 0.0, "time_to_fit": [None] * k, "active": [True] * k, "steps_since_log": 0}
-  restored = ckpt.restore(state, sums)
-  step = 0
-  if restored is not None:
-    state, sums, saved, step = restored
-    meta.update({key: saved[key] for key in meta})
+  loop = _Loop(program, runs, checkpoint_dir, state, label)
+  try:  # writers and the checkpoint manager are closed however the loop ends
+    loop.open_records()
+    loop.train()
+    return loop.finish()
+  except BaseException as e:
+    loop.failed(e)
+    raise
+  finally:
+    loop.close()
 
-  label = label or (runs[0].workdir.name if k == 1 else f"{k} vmapped runs")
-  progress = monitoring.Progress(label=label, total=total, initial=step, stop_at_fit=stop_at_fit,
-                                 enabled=c.progress, is_main=is_main)
-  if restored is not None:
-    where = runs[0].workdir if k == 1 else ckpt.directory
-    progress.message(f"Resuming from step {step} of {where}")
 
-  # Before config.json is rewritten: a run from before segments were kept is known by its environment only.
-  if is_main:  # temporary files of a write that a kill cut short (the records themselves are whole)
-    for r in runs:
-      records.remove_stale_temp_files(r.workdir)
-  segs = [segments.RunSegments(r.workdir, step, meta["train_seconds"], write=is_main) for r in runs]
-  notice = segs[0].code_change()
-  if notice:
-    progress.message(f"{label}: {notice}")
-  logs, views, examples = [], [], []
-  for r in runs:
-    if is_main:
-      records.write_json(r.workdir / records.CONFIG, {
-          "config": r.config.to_dict(), "identity": records.identity_hash(r.config), "engine": program.engine,
-          "seed": r.config.seed, "num_params": r.num_params, "corruption": r.corruption, "dataset": r.dataset,
-          "steps_per_epoch": spe, "vmapped_runs": k, **r.record, "environment": records.environment()})
-      (r.workdir / records.SUMMARY).unlink(missing_ok=True)  # a run going on is not finished
-    logs.append(records.MetricsLog(r.workdir / records.METRICS, step if restored is not None else None,
-                                   write=is_main))
-    examples.append(records.ExamplesLog(r.workdir / records.EXAMPLES, r.examples,
-                                        step if restored is not None else None, write=is_main)
-                    if r.examples is not None else None)
-    views.append(_views(r, identity) if is_main else [])
+class _Loop:
+  """The state of one :func:`run`: the program's train state and metric sums, the loop's
+  bookkeeping (``meta``, saved in every checkpoint), and each run's records."""
 
-  last_log = {"seconds": meta["train_seconds"], "step": step}
+  def __init__(self, program: Program, runs: Sequence[Run], checkpoint_dir, state: Any, label: str | None):
+    self.program, self.runs, self.k = program, runs, len(runs)
+    c = self.config = runs[0].config
+    self.is_main = jax.process_index() == 0
+    self.total = records.total_steps(c, program.steps_per_epoch)
+    self.fit_threshold = schema.setting(c, "fit_threshold")
+    self.stop_at_fit = schema.setting(c, "stop_at_fit")
+    self.ckpt = checkpoint.Checkpoints(checkpoint_dir, records.identity_hash(*[r.config for r in runs]),
+                                       keep=c.keep_checkpoints)
+    self.logs, self.views, self.examples, self.segs = [], [], [], []
+    self.state, self.sums = state, program.zero_sums()
+    self.meta = {"train_seconds": 0.0, "time_to_fit": [None] * self.k, "active": [True] * self.k,
+                 "steps_since_log": 0}
+    self.step, self.resumed = 0, False
+    restored = self.ckpt.restore(self.state, self.sums)
+    if restored is not None:
+      self.state, self.sums, saved, self.step = restored
+      self.meta.update({key: saved[key] for key in self.meta})
+      self.resumed = True
+    self.label = label or (runs[0].workdir.name if self.k == 1 else f"{self.k} vmapped runs")
+    self.progress = monitoring.Progress(label=self.label, total=self.total, initial=self.step,
+                                        stop_at_fit=self.stop_at_fit, enabled=c.progress, is_main=self.is_main)
+    if self.resumed:
+      where = runs[0].workdir if self.k == 1 else self.ckpt.directory
+      self.progress.message(f"Resuming from step {self.step} of {where}")
+    self.last_log = {"seconds": self.meta["train_seconds"], "step": self.step}
 
-  def log(step: int, sums: StepSums | None, n_steps: int, with_eval: bool) -> None:
-    evals = program.evaluate(state) if with_eval else None
+  def open_records(self) -> None:
+    """Segments, config.json, metrics, per-example records and live views of every run."""
+    step, k, is_main = self.step, self.k, self.is_main
+    keep = step if self.resumed else None
+    if is_main:  # temporary files of a write that a kill cut short (the records themselves are whole)
+      for r in self.runs:
+        records.remove_stale_temp_files(r.workdir)
+    # Before config.json is rewritten: a run from before segments were kept is known by its environment only.
+    self.segs = [segments.RunSegments(r.workdir, step, self.meta["train_seconds"], write=is_main) for r in self.runs]
+    notice = self.segs[0].code_change()
+    if notice:
+      self.progress.message(f"{self.label}: {notice}")
+    identity = self.ckpt.identity
+    for r in self.runs:
+      if is_main:
+        records.write_json(r.workdir / records.CONFIG, {
+            "config": r.config.to_dict(), "identity": records.identity_hash(r.config), "engine": self.program.engine,
+            "seed": r.config.seed, "num_params": r.num_params, "corruption": r.corruption, "dataset": r.dataset,
+            "steps_per_epoch": self.program.steps_per_epoch, "vmapped_runs": k, **r.record,
+            "environment": records.environment()})
+        (r.workdir / records.SUMMARY).unlink(missing_ok=True)  # a run going on is not finished
+      self.logs.append(records.MetricsLog(r.workdir / records.METRICS, keep, write=is_main))
+      self.examples.append(records.ExamplesLog(r.workdir / records.EXAMPLES, r.examples, keep, write=is_main)
+                           if r.examples is not None else None)
+      self.views.append(_views(r, identity) if is_main else [])
+
+  def _speed(self, step: int) -> float | None:
+    """Images per second since the last row: through the whole program (K vmapped runs each train a batch)."""
+    last, seconds = self.last_log, self.meta["train_seconds"]
     speed = None
-    if step > last_log["step"] and meta["train_seconds"] > last_log["seconds"]:
-      # images through the whole program: K vmapped runs each train a batch per step
-      speed = (step - last_log["step"]) * batch * k / (meta["train_seconds"] - last_log["seconds"])
-    last_log.update(seconds=meta["train_seconds"], step=step)
-    base = {"step": step, "epoch": step / spe, "examples": step * batch, "lr": program.learning_rate(step),
-            "train_seconds": meta["train_seconds"]}
+    if step > last["step"] and seconds > last["seconds"]:
+      speed = (step - last["step"]) * self.program.batch_size * self.k / (seconds - last["seconds"])
+    last.update(seconds=seconds, step=step)
+    return speed
+
+  def _fitted(self, i: int, row: dict) -> None:
+    meta = self.meta
+    if meta["time_to_fit"][i] is None and row[self.program.fit_metric] >= self.fit_threshold:
+      meta["time_to_fit"][i] = {"step": row["step"], "epoch": row["epoch"], "seconds": meta["train_seconds"]}
+      if self.stop_at_fit:
+        meta["active"][i] = False
+
+  def log(self, step: int, sums: StepSums | None, n_steps: int, with_eval: bool) -> None:
+    """One metrics row per active run (with an evaluation when ``with_eval``)."""
+    program, meta, spe = self.program, self.meta, self.program.steps_per_epoch
+    evals = program.evaluate(self.state) if with_eval else None
+    speed = self._speed(step)
+    base = {"step": step, "epoch": step / spe, "examples": step * program.batch_size,
+            "lr": program.learning_rate(step), "train_seconds": meta["train_seconds"]}
     if speed is not None:
       base["images_per_second"] = speed
     if n_steps:
       loss, accuracy = _host(sums.loss), _host(sums.accuracy)
     shown = []
-    for i in range(k):
+    for i in range(self.k):
       if not meta["active"][i]:
         continue  # a run that stopped at its fit writes nothing more, as it would alone
       row = dict(base)
@@ -226,83 +259,95 @@ def run(program: Program, state: Any, runs: Sequence[Run], checkpoint_dir: str |
         row.update(batch_loss=float(loss[i]) / n_steps, batch_accuracy=float(accuracy[i]) / n_steps)
       if evals is not None:
         per_example = evals[i].pop("examples", None)
-        if examples[i] is not None:  # kept in memory; written before each checkpoint (see ExamplesLog)
-          examples[i].append(step, step / spe, per_example)
+        if self.examples[i] is not None:  # kept in memory; written before each checkpoint (see ExamplesLog)
+          self.examples[i].append(step, step / spe, per_example)
         row.update(evals[i])
-        if meta["time_to_fit"][i] is None and row[program.fit_metric] >= fit_threshold:
-          meta["time_to_fit"][i] = {"step": step, "epoch": row["epoch"], "seconds": meta["train_seconds"]}
-          if stop_at_fit:
-            meta["active"][i] = False
+        self._fitted(i, row)
         shown.append(row)
-      logs[i].append(row)
-      for view in views[i]:
+      self.logs[i].append(row)
+      for view in self.views[i]:
         view.write(row)
     if evals is not None:
-      progress.evaluated(step, step / spe, shown, speed, sum(t is not None for t in meta["time_to_fit"]), k)
+      self.progress.evaluated(step, step / spe, shown, speed, sum(t is not None for t in meta["time_to_fit"]),
+                              self.k)
 
-  try:  # writers and the checkpoint manager are closed however the loop ends
-    if restored is None:
-      log(0, None, 0, with_eval=c.eval_at_start)
-    while step < total and any(meta["active"]):
+  def _diverged(self, bad: np.ndarray) -> NonFiniteLossError:
+    i = int(np.argmax(bad >= 0))
+    kept = self.ckpt.latest_step()
+    kept = (f"the last good checkpoint (step {kept}) in {self.ckpt.directory} is kept" if kept is not None else
+            "no checkpoint had been written yet")
+    return NonFiniteLossError(f"Training loss of {self.runs[i].workdir} became non-finite at step {int(bad[i])}; "
+                              f"{kept}. Lower the learning rate.")
+
+  def train(self) -> None:
+    """From the restored step to the budget (or every run's fit), boundary by boundary."""
+    c, meta, total = self.config, self.meta, self.total
+    log_every, eval_every, ckpt_every = c.log_every_steps, c.eval_every_steps, c.checkpoint_every_steps
+    if not self.resumed:
+      self.log(0, None, 0, with_eval=c.eval_at_start)
+    while self.step < total and any(meta["active"]):
+      step = self.step
       nxt = min([total] + [(step // b + 1) * b for b in (log_every, eval_every, ckpt_every)])
       t0 = time.perf_counter()
-      state, sums = program.train(state, sums, step, nxt - step, np.asarray(meta["active"]))
-      bad = _host(sums.nonfinite_step)  # the one host sync per boundary
+      self.state, self.sums = self.program.train(self.state, self.sums, step, nxt - step, np.asarray(meta["active"]))
+      bad = _host(self.sums.nonfinite_step)  # the one host sync per boundary
       meta["train_seconds"] += time.perf_counter() - t0
       if (bad >= 0).any():
-        i = int(np.argmax(bad >= 0))
-        kept = ckpt.latest_step()
-        kept = (f"the last good checkpoint (step {kept}) in {ckpt.directory} is kept" if kept is not None else
-                "no checkpoint had been written yet")
-        raise NonFiniteLossError(f"Training loss of {runs[i].workdir} became non-finite at step {int(bad[i])}; "
-                                 f"{kept}. Lower the learning rate.")
+        raise self._diverged(bad)
       meta["steps_since_log"] += nxt - step
-      step = nxt
-      progress.advance(step)
+      self.step = step = nxt
+      self.progress.advance(step)
       with_eval = step % eval_every == 0 or step == total
       if with_eval or step % log_every == 0:
-        log(step, sums, meta["steps_since_log"], with_eval)
-        sums, meta["steps_since_log"] = program.zero_sums(), 0
+        self.log(step, self.sums, meta["steps_since_log"], with_eval)
+        self.sums, meta["steps_since_log"] = self.program.zero_sums(), 0
       if step % ckpt_every == 0:
-        _save(ckpt, step, state, sums, meta, examples, segs)
+        self._save()
 
-    if any(meta["active"][i] and (program.fit_metric not in (logs[i].last or {}) or logs[i].last["step"] != step)
-           for i in range(k)):
-      log(step, sums, meta["steps_since_log"], with_eval=True)  # every run ends on an evaluation
-    if ckpt.latest_step() != step:
-      _save(ckpt, step, state, sums, meta, examples, segs)
-    for s in segs:
+  def _save(self) -> None:
+    _save(self.ckpt, self.step, self.state, self.sums, self.meta, self.examples, self.segs)
+
+  def finish(self) -> list[dict]:
+    """The last evaluation and checkpoint, then each run's summary."""
+    step, meta, program = self.step, self.meta, self.program
+    if any(meta["active"][i] and (program.fit_metric not in (self.logs[i].last or {}) or
+                                  self.logs[i].last["step"] != step) for i in range(self.k)):
+      self.log(step, self.sums, meta["steps_since_log"], with_eval=True)  # every run ends on an evaluation
+    if self.ckpt.latest_step() != step:
+      self._save()
+    for s in self.segs:
       s.ended("finished")
-
     summaries = []
-    for i, r in enumerate(runs):
-      evaluated = [row for row in logs[i].rows if program.fit_metric in row]
+    for i, r in enumerate(self.runs):
+      evaluated = [row for row in self.logs[i].rows if program.fit_metric in row]
       summary = records.make_summary(
-          engine=program.engine, step=logs[i].last["step"], steps_per_epoch=spe,
-          train_seconds=segs[i].total_train_seconds, segments=segs[i].segments,
-          time_to_fit=meta["time_to_fit"][i], fit_metric=program.fit_metric, fit_threshold=fit_threshold,
+          engine=program.engine, step=self.logs[i].last["step"], steps_per_epoch=program.steps_per_epoch,
+          train_seconds=self.segs[i].total_train_seconds, segments=self.segs[i].segments,
+          time_to_fit=meta["time_to_fit"][i], fit_metric=program.fit_metric, fit_threshold=self.fit_threshold,
           num_params=r.num_params, model=r.config.model, corruption=r.corruption, dataset=r.dataset,
-          vmapped_runs=k, evaluations=evaluated)
-      if is_main:
+          vmapped_runs=self.k, evaluations=evaluated)
+      if self.is_main:
         records.write_json(r.workdir / records.SUMMARY, summary)
       summaries.append(summary)
     return summaries
-  except BaseException as e:
+
+  def failed(self, e: BaseException) -> None:
+    """Records how the run stopped; a full disk is one :class:`RunDirError` line."""
     full = _is_no_space(e)
-    for s in segs:
+    for s in self.segs:
       try:
         s.ended(f"error: {'no space left' if full else type(e).__name__}")
       except OSError:
         pass  # the disk that stopped the run may not take this record either
     if full and not isinstance(e, records.RunDirError):
-      raise records.RunDirError(f"No space left on the device of {runs[0].workdir} (writing the run's records); "
-                                f"checkpoint {ckpt.latest_step()} is kept. Free some space and run the same "
+      raise records.RunDirError(f"No space left on the device of {self.runs[0].workdir} (writing the run's records); "
+                                f"checkpoint {self.ckpt.latest_step()} is kept. Free some space and run the same "
                                 "command to resume.") from None
-    raise
-  finally:
+
+  def close(self) -> None:
     # While an error propagates (a full disk, say), closing must not replace it by its own.
-    closing = [lambda: _flush(examples),  # the rows so far, also of a run stopped by an error (a resume cuts them back)
-               progress.close, ckpt.close, *(v.close for vs in views for v in vs)]
+    closing = [lambda: _flush(self.examples),  # the rows so far, also of a stopped run (a resume cuts them back)
+               self.progress.close, self.ckpt.close, *(v.close for vs in self.views for v in vs)]
     failing = sys.exc_info()[0] is not None
     for close in closing:
       try:
