@@ -1,7 +1,8 @@
-"""Real CIFAR-10 and MNIST, from the embedded sample, standard files, or TFDS.
+"""Real CIFAR-10, CIFAR-100 and MNIST, from the embedded sample, standard files, or TFDS.
 
 The paper's randomization tests (Zhang et al., 2017, Section 2) run on CIFAR-10; its
-Section 5 min-norm experiments run on MNIST and CIFAR-10. This module only *loads*:
+Section 5 min-norm experiments run on MNIST and CIFAR-10. CIFAR-100 (its 100 fine labels)
+is there to run the same tests on more classes. This module only *loads*:
 every array it returns is the data as published (``uint8`` images in NHWC layout,
 integer labels). Preprocessing lives in :mod:`rethink_jax.preprocess` and the
 randomization tests in :mod:`rethink_jax.corruptions`.
@@ -11,18 +12,22 @@ Sources (``load(name, source=...)``):
 * ``"sample"`` (default): a lossless sample that ships inside the package, so every
   example and test runs with no download. CIFAR-10: canonical train images 0..1999
   (train split) and 2000..2499 (held-out split, used as "test"); MNIST: canonical train
-  0..4999 and test 0..999. See ``rethink_jax/sample_data/README.md``.
+  0..4999 and test 0..999. See ``rethink_jax/sample_data/README.md``. There is no
+  CIFAR-100 sample: ``load("cifar100")`` needs ``"files"`` or ``"tfds"``.
 * ``"files"``: the standard files a user downloads themselves (or with
   :func:`download`): the CIFAR-10 python version (``cifar-10-python.tar.gz`` or the
-  extracted ``cifar-10-batches-py/``), MNIST's four idx files (gzipped or not), or an
+  extracted ``cifar-10-batches-py/``), the CIFAR-100 python version
+  (``cifar-100-python.tar.gz`` or the extracted ``cifar-100-python/``, whose ``train`` and
+  ``test`` pickles give the fine labels), MNIST's four idx files (gzipped or not), or an
   ``<name>.npz`` holding ``x_train, y_train, x_test, y_test``. The directory is
   ``data_dir`` or the ``RETHINK_JAX_DATA`` environment variable.
-* ``"tfds"``: TensorFlow Datasets. Reads a prepared dataset with ``tfds.data_source``
+* ``"tfds"``: TensorFlow Datasets (``cifar10``, ``cifar100``, whose ``label`` is the fine
+  label, ``mnist``). Reads a prepared dataset with ``tfds.data_source``
   (no TensorFlow needed when prepared in ``array_record`` format) and falls back to
   ``tfds.load`` when TensorFlow is installed (``pip install rethink-jax[tfds]``).
 
 A file that is empty, truncated or corrupt (a cut gzip or zip, a wrong idx magic number, a
-pickle without CIFAR-10's keys, an ``.npz`` without the four arrays or with wrong shapes) is
+pickle without CIFAR's keys, an ``.npz`` without the four arrays or with wrong shapes) is
 one :class:`DataError` that names the file, says what is wrong and what to do; never a
 ``struct``, ``zipfile``, ``pickle``, ``gzip`` or numpy error.
 
@@ -63,20 +68,36 @@ __all__ = [
     "DATA_DIR_ENV", "REMOTE_FILES", "fingerprint",
 ]
 
-NAMES = ("cifar10", "mnist")
+NAMES = ("cifar10", "mnist", "cifar100")
 SOURCES = ("sample", "files", "tfds")
-NUM_CLASSES = {"cifar10": 10, "mnist": 10}
-IMAGE_SHAPE = {"cifar10": (32, 32, 3), "mnist": (28, 28, 1)}
+NUM_CLASSES = {"cifar10": 10, "mnist": 10, "cifar100": 100}
+IMAGE_SHAPE = {"cifar10": (32, 32, 3), "mnist": (28, 28, 1), "cifar100": (32, 32, 3)}
 CLASS_NAMES = {"cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
-               "mnist": tuple(str(i) for i in range(10))}
+               "mnist": tuple(str(i) for i in range(10)),
+               # the 100 fine labels, in the order of the official meta file's fine_label_names
+               "cifar100": (
+                   "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle", "bottle",
+                   "bowl", "boy", "bridge", "bus", "butterfly", "camel", "can", "castle", "caterpillar", "cattle",
+                   "chair", "chimpanzee", "clock", "cloud", "cockroach", "couch", "crab", "crocodile", "cup",
+                   "dinosaur", "dolphin", "elephant", "flatfish", "forest", "fox", "girl", "hamster", "house",
+                   "kangaroo", "keyboard", "lamp", "lawn_mower", "leopard", "lion", "lizard", "lobster", "man",
+                   "maple_tree", "motorcycle", "mountain", "mouse", "mushroom", "oak_tree", "orange", "orchid",
+                   "otter", "palm_tree", "pear", "pickup_truck", "pine_tree", "plain", "plate", "poppy",
+                   "porcupine", "possum", "rabbit", "raccoon", "ray", "road", "rocket", "rose", "sea", "seal",
+                   "shark", "shrew", "skunk", "skyscraper", "snail", "snake", "spider", "squirrel", "streetcar",
+                   "sunflower", "sweet_pepper", "table", "tank", "telephone", "television", "tiger", "tractor",
+                   "train", "trout", "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf", "woman",
+                   "worm")}
 DATA_DIR_ENV = "RETHINK_JAX_DATA"
-DISPLAY_NAMES = {"cifar10": "CIFAR-10", "mnist": "MNIST"}
+DISPLAY_NAMES = {"cifar10": "CIFAR-10", "mnist": "MNIST", "cifar100": "CIFAR-100"}
+_SAMPLES = ("cifar10", "mnist")  # the datasets with an embedded sample
 
 # Official archives and their published MD5 checksums (the ones torchvision verifies).
-_CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/"
+_CIFAR_URL = "https://www.cs.toronto.edu/~kriz/"
 _MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 REMOTE_FILES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
-    "cifar10": (_CIFAR10_URL, (("cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a"),)),
+    "cifar10": (_CIFAR_URL, (("cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a"),)),
+    "cifar100": (_CIFAR_URL, (("cifar-100-python.tar.gz", "eb9058c3a382ffc7106e4002c42a8d85"),)),
     "mnist": (_MNIST_URL, (
         ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
         ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
@@ -95,7 +116,7 @@ class Dataset:
   """Train and test arrays of one dataset.
 
   Attributes:
-    name: ``"cifar10"`` or ``"mnist"``.
+    name: one of :data:`NAMES` (``"cifar10"``, ``"mnist"``, ``"cifar100"``), or your arrays' name.
     x_train: ``[n_train, H, W, C]`` images, ``uint8`` as published (a Gaussian-input
       corruption replaces them by ``float32`` values on the same 0..255 scale).
     y_train: ``[n_train]`` ``int32`` labels in ``[0, num_classes)`` (the loaders' dtype;
@@ -281,11 +302,11 @@ def _make(name: str, arrays: dict[str, np.ndarray], where: str, origin: str | No
 
 
 def load(name: str, *, source: str = "sample", data_dir: str | os.PathLike | None = None) -> Dataset:
-  """Loads CIFAR-10 or MNIST (the paper's datasets, Sections 2 and 5).
+  """Loads CIFAR-10 or MNIST (the paper's datasets, Sections 2 and 5), or CIFAR-100.
 
   Args:
-    name: ``"cifar10"`` or ``"mnist"``.
-    source: ``"sample"`` (embedded, default), ``"files"`` or ``"tfds"``.
+    name: ``"cifar10"``, ``"mnist"`` or ``"cifar100"`` (100 classes: the fine labels).
+    source: ``"sample"`` (embedded, default; CIFAR-10 and MNIST only), ``"files"`` or ``"tfds"``.
     data_dir: directory for ``"files"`` (default: ``$RETHINK_JAX_DATA``) or the TFDS
       data directory for ``"tfds"`` (default: TFDS's own default).
 
@@ -309,6 +330,14 @@ def load(name: str, *, source: str = "sample", data_dir: str | os.PathLike | Non
 # ----------------------------------------------------------------------------- sample
 
 def _load_sample(name: str) -> Dataset:
+  if name not in _SAMPLES:
+    files = REMOTE_FILES[name][1]
+    raise DataError(  # one line: the command-line scripts print it as "error: ..."
+        f"There is no embedded {DISPLAY_NAMES[name]} sample (only {', '.join(map(repr, _SAMPLES))} have one): "
+        f"use source='files' (config data.source=files) with data_dir holding "
+        + (f"{files[0][0]}, its extracted {_CIFAR[name].folder}/ or " if name in _CIFAR else "")
+        + f"{name}.npz (rethink_jax.data.download({name!r}, data_dir) fetches the official files), "
+        f"or source='tfds' with TFDS {name!r} prepared.")
   ref = importlib.resources.files("rethink_jax") / "sample_data" / f"{name}_sample.npz"
   with importlib.resources.as_file(ref) as path:
     if not path.exists():
@@ -394,13 +423,14 @@ def _load_files(name: str, data_dir: pathlib.Path) -> Dataset:
     looked.append(str(npz))
     if npz.is_file():
       return _load_npz(name, npz)
-    if name == "cifar10":
-      batches, tarball = d / "cifar-10-batches-py", d / "cifar-10-python.tar.gz"
-      looked += [str(batches) + "/", str(tarball)]
-      if batches.is_dir():
-        return _cifar_from_dir(batches)
+    if name in _CIFAR:
+      cifar = _CIFAR[name]
+      folder, tarball = d / cifar.folder, d / cifar.archive
+      looked += [str(folder) + "/", str(tarball)]
+      if folder.is_dir():
+        return _cifar_from_dir(folder, cifar)
       if tarball.is_file():
-        return _cifar_from_tar(tarball)
+        return _cifar_from_tar(tarball, cifar)
     else:
       found = _find_idx(d)
       looked += [str(d / f) + "[.gz]" for f in _MNIST_IDX.values()]
@@ -417,6 +447,33 @@ _CIFAR_TRAIN = tuple(f"data_batch_{i}" for i in range(1, 6))
 _CIFAR_TEST = ("test_batch",)
 
 
+@dataclasses.dataclass(frozen=True)
+class _CifarVersion:
+  """One CIFAR python version: its archive, folder, pickles and label key, and the words its
+  messages use. Both versions pickle dicts with ``data`` ([N, 3072] uint8, CHW rows)."""
+
+  name: str
+  archive: str  # the official archive
+  folder: str  # the folder it extracts to
+  train: tuple[str, ...]  # the pickles of each split, in canonical order
+  test: tuple[str, ...]
+  labels: str  # the label key: CIFAR-10's "labels", CIFAR-100's "fine_labels"
+  unit: str  # what one pickle is called in messages
+  files: str  # the pickles, for messages
+
+  @property
+  def display(self) -> str:
+    return DISPLAY_NAMES[self.name]
+
+
+_CIFAR = {
+    "cifar10": _CifarVersion("cifar10", "cifar-10-python.tar.gz", "cifar-10-batches-py", _CIFAR_TRAIN, _CIFAR_TEST,
+                             "labels", "batch", "data_batch_1..5 and test_batch"),
+    "cifar100": _CifarVersion("cifar100", "cifar-100-python.tar.gz", "cifar-100-python", ("train",), ("test",),
+                              "fine_labels", "file", "train and test"),
+}
+
+
 _REDOWNLOAD = "delete it and download it again"
 
 
@@ -425,64 +482,71 @@ def _cifar_field(d: dict, key: str):
   return d[key.encode()] if key.encode() in d else d[key]
 
 
-def _cifar_batch(raw: bytes, where: str, todo: str) -> tuple[np.ndarray, np.ndarray]:
-  """One CIFAR-10 python batch: a pickled dict with ``data`` ([N, 3072] uint8) and ``labels``."""
+def _cifar_batch(raw: bytes, where: str, todo: str, cifar: _CifarVersion = _CIFAR["cifar10"]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+  """One CIFAR python pickle: a dict with ``data`` ([N, 3072] uint8) and ``cifar.labels``
+  (CIFAR-10's batches: ``labels``; CIFAR-100's ``train``/``test``: ``fine_labels``)."""
+  what = f"{cifar.display} {cifar.unit} {where}"
   if not raw:
-    raise DataError(f"CIFAR-10 batch {where} is empty (0 bytes); {todo}.")
+    raise DataError(f"{what} is empty (0 bytes); {todo}.")
   try:
     d = pickle.loads(raw, encoding="bytes")
   except Exception as e:  # EOFError, UnpicklingError, ValueError, ... : truncated or corrupt
-    raise DataError(f"Could not unpickle CIFAR-10 batch {where} ({len(raw):,} bytes): {_why(e)}. "
+    raise DataError(f"Could not unpickle {what} ({len(raw):,} bytes): {_why(e)}. "
                     f"The file is corrupt or truncated; {todo}.") from e
   if not isinstance(d, dict):
-    raise DataError(f"CIFAR-10 batch {where} holds a {type(d).__name__}, not the dict of a CIFAR-10 python "
-                    f"batch; {todo}.")
-  missing = [k for k in ("data", "labels") if k not in d and k.encode() not in d]
+    raise DataError(f"{what} holds a {type(d).__name__}, not the dict of a {cifar.display} python "
+                    f"{cifar.unit}; {todo}.")
+  missing = [k for k in ("data", cifar.labels) if k not in d and k.encode() not in d]
   if missing:
-    raise DataError(f"CIFAR-10 batch {where} lacks the keys {missing} (it has "
+    raise DataError(f"{what} lacks the keys {missing} (it has "
                     f"{sorted(k.decode() if isinstance(k, bytes) else str(k) for k in d)[:8]}); it is not a "
-                    f"CIFAR-10 python batch; {todo}.")
+                    f"{cifar.display} python {cifar.unit}; {todo}.")
   try:
-    data, labels = np.asarray(_cifar_field(d, "data")), np.asarray(_cifar_field(d, "labels"))
+    data, labels = np.asarray(_cifar_field(d, "data")), np.asarray(_cifar_field(d, cifar.labels))
   except Exception as e:  # ragged lists
-    raise DataError(f"CIFAR-10 batch {where}: its data or labels are not arrays ({_why(e)}); "
-                    f"{todo}.") from e
+    raise DataError(f"{what}: its data or labels are not arrays ({_why(e)}); {todo}.") from e
   if (data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or labels.ndim != 1
       or len(data) != len(labels)):
-    raise DataError(f"CIFAR-10 batch {where} has data {data.shape} {data.dtype} and labels {labels.shape}; "
+    raise DataError(f"{what} has data {data.shape} {data.dtype} and labels {labels.shape}; "
                     f"expected [N, 3072] uint8 and N labels; {todo}.")
   # Rows hold 1024 red, 1024 green, 1024 blue values: CHW; the library is NHWC.
   return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), labels
 
 
-def _cifar_assemble(read: dict[str, bytes], where: str, member, origin: str, todo: str) -> Dataset:
-  """``member(batch)``: the file a batch came from, for messages."""
-  parts = {s: [_cifar_batch(read[f], member(f), todo) for f in files]
-           for s, files in (("train", _CIFAR_TRAIN), ("test", _CIFAR_TEST))}
+def _cifar_assemble(read: dict[str, bytes], where: str, member, origin: str, todo: str,
+                    cifar: _CifarVersion = _CIFAR["cifar10"]) -> Dataset:
+  """``member(pickle)``: the file a pickle came from, for messages."""
+  parts = {s: [_cifar_batch(read[f], member(f), todo, cifar) for f in files]
+           for s, files in (("train", cifar.train), ("test", cifar.test))}
   arrays = {}
   for s, batches in parts.items():
     arrays[f"x_{s}"] = np.concatenate([b[0] for b in batches])
     arrays[f"y_{s}"] = np.concatenate([b[1] for b in batches])
-  return _make("cifar10", arrays, where, origin=origin)
+  return _make(cifar.name, arrays, where, origin=origin)
 
 
-def _cifar_from_dir(path: pathlib.Path) -> Dataset:
-  missing = [f for f in _CIFAR_TRAIN + _CIFAR_TEST if not (path / f).is_file()]
+def _cifar_from_dir(path: pathlib.Path, cifar: _CifarVersion = _CIFAR["cifar10"]) -> Dataset:
+  wanted = cifar.train + cifar.test
+  missing = [f for f in wanted if not (path / f).is_file()]
   if missing:
-    raise DataError(f"{path} lacks {missing}; the CIFAR-10 python version has data_batch_1..5 and "
-                    "test_batch. Extract cifar-10-python.tar.gz again.")
+    raise DataError(f"{path} lacks {missing}; the {cifar.display} python version has {cifar.files}. "
+                    f"Extract {cifar.archive} again.")
   read = {}
-  for f in _CIFAR_TRAIN + _CIFAR_TEST:
+  for f in wanted:
     try:
       read[f] = (path / f).read_bytes()
     except OSError as e:
       raise DataError(f"Could not read {path / f}: {e.strerror or e}.") from e
-  todo = "extract cifar-10-python.tar.gz again, or delete the folder and download the archive again"
-  return _cifar_assemble(read, f"CIFAR-10 python batches {path}", lambda f: str(path / f), path.name, todo)
+  todo = f"extract {cifar.archive} again, or delete the folder and download the archive again"
+  kind = "batches" if cifar.unit == "batch" else "files"
+  return _cifar_assemble(read, f"{cifar.display} python {kind} {path}", lambda f: str(path / f), path.name, todo,
+                         cifar)
 
 
-def _cifar_from_tar(path: pathlib.Path) -> Dataset:
+def _cifar_from_tar(path: pathlib.Path, cifar: _CifarVersion = _CIFAR["cifar10"]) -> Dataset:
   size = _nonempty(path, _REDOWNLOAD)
+  wanted = cifar.train + cifar.test
   read: dict[str, bytes] = {}
   try:
     with open(path, "rb") as f:
@@ -493,7 +557,7 @@ def _cifar_from_tar(path: pathlib.Path) -> Dataset:
     with tarfile.open(path, "r:gz" if gz else "r:*") as tar:
       for member in tar:
         base = member.name.rsplit("/", 1)[-1]
-        if member.isfile() and base in _CIFAR_TRAIN + _CIFAR_TEST:
+        if member.isfile() and base in wanted:
           read[base] = tar.extractfile(member).read()
       while tar.fileobj.read(1 << 20):  # to the end: gzip checks its length and CRC there
         pass
@@ -503,12 +567,12 @@ def _cifar_from_tar(path: pathlib.Path) -> Dataset:
             "not a gzip or tar archive (or it is corrupt)")
     raise DataError(f"Could not read {path} ({size:,} bytes): {_why(e)}. The archive is {what}; "
                     f"{_REDOWNLOAD}.") from e
-  missing = [f for f in _CIFAR_TRAIN + _CIFAR_TEST if f not in read]
+  missing = [f for f in wanted if f not in read]
   if missing:
-    raise DataError(f"{path} lacks {missing}: it is truncated, or not the CIFAR-10 *python* version "
-                    f"(cifar-10-python.tar.gz); {_REDOWNLOAD}.")
-  return _cifar_assemble(read, f"CIFAR-10 python archive {path}", lambda f: f"{f} in {path}", path.name,
-                         _REDOWNLOAD)
+    raise DataError(f"{path} lacks {missing}: it is truncated, or not the {cifar.display} *python* version "
+                    f"({cifar.archive}); {_REDOWNLOAD}.")
+  return _cifar_assemble(read, f"{cifar.display} python archive {path}", lambda f: f"{f} in {path}", path.name,
+                         _REDOWNLOAD, cifar)
 
 
 _MNIST_IDX = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
@@ -753,7 +817,8 @@ def download(name: str, data_dir: str | os.PathLike, *, base_url: str | None = N
   checksum (empty, truncated, corrupt) is fetched again and replaced.
 
   Args:
-    name: ``"cifar10"`` (the python-version tarball, 163 MB) or ``"mnist"`` (four idx files).
+    name: ``"cifar10"`` (the python-version tarball, 163 MB), ``"cifar100"`` (its python-version
+      tarball, 161 MB) or ``"mnist"`` (four idx files).
     data_dir: where to put the files; created if needed.
     base_url: a mirror with the same file names (default: the official location).
     progress: show a tqdm progress bar.

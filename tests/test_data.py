@@ -58,6 +58,50 @@ def write_cifar(tmp_path, as_tar: bool):
   return {k: np.concatenate(v) for k, v in xs.items()}, {k: np.concatenate(v) for k, v in ys.items()}
 
 
+def _cifar100_pickle_bytes(n: int, seed: int) -> tuple[bytes, np.ndarray, np.ndarray]:
+  """One pickle of the CIFAR-100 python version (``train`` or ``test``): fine and coarse labels."""
+  rng = np.random.default_rng(100 + seed)
+  x = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+  fine = rng.integers(0, 100, n)
+  fine[:2] = (99, 10 + seed)  # classes a 10-class reader would refuse
+  blob = {b"filenames": [f"img_{i}.png".encode() for i in range(n)], b"batch_label": b"training batch 1 of 1",
+          b"fine_labels": [int(v) for v in fine], b"coarse_labels": [int(v) // 5 for v in fine],
+          b"data": x.transpose(0, 3, 1, 2).reshape(n, 3072)}
+  return pickle.dumps(blob, protocol=2), x, fine
+
+
+def _cifar100_meta_bytes() -> bytes:
+  return pickle.dumps({b"fine_label_names": [c.encode() for c in data.CLASS_NAMES["cifar100"]],
+                       b"coarse_label_names": [f"superclass_{i}".encode() for i in range(20)]}, protocol=2)
+
+
+def write_cifar100(d, layout: str, n_train=6, n_test=4, skip=(), cut_member=None):
+  """The CIFAR-100 python version in ``d``, as published: ``layout`` ``"tar"``
+  (``cifar-100-python.tar.gz``), ``"folder"`` (the extracted ``cifar-100-python/``) or ``"npz"``
+  (``cifar100.npz``). Returns ``(arrays, the file or folder written)``."""
+  (train, x_train, y_train), (test, x_test, y_test) = (_cifar100_pickle_bytes(n_train, 0),
+                                                       _cifar100_pickle_bytes(n_test, 1))
+  arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+  files = {"meta": _cifar100_meta_bytes(), "train": train, "test": test, "file.txt~": b""}
+  files = {k: (v[:50] if k == cut_member else v) for k, v in files.items() if k not in skip}
+  if layout == "tar":
+    path = d / "cifar-100-python.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+      for name, raw in files.items():
+        info = tarfile.TarInfo(f"cifar-100-python/{name}")
+        info.size = len(raw)
+        tar.addfile(info, io.BytesIO(raw))
+  elif layout == "folder":
+    path = d / "cifar-100-python"
+    path.mkdir()
+    for name, raw in files.items():
+      (path / name).write_bytes(raw)
+  else:
+    path = d / "cifar100.npz"
+    np.savez(path, **arrays)
+  return arrays, path
+
+
 def _idx_bytes(a: np.ndarray) -> bytes:
   return struct.pack(">BBBB", 0, 0, 8, a.ndim) + struct.pack(f">{a.ndim}I", *a.shape) + a.tobytes()
 
@@ -295,6 +339,14 @@ def _idx(d, key="x_train", gz=False):
   return d / (_IDX[key] + (".gz" if gz else ""))
 
 
+def _c100(d, layout="tar", **kw):
+  return write_cifar100(d, layout, **kw)[1]
+
+
+def _c100_file(d, name):
+  return _c100(d, "folder") / name
+
+
 def _idx_count_mismatch(d):
   write_mnist(d, gz=False)
   _write(d / _IDX["y_train"], _idx_bytes(np.zeros(6, np.uint8)))
@@ -345,6 +397,34 @@ BROKEN = [  # (id, dataset, make(d) -> the broken file, what the message must sa
      lambda d: _write(_batch(d, "data_batch_2"), pickle.dumps({b"data": np.zeros((2, 3072), np.uint8),
                                                                 b"labels": [1]})),
      r"and labels \(1,\); expected \[N, 3072\] uint8 and N labels"),
+    ("c100-tar-empty", "cifar100", lambda d: _truncate(_c100(d), 0), r"is empty \(0 bytes\).*download it again"),
+    ("c100-tar-cut-early", "cifar100", lambda d: _truncate(_c100(d), 100), r"truncated \(it ends early\); delete it"),
+    ("c100-tar-cut-in-half", "cifar100", lambda d: _truncate(_c100(d), 0.5), r"truncated \(it ends early\)"),
+    ("c100-tar-gzip-trailer-cut", "cifar100", lambda d: _truncate(_c100(d), -8), r"truncated \(it ends early\)"),
+    ("c100-tar-bad-deflate", "cifar100", lambda d: _clobber(_c100(d), 100, 40), "corrupt or truncated; delete it"),
+    ("c100-tar-not-an-archive", "cifar100", lambda d: _write(d / "cifar-100-python.tar.gz", b"x" * 1000),
+     "not a gzip or tar archive"),
+    ("c100-tar-missing-test", "cifar100", lambda d: _c100(d, skip=("test",)),
+     r"lacks \['test'\]: it is truncated, or not the CIFAR-100 \*python\* version \(cifar-100-python\.tar\.gz\)"),
+    ("c100-tar-member-cut", "cifar100", lambda d: _c100(d, cut_member="train"),
+     r"CIFAR-100 file train in .*\(50 bytes\): UnpicklingError: .* corrupt or truncated; delete it"),
+    ("c100-folder-missing-train", "cifar100", lambda d: _c100(d, "folder", skip=("train",)),
+     r"lacks \['train'\]; the CIFAR-100 python version has train and test\. Extract cifar-100-python\.tar\.gz"),
+    ("c100-file-empty", "cifar100", lambda d: _truncate(_c100_file(d, "train"), 0),
+     r"CIFAR-100 file .* is empty \(0 bytes\); extract cifar-100-python\.tar\.gz again"),
+    ("c100-file-cut", "cifar100", lambda d: _truncate(_c100_file(d, "test"), 0.5), "corrupt or truncated; extract"),
+    ("c100-file-not-a-dict", "cifar100", lambda d: _write(_c100_file(d, "test"), pickle.dumps([1, 2])),
+     "holds a list, not the dict of a CIFAR-100 python file"),
+    ("c100-file-is-a-cifar10-batch", "cifar100",  # CIFAR-10's "labels", not CIFAR-100's "fine_labels"
+     lambda d: _write(_c100_file(d, "train"), _cifar_batch_bytes(3, seed=0)[0]),
+     r"lacks the keys \['fine_labels'\] \(it has \['batch_label', 'data', 'filenames', 'labels'\]\); it is not a "
+     r"CIFAR-100 python file"),
+    ("c100-file-data-shape", "cifar100",
+     lambda d: _write(_c100_file(d, "train"), pickle.dumps({b"data": np.zeros((2, 3000), np.uint8),
+                                                             b"fine_labels": [1, 2]})),
+     r"has data \(2, 3000\) uint8 .*expected \[N, 3072\] uint8"),
+    ("c100-npz-image-shape", "cifar100", lambda d: _npz(d, "cifar100", x_test=np.zeros((5, 28, 28), np.uint8)),
+     r"x_test in .*cifar100\.npz has image shape \(28, 28, 1\) .*expected \[N, 32, 32, 3\]"),
     ("idx-empty", "mnist", lambda d: _truncate(_idx(d), 0), r"is empty \(0 bytes\).*download it again"),
     ("idx-cut-in-magic", "mnist", lambda d: _truncate(_idx(d), 2),
      "is truncated: 2 bytes, too short for an idx header"),
@@ -393,10 +473,14 @@ def _good_file(kind, d):
     return "cifar10", _tar(d)
   if kind == "batch":
     return "cifar10", _batch(d, "data_batch_1")
+  if kind == "cifar100 tar.gz":
+    return "cifar100", _c100(d)
+  if kind == "cifar100 file":
+    return "cifar100", _c100_file(d, "train")
   return "mnist", _idx(d, gz=kind == "idx.gz")
 
 
-@pytest.mark.parametrize("kind", ["npz", "tar.gz", "batch", "idx", "idx.gz"])
+@pytest.mark.parametrize("kind", ["npz", "tar.gz", "batch", "idx", "idx.gz", "cifar100 tar.gz", "cifar100 file"])
 def test_a_file_cut_anywhere_is_one_data_error_naming_it(tmp_path, kind):
   name, path = _good_file(kind, tmp_path)
   raw = path.read_bytes()
@@ -533,13 +617,14 @@ def test_download_replaces_a_truncated_or_empty_file_and_refuses_a_file_as_direc
 
 # --------------------------------------------------------------- tfds
 
-@pytest.mark.parametrize("name,shape", [("cifar10", (32, 32, 3)), ("mnist", (28, 28, 1))])
+@pytest.mark.parametrize("name,shape", [("cifar10", (32, 32, 3)), ("mnist", (28, 28, 1)), ("cifar100", (32, 32, 3))])
 def test_tfds_mocked(name, shape):
   tfds = pytest.importorskip("tensorflow_datasets")
   with tfds.testing.mock_data(num_examples=6):
     ds = data.load(name, source="tfds")
   assert ds.x_train.shape == (6, *shape) and ds.x_train.dtype == np.uint8
-  assert ds.y_train.dtype == np.int32 and ds.y_train.max() < 10
+  assert ds.num_classes == data.NUM_CLASSES[name]
+  assert ds.y_train.dtype == np.int32 and ds.y_train.max() < data.NUM_CLASSES[name]
   assert "tfds" in ds.provenance
 
 
@@ -714,3 +799,141 @@ def test_the_reports_data_label_reads_old_and_new_provenance(tmp_path):
   assert {k: _data_label(k) for k in labels} == labels
   write_mnist(tmp_path, gz=True)
   assert _data_label(data.load("mnist", source="files", data_dir=tmp_path).provenance) == "MNIST 7 training images"
+
+
+# --------------------------------------------------------------- CIFAR-100 (python version, npz, TFDS)
+
+C100_PARAMS = 28 * 28 * 3 * 512 + 512 + 512 * 100 + 100  # mlp_1x512 on the 28x28 crop, 100 outputs
+
+
+def test_cifar100_is_a_built_in_dataset():
+  assert "cifar100" in data.NAMES and data.NUM_CLASSES["cifar100"] == 100
+  assert data.IMAGE_SHAPE["cifar100"] == (32, 32, 3) and data.DISPLAY_NAMES["cifar100"] == "CIFAR-100"
+  names = data.CLASS_NAMES["cifar100"]
+  assert len(names) == len(set(names)) == 100 and list(names) == sorted(names)  # the meta file's order: a-z
+  assert (names[0], names[1], names[30], names[58], names[99]) == ("apple", "aquarium_fish", "dolphin",
+                                                                    "pickup_truck", "worm")
+
+
+@pytest.mark.parametrize("layout", ["tar", "folder", "npz"])
+def test_cifar100_python_version_and_npz(tmp_path, layout):
+  arrays, path = write_cifar100(tmp_path, layout)
+  ds = data.load("cifar100", source="files", data_dir=tmp_path)
+  assert ds.num_classes == 100 and ds.name == "cifar100"
+  assert ds.x_train.shape == (6, 32, 32, 3) and ds.x_test.shape == (4, 32, 32, 3) and ds.x_train.dtype == np.uint8
+  assert ds.y_train.dtype == np.int32 and ds.y_train.max() == 99
+  for k in ("x_train", "y_train", "x_test", "y_test"):  # images CHW -> HWC; labels the *fine* labels
+    np.testing.assert_array_equal(getattr(ds, k), arrays[k])
+  assert not np.array_equal(ds.y_train, arrays["y_train"] // 5)  # not the coarse labels
+  assert ds.provenance == f"{path.name} (CIFAR-100, 6 train + 4 test images; sha256 {data.fingerprint(ds)})"
+  assert str(tmp_path) not in ds.provenance
+
+
+def test_cifar100_also_in_its_subfolder(tmp_path):
+  (tmp_path / "cifar100").mkdir()
+  arrays, _ = write_cifar100(tmp_path / "cifar100", "tar")
+  np.testing.assert_array_equal(data.load("cifar100", source="files", data_dir=tmp_path).y_test, arrays["y_test"])
+
+
+def test_cifar100_has_the_same_fingerprint_from_tar_folder_and_npz(tmp_path):
+  got = {}
+  for layout in ("tar", "folder", "npz"):
+    (tmp_path / layout).mkdir()
+    arrays, _ = write_cifar100(tmp_path / layout, layout)
+    got[layout] = data.fingerprint(data.load("cifar100", source="files", data_dir=tmp_path / layout))
+  want = ":".join(_sha16(a) for a in (arrays["x_train"], arrays["y_train"].astype(np.uint8), arrays["x_test"],
+                                      arrays["y_test"].astype(np.uint8)))  # labels hashed as uint8 (K <= 256)
+  assert got == {"tar": want, "folder": want, "npz": want}
+
+
+def test_cifar100_pickle_labels_are_range_checked_before_the_int32_cast(tmp_path):
+  _, folder = write_cifar100(tmp_path, "folder")
+  for bad, shown in ((100, "100"), (2**32 + 3, "4294967299")):  # 2**32 + 3 would be class 3 after an int32 cast
+    blob = pickle.loads((folder / "test").read_bytes(), encoding="bytes")
+    blob[b"fine_labels"][1] = bad
+    (folder / "test").write_bytes(pickle.dumps(blob, protocol=2))
+    with pytest.raises(DataError, match=rf"cifar100: y_test in CIFAR-100 python files {re.escape(str(folder))}: "
+                                        rf"labels must lie in \[0, 100\) for 100 classes; got \[{shown}\]") as e:
+      data.load("cifar100", source="files", data_dir=tmp_path)
+    assert "\n" not in str(e.value)
+
+
+def test_cifar100_not_found_names_what_it_looked_for(tmp_path):
+  with pytest.raises(DataError) as e:
+    data.load("cifar100", source="files", data_dir=tmp_path)
+  message = str(e.value)
+  assert "\n" not in message
+  for want in ("cifar100.npz", "cifar-100-python/", "cifar-100-python.tar.gz", "download('cifar100'"):
+    assert want in message, message
+
+
+def test_the_sample_source_refuses_cifar100_clearly():
+  with pytest.raises(DataError, match=r"no embedded CIFAR-100 sample") as e:
+    data.load("cifar100")
+  message = str(e.value)
+  assert "\n" not in message and "source='files'" in message and "source='tfds'" in message
+  assert "cifar-100-python.tar.gz" in message and "download('cifar100'" in message
+
+
+def test_cifar100_with_the_sample_source_on_the_command_line_is_one_line_exit_2_and_writes_nothing(tmp_path):
+  repo = pathlib.Path(__file__).resolve().parents[1]
+  out = subprocess.run([sys.executable, str(repo / "experiments" / "random_labels.py"), "--config.data.name=cifar100",
+                        "--workdir", str(tmp_path / "W")], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                       env=dict(os.environ, PYTHONPATH=str(repo)))
+  assert out.returncode == 2, out.stderr[-2000:]
+  lines = out.stderr.strip().splitlines()
+  assert len(lines) == 1 and lines[0].startswith("error: There is no embedded CIFAR-100 sample"), out.stderr
+  assert not any(tmp_path.iterdir()), list(tmp_path.iterdir())
+
+
+def test_cifar100_download_is_the_official_archive_with_its_published_md5(tmp_path, monkeypatch):
+  base, files = data.REMOTE_FILES["cifar100"]
+  assert files == (("cifar-100-python.tar.gz", "eb9058c3a382ffc7106e4002c42a8d85"),)
+  assert base.rstrip("/") + "/" + files[0][0] == "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
+  remote = tmp_path / "remote"
+  remote.mkdir()
+  arrays, tar = write_cifar100(remote, "tar")
+  out = tmp_path / "out"
+  with serve(remote) as url:  # a local mirror: no network
+    with pytest.raises(DataError, match="Checksum mismatch .*expected eb9058c3a382ffc7106e4002c42a8d85"):
+      data.download("cifar100", out, base_url=url, progress=False)
+    assert not any(out.iterdir()), list(out.iterdir())
+    monkeypatch.setitem(data.REMOTE_FILES, "cifar100",
+                        (url, (("cifar-100-python.tar.gz", hashlib.md5(tar.read_bytes()).hexdigest()),)))
+    assert data.download("cifar100", out, progress=False) == out
+  assert os.listdir(out) == ["cifar-100-python.tar.gz"]
+  np.testing.assert_array_equal(data.load("cifar100", source="files", data_dir=out).y_train, arrays["y_train"])
+
+
+def test_cifar100_tfds_reads_the_fine_label(monkeypatch):
+  import types
+
+  seen = []
+
+  def data_source(name, split, **kwargs):
+    seen.append(name)
+    return [{"image": np.full((32, 32, 3), i, np.uint8), "label": np.int64(90 + i), "coarse_label": np.int64(i),
+             "id": f"{split}_{i}"} for i in range(3)]
+  monkeypatch.setitem(sys.modules, "tensorflow_datasets", types.SimpleNamespace(data_source=data_source))
+  ds = data.load("cifar100", source="tfds", data_dir="/some/where")
+  assert seen == ["cifar100", "cifar100"] and ds.num_classes == 100
+  np.testing.assert_array_equal(ds.y_train, [90, 91, 92])
+  assert ds.provenance == f"tfds cifar100 (CIFAR-100, 3 train + 3 test images; sha256 {data.fingerprint(ds)})"
+
+
+def test_cifar100_trains_a_100_class_model(tmp_path):
+  from rethink_jax import train
+  from rethink_jax.configs import common
+
+  data_dir = tmp_path / "data"
+  data_dir.mkdir()
+  write_cifar100(data_dir, "tar", n_train=40, n_test=8)
+  c = common.base_config()
+  c = common.override(c, **{"data.name": "cifar100", "data.source": "files", "data.data_dir": str(data_dir),
+                            "data.max_train": 32, "batch_size": 16, "num_epochs": 1.0, "model": "mlp_1x512",
+                            "progress": False, "log_every_steps": 1, "eval_every_steps": 2,
+                            "checkpoint_every_steps": 2})
+  summary = train.train_and_evaluate(c, str(tmp_path / "run"))
+  assert summary["num_params"] == C100_PARAMS == 1_256_036
+  assert summary["step"] == 2 and summary["dataset"].startswith("cifar-100-python.tar.gz (CIFAR-100, 40 train")
+  assert "first 32 train" in summary["dataset"]

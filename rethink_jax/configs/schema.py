@@ -70,7 +70,7 @@ RUN: dict[str, Key] = {
                          "float32, or bfloat16 matmuls on GPU/TPU (parameters and loss stay float32)"),
     "conv_impl": Key("xla", ("xla", "im2col"), "how a convolution is computed: XLA's convolution, or im2col as one "
                      "matrix product (the same numbers up to rounding)", identity=False),
-    "data.name": Key("cifar10", "@datasets", "cifar10 or mnist (or, with source arrays, the name of your arrays)"),
+    "data.name": Key("cifar10", "@datasets", "cifar10, mnist or cifar100 (files or tfds only); with source arrays, your arrays' name"),
     "data.source": Key("sample", "@sources", "sample (embedded, lossless), files (official files or <name>.npz), tfds, "
                        "or arrays (your own, passed as dataset=)"),
     "data.data_dir": Key("", "str", "folder of the files or TFDS data (empty: $RETHINK_JAX_DATA or TFDS' default)"),
