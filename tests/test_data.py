@@ -795,6 +795,8 @@ def test_the_reports_data_label_reads_old_and_new_provenance(tmp_path):
       f"MNIST idx files (MNIST, 60,000 train + 10,000 test images; sha256 {fp})": "MNIST full",
       f"tfds mnist (MNIST, 60,000 train + 10,000 test images; sha256 {fp})": "MNIST full",
       f"cifar10.npz (CIFAR-10, 4,656 train + 164 test images; sha256 {fp})": "CIFAR-10 4,656 training images",
+      f"cifar-100-python.tar.gz (CIFAR-100, 50,000 train + 10,000 test images; sha256 {fp})": "CIFAR-100 full",
+      f"tfds cifar100 (CIFAR-100, 50,000 train + 10,000 test images; sha256 {fp})": "CIFAR-100 full",
   }
   assert {k: _data_label(k) for k in labels} == labels
   write_mnist(tmp_path, gz=True)

@@ -169,6 +169,14 @@ def test_script_results_renders_min_norm_and_theorem1_tables_and_names_bad_recor
     report.script_results(tmp_path / "short")
 
 
+def test_every_result_script_has_a_table_that_declares_the_fields_it_reads():
+  from rethink_jax.report import results
+
+  assert set(results.TABLES) == set(records.RESULT_SCRIPTS)
+  for script, (title, table) in results.TABLES.items():
+    assert title and "Reads ``" in (table.__doc__ or ""), f"{script}: its table names no field of its results.json"
+
+
 def test_results_record_the_environment_a_script_started_with(tmp_path):
   """A run of hours records the checkout it started from, not the one it ends in."""
   import ml_collections

@@ -1,0 +1,75 @@
+"""The tables of the paper's Section 5 and Theorem 1, from the ``results.json`` that
+``experiments/minnorm_mnist.py``, ``experiments/minnorm_cifar.py`` and
+``experiments/theorem1.py`` write (:func:`rethink_jax.records.write_results`): each function
+declares the fields it reads and returns the table's lines (:mod:`rethink_jax.report.results`
+adds the title, the data and the devices).
+
+Fractions (errors, accuracies) are recorded in [0, 1], times in seconds, memory in GB."""
+
+from __future__ import annotations
+
+from rethink_jax import paper
+from rethink_jax.report.common import pct
+
+
+def minnorm_mnist(saved: dict) -> list[str]:
+  """Min-norm interpolation on MNIST, each feature system beside the paper's test error.
+
+  Reads ``results``: one row per feature system, with ``features`` (its name, the key of
+  :data:`rethink_jax.paper.MINNORM_MNIST`), ``bandwidth``, ``test_error``, ``train_error``
+  (on the first 2,000 training images), ``norm`` (RKHS norm), ``residual`` (relative),
+  ``solver`` (``cholesky`` or ``cg``), ``iterations`` (CG's iterations or the Cholesky's
+  refinement steps), ``seconds`` and ``peak_rss_gb``."""
+  lines = ["| features | bandwidth | test error | paper | train error (first 2,000) | norm | relative residual | "
+           "solver | time | peak RSS |", "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+  for r in saved["results"]:
+    ref = paper.MINNORM_MNIST.get(r["features"])
+    steps = f"{r['iterations']} iterations" if r["solver"] == "cg" else f"{r['iterations']} refinement steps"
+    lines.append(f"| {r['features']} | {r['bandwidth']:g} | {pct(r['test_error'])}% | "
+                 f"{'—' if ref is None else f'{ref:.1f}%'} | {pct(r['train_error'])}% | {r['norm']:.1f} | "
+                 f"{r['residual']:.1e} | {r['solver']} ({steps}) | {r['seconds']:.1f} s | {r['peak_rss_gb']:.1f} GB |")
+  return lines
+
+
+def minnorm_cifar(saved: dict) -> list[str]:
+  """Min-norm interpolation on CIFAR-10, each method beside the paper's test error.
+
+  Reads ``results``: one row per method, with ``method`` (``Gaussian kernel on pixels`` or
+  ``<filters> random conv filters, ridge <r> x mean diag``), ``test_error``, ``norm``,
+  ``residual`` (relative), ``seconds`` (with ``gram_seconds``, the Gram matrix's share, for
+  random features) and ``peak_rss_gb``."""
+  lines = ["| method | test error | paper | norm | relative residual | time | peak RSS |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
+  for r in saved["results"]:
+    key = ("gaussian" if r["method"].startswith("Gaussian") else
+           "random_conv" if r["method"].endswith("ridge 0 x mean diag") else "random_conv_ridge")
+    time = (f"{r['seconds']:.0f} s" if "gram_seconds" not in r else
+            f"{r['seconds']:.0f} s (Gram {r['gram_seconds']:.0f} s)")
+    lines.append(f"| {r['method']} | {pct(r['test_error'])}% | {paper.MINNORM_CIFAR10[key]:.0f}%* | "
+                 f"{r['norm']:.1f} | {r['residual']:.1e} | {time} | {r['peak_rss_gb']:.1f} GB |")
+  return lines + ["", "\\* the paper's figure, for full CIFAR-10 (its random features: 32,000 filters)."]
+
+
+def theorem1(saved: dict) -> list[str]:
+  """Theorem 1's depth-two interpolants and the Rademacher complexity estimates.
+
+  Reads ``theorem1``: one row per sample size, with ``n``, ``params`` (the network's
+  weights), ``params_scalar_2n_plus_d``, ``max_residual``, ``train_accuracy``,
+  ``test_accuracy``, ``seconds``, ``min_gap``, ``range`` and ``max_abs_weight``
+  (:func:`rethink_jax.theory.conditioning`), and, where computed (n <= 4,000), ``cond_A``;
+  and ``rademacher``: ``{model class: {"estimate", "stderr"}}``."""
+  lines = ["| n | weights | 2n + d | max residual | train acc | test acc | min gap / range | seconds |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+  for r in saved["theorem1"]:
+    lines.append(f"| {r['n']:,} | {r['params']:,} | {r['params_scalar_2n_plus_d']:,} | {r['max_residual']:.1e} | "
+                 f"{pct(r['train_accuracy'])}% | {pct(r['test_accuracy'])}% | {r['min_gap'] / r['range']:.1e} | "
+                 f"{r['seconds']:.1f} |")
+  conditioned = [r for r in saved["theorem1"] if "cond_A" in r]  # computed for n <= 4,000
+  if conditioned:
+    lines += ["", "| n | cond(A) (2-norm) | min gap / range | max abs weight |", "|---:|---:|---:|---:|"]
+    lines += [f"| {r['n']:,} | {r['cond_A']:.1e} | {r['min_gap'] / r['range']:.1e} | {r['max_abs_weight']:.1e} |"
+              for r in conditioned]
+  lines += ["", "| model class | empirical Rademacher complexity |", "|---|---|"]
+  for name, est in saved["rademacher"].items():
+    lines.append(f"| {name} | {est['estimate']:.3f} ± {est['stderr']:.3f} |")
+  return lines
