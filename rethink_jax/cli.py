@@ -60,10 +60,10 @@ def format_summary(summary: dict, workdir: str) -> str:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
   from rethink_jax import records
-  from rethink_jax.configs import validate
+  from rethink_jax import validation
   from rethink_jax.data import DataError
 
-  return (validate.ConfigError, records.RunDirError, records.RecordError, DataError)
+  return (validation.ConfigError, records.RunDirError, records.RecordError, DataError)
 
 
 def _exit(message: str, status: int = EXIT_USAGE) -> NoReturn:
@@ -91,7 +91,7 @@ def resolve_config_path(value: str) -> str:
   if documented and os.path.isfile(own):
     return own + sep + preset
   available = sorted(f[:-3] for f in os.listdir(config_dir()) if f.endswith(".py") and not f.startswith("_")
-                     and f not in ("common.py", "validate.py", "schema.py"))
+                     and f not in ("common.py", "schema.py"))
   _exit(f"config file {path} not found; pass a path, or one of the package's configs by name: "
         f"{', '.join(available)} (e.g. --config {available[0]}:cpu).")
 
@@ -334,17 +334,17 @@ def run_single(experiment: str) -> None:
   config_flag, workdir_flag = _flags(experiment, None)
 
   def single_run_config(config):
-    from rethink_jax.configs import validate
+    from rethink_jax import validation
 
     if "sweep" in config:
-      raise validate.ConfigError(f"--config {flags_value_of_config()} is a sweep's config; {experiment}.py trains "
-                                 f"one run (e.g. --config {experiment}:cpu). Run a sweep with its own script.")
+      raise validation.ConfigError(f"--config {flags_value_of_config()} is a sweep's config; {experiment}.py trains "
+                                   f"one run (e.g. --config {experiment}:cpu). Run a sweep with its own script.")
     return config
 
   def describe(config):
-    from rethink_jax.configs import validate
+    from rethink_jax import validation
 
-    validate.check(single_run_config(config), "single")
+    validation.check(single_run_config(config), "single")
     return [f"run directory {workdir_flag.value or config.workdir or default_workdir(experiment, config)}"]
 
   _DRY_RUN["describe"] = describe
@@ -374,23 +374,23 @@ def run_sweep_script(experiment: str, build: Callable, report: Callable) -> None
   only = flags.DEFINE_string("only", None, "Run just this run of the sweep (by name).")
 
   def sweep_runs(config):
-    from rethink_jax.configs import validate
+    from rethink_jax import validation
 
     if "sweep" not in config:
-      raise validate.ConfigError(f"--config {flags_value_of_config()} is a single run's config; {experiment}.py "
-                                 f"runs a sweep and takes one of its own (e.g. --config {experiment}:cpu).")
+      raise validation.ConfigError(f"--config {flags_value_of_config()} is a single run's config; {experiment}.py "
+                                   f"runs a sweep and takes one of its own (e.g. --config {experiment}:cpu).")
     if config.get("workdir"):  # each run's directory is --workdir/<run name>
-      raise validate.ConfigError(f"config.workdir = {config.workdir!r}: a sweep's directory is --workdir "
-                                 f"(default runs/{experiment}); --config.workdir names a single run's.")
+      raise validation.ConfigError(f"config.workdir = {config.workdir!r}: a sweep's directory is --workdir "
+                                   f"(default runs/{experiment}); --config.workdir names a single run's.")
     return build(config)
 
   def describe(config):
-    from rethink_jax.configs import validate
+    from rethink_jax import validation
 
     runs = sweep_runs(config)
     vmapped = config.sweep.get("vmapped", False)
     for cfg, _ in runs.values():
-      validate.check(cfg, "single")
+      validation.check(cfg, "single")
     return [f"sweep directory {workdir_flag.value} ({runs.artifact}, {len(runs)} runs"
             + (", vmapped where they differ only in labels or seeds" if vmapped else "") + "):"] \
         + [f"  {pathlib.Path(workdir_flag.value) / sweep.run_dir_name(workdir_flag.value, name, cfg)}"

@@ -102,13 +102,13 @@ class Run:
 
 def begin(config, workdir, engine: str) -> tuple[pathlib.Path, dict | None]:
   """An engine's first step, before anything is loaded or written: checks ``config``
-  (:func:`rethink_jax.configs.validate.check`) and the run directory; returns the run
+  (:func:`rethink_jax.configs.validation.check`) and the run directory; returns the run
   directory and, if it already holds this run finished, its summary."""
-  from rethink_jax.configs import validate
+  from rethink_jax import validation
 
-  validate.check(config, engine)
+  validation.check(config, engine)
   if not (workdir or config.workdir):
-    raise validate.ConfigError("No run directory: pass workdir or set config.workdir.")
+    raise validation.ConfigError("No run directory: pass workdir or set config.workdir.")
   workdir = pathlib.Path(workdir or config.workdir).expanduser()
   return workdir, already_finished(workdir, config)
 

@@ -27,7 +27,7 @@ import optax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from rethink_jax import corruptions, data as data_lib, loop, models, records, train
-from rethink_jax.configs import validate
+from rethink_jax import validation
 
 __all__ = ["train_many", "make_vmapped_step", "VARYING_KEYS", "check_compatible", "group_key"]
 
@@ -206,7 +206,7 @@ def train_many(configs: Sequence[ml_collections.ConfigDict], workdirs: Sequence[
     The K summaries, in order.
   """
   for c in configs:
-    validate.check(c, "vmapped")
+    validation.check(c, "vmapped")
   check_compatible(configs)
   if len(workdirs) != len(configs):
     raise ValueError(f"{len(configs)} configs but {len(workdirs)} workdirs.")
@@ -222,7 +222,7 @@ def train_many(configs: Sequence[ml_collections.ConfigDict], workdirs: Sequence[
   keys = [train.stream_keys(c.seed) for c in configs]
   corrupted = [train.corrupt(c, ds, k["corruption"]) for c, k in zip(configs, keys)]
   mesh = train.make_mesh()
-  validate.check_batch(c0, len(ds.y_train), mesh.size)
+  validation.check_batch(c0, len(ds.y_train), mesh.size)
   # The group's checkpoints are keyed by what it computes (num_epochs and the like may change on resume).
   ckpt_dir = pathlib.Path(group_dir).expanduser() / records.identity_hash(*configs)
   with loop.owned(*workdirs, ckpt_dir):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pathlib
 
 from rethink_jax import locking, records, report, train
-from rethink_jax.configs import validate
+from rethink_jax import validation
 from rethink_jax.configs.common import SweepRuns
 
 __all__ = ["run_sweep", "run_dir_name", "load_sweep", "SweepRuns", "SWEEP_FILE"]
@@ -43,7 +43,7 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
   sweep_dir = pathlib.Path(sweep_dir).expanduser()
   dirs = {}
   for name, (cfg, _) in runs.items():  # a bad entry or a mismatched run directory fails before anything is written
-    validate.check(cfg, engine)
+    validation.check(cfg, engine)
     dirs[name] = run_dir_name(sweep_dir, name, cfg)
     records.check_run_dir(sweep_dir / dirs[name], cfg)
   # sweep.json is read and rewritten under the sweep directory's lock; each run then holds its own

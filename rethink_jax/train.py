@@ -34,7 +34,8 @@ from flax import nnx, struct
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from rethink_jax import augment, checkpoint, corruptions, data as data_lib, loop, models, preprocess, records
-from rethink_jax.configs import schema, validate
+from rethink_jax.configs import schema
+from rethink_jax import validation
 
 __all__ = ["TrainState", "STREAMS", "stream_keys", "make_mesh", "lr_schedule", "create_train_state",
            "make_train_step", "DataStepper", "StepSums", "make_eval_fn", "train_and_evaluate", "NonFiniteLossError",
@@ -347,12 +348,12 @@ def run_dataset(config, workdir, dataset: data_lib.Dataset | None) -> data_lib.D
   if config.data.source != "arrays":
     return load_dataset(config) if dataset is None else dataset
   if dataset is None:
-    raise validate.ConfigError("config.data.source = 'arrays': pass the arrays as dataset= "
-                               "(rethink_jax.data.from_arrays(...)).")
+    raise validation.ConfigError("config.data.source = 'arrays': pass the arrays as dataset= "
+                                 "(rethink_jax.data.from_arrays(...)).")
   if dataset.name != config.data.name:
-    raise validate.ConfigError(f"config.data.name = {config.data.name!r} but the dataset given is named "
-                               f"{dataset.name!r}; they must agree (the name is part of the run's identity).")
-  validate.check_data(config, len(dataset.y_train), len(dataset.y_test), dataset.x_train.shape[1:])
+    raise validation.ConfigError(f"config.data.name = {config.data.name!r} but the dataset given is named "
+                                 f"{dataset.name!r}; they must agree (the name is part of the run's identity).")
+  validation.check_data(config, len(dataset.y_train), len(dataset.y_test), dataset.x_train.shape[1:])
   saved = pathlib.Path(workdir) / records.CONFIG
   if saved.exists():
     before = records.read_json(saved).get("dataset", "").split(" | corrupted")[0]
@@ -366,7 +367,7 @@ def load_dataset(config) -> data_lib.Dataset:
   """The dataset ``config.data`` names, cut to ``data.max_train`` / ``data.max_test`` examples
   (the first ones, in canonical order: a fixed subset for quick runs)."""
   ds = data_lib.load(config.data.name, source=config.data.source, data_dir=config.data.data_dir or None)
-  validate.check_data(config, len(ds.y_train), len(ds.y_test), ds.x_train.shape[1:])
+  validation.check_data(config, len(ds.y_train), len(ds.y_test), ds.x_train.shape[1:])
   n_train, n_test = config.data.max_train, config.data.max_test
   if n_train or n_test:
     ds = dataclasses.replace(
@@ -387,7 +388,7 @@ def corrupt(config, ds: data_lib.Dataset, key: jax.Array) -> tuple[data_lib.Data
     return corruptions.apply(key, ds, c.kind, p=p, variant=c.variant if human else None,
                              labels_file=c.labels_file if human else None, corrupt_test=c.corrupt_test)
   except (ValueError, FileNotFoundError) as e:  # the data or label file does not fit the config
-    raise validate.ConfigError(f"config.corruption ({c.kind}): {e}") from None
+    raise validation.ConfigError(f"config.corruption ({c.kind}): {e}") from None
 
 
 class _SingleProgram:
@@ -428,7 +429,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = 
   """Trains one run to the end (or to fit), writing and resuming its run directory.
 
   Everything is checked before anything is written: the config
-  (:func:`rethink_jax.configs.validate.check`), the run directory (a run with another
+  (:func:`rethink_jax.configs.validation.check`), the run directory (a run with another
   identity, or checkpoints without their ``config.json``, raise
   :class:`ConfigMismatchError`), the data and the batch size. A run directory that already
   holds this run, finished, returns its summary without training; unfinished, it resumes
@@ -456,7 +457,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = 
   ds, corruption = corrupt(config, ds, keys["corruption"])
   n_train = len(ds.y_train)
   mesh = make_mesh()
-  validate.check_batch(config, n_train, mesh.size)
+  validation.check_batch(config, n_train, mesh.size)
   with loop.owned(workdir):  # one process per run directory, from its first write to the end
     input_shape = (config.data.crop, config.data.crop, ds.x_train.shape[-1])
     graphdef, state = create_train_state(config, keys["init"], input_shape, ds.num_classes)

@@ -145,7 +145,8 @@ def test_bad_config_path_or_value_in_a_dry_run_is_one_line_and_exit_2(tmp_path):
 
 
 def test_table1_rows_select_some_rows_and_refuse_unknown_ones():
-  from rethink_jax.configs import common, table1, validate
+  from rethink_jax import validation
+  from rethink_jax.configs import common, table1
 
   c = common.override(table1.get_config("paper"), model="alexnet_small",
                       **{"sweep.rows": ("crop0-wd0", "random_labels")})
@@ -157,9 +158,9 @@ def test_table1_rows_select_some_rows_and_refuse_unknown_ones():
   assert runs["alexnet_small-crop0-wd0"][0].to_dict() == full["alexnet_small-crop0-wd0"][0].to_dict()
   for rows, message in ((("crop0-wd2",), "'crop0-wd2' is not a row"),
                         (("crop1-wd0",), "no row of it exists for mlp_1x512")):
-    with pytest.raises(validate.ConfigError, match=message):
+    with pytest.raises(validation.ConfigError, match=message):
       table1.build_runs(common.override(c, model="mlp_1x512", **{"sweep.rows": rows}))
-  with pytest.raises(validate.ConfigError, match="Appendix presets take none"):
+  with pytest.raises(validation.ConfigError, match="Appendix presets take none"):
     table1.build_runs(common.override(table1.get_config("appendix_cpu"), **{"sweep.rows": ("crop0-wd0",)}))
 
 

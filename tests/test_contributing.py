@@ -36,17 +36,18 @@ def test_register_refuses_the_papers_names_and_non_callables_and_validation_know
   from flax import nnx
 
   from rethink_jax import models
-  from rethink_jax.configs import common, validate
+  from rethink_jax.configs import common
+  from rethink_jax import validation
 
   with pytest.raises(ValueError, match="must be a new, non-empty name"):
     models.register("alexnet_small", lambda **kw: None)
   with pytest.raises(TypeError, match="must be callable"):
     models.register("not_a_builder", 3)
   config = common.override(common.base_config(), model="my_registered_mlp")
-  with pytest.raises(validate.ConfigError, match="config.model = 'my_registered_mlp': must be one of"):
-    validate.check(config)
+  with pytest.raises(validation.ConfigError, match="config.model = 'my_registered_mlp': must be one of"):
+    validation.check(config)
   models.register("my_registered_mlp", lambda **kw: models.MLP(depth=1, width=8, **kw))
-  validate.check(config)
+  validation.check(config)
   assert "my_registered_mlp" in models.names() and "my_registered_mlp" not in models.NAMES
   net = models.create("my_registered_mlp", rngs=nnx.Rngs(0))
   assert models.count_params(net) == 28 * 28 * 3 * 8 + 8 + 8 * 10 + 10
@@ -57,16 +58,17 @@ def test_own_arrays_are_named_checked_and_never_resumed_on_other_arrays(tmp_path
   import pytest
 
   from rethink_jax import data, records, train
-  from rethink_jax.configs import common, validate
+  from rethink_jax.configs import common
+  from rethink_jax import validation
 
   rng = np.random.default_rng(1)
   x, y = rng.integers(0, 256, (160, 32, 32, 3), dtype=np.uint8), rng.integers(0, 3, 160)
   mine = data.from_arrays("three", x[:128], y[:128], x[128:], y[128:], num_classes=3)
   config = common.override(common.base_config(), **{"data.source": "arrays", "data.name": "three", "num_epochs": 0.5,
                                                     "batch_size": 32, "progress": False})
-  with pytest.raises(validate.ConfigError, match="pass the arrays as dataset="):
+  with pytest.raises(validation.ConfigError, match="pass the arrays as dataset="):
     train.train_and_evaluate(config, tmp_path / "a")
-  with pytest.raises(validate.ConfigError, match="the dataset given is named 'three'"):
+  with pytest.raises(validation.ConfigError, match="the dataset given is named 'three'"):
     train.train_and_evaluate(common.override(config, **{"data.name": "four"}), tmp_path / "a", dataset=mine)
   assert not (tmp_path / "a").exists()
   summary = train.train_and_evaluate(config, tmp_path / "a", dataset=mine)

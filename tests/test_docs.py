@@ -21,7 +21,7 @@ def test_docs_site_builds_strict(tmp_path):
                "rethink_jax.theory.depth2_interpolant", "rethink_jax.train.train_and_evaluate",
                "rethink_jax.models.common.max_pool", "rethink_jax.cpu_flags.apply", "rethink_jax.loop.run",
                "rethink_jax.records.identity", "rethink_jax.checkpoint.Checkpoints",
-               "rethink_jax.configs.validate.check", "rethink_jax.minnorm.sharded.solve",
+               "rethink_jax.validation.check", "rethink_jax.minnorm.sharded.solve",
                "rethink_jax.dynamics.learned_for_good", "rethink_jax.corruptions.transition_labels"):
     assert f'id="{name}"' in api, f"{name} missing from the API reference"
 

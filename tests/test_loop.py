@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from rethink_jax import checkpoint, loop, multirun, records, train
-from rethink_jax.configs import common, validate
+from rethink_jax.configs import common
+from rethink_jax import validation
 
 from test_train import small_config
 
@@ -39,7 +40,7 @@ BAD_VALUES = [
 @pytest.mark.parametrize("key,value,allowed", BAD_VALUES, ids=[f"{k}={v}" for k, v, _ in BAD_VALUES])
 def test_bad_config_value_is_one_clear_line_and_writes_nothing(tmp_path, key, value, allowed):
   config = common.override(small_config(), **{key: value})
-  with pytest.raises(validate.ConfigError) as info:
+  with pytest.raises(validation.ConfigError) as info:
     train.train_and_evaluate(config, tmp_path / "run")
   message = str(info.value)
   assert message.startswith(f"config.{key} = {value!r}: must be ") and allowed in message and "\n" not in message
@@ -54,20 +55,20 @@ def test_label_noise_entries_are_checked_before_anything_is_written(tmp_path):
            (common.override(small_config(), **{"corruption.kind": "asymmetric_labels", "corruption.p": 0.3,
                                                "data.name": "mnist"}), "CIFAR-10's classes")]
   for config, message in cases:
-    with pytest.raises(validate.ConfigError, match=message.replace("(", r"\(")) as info:
+    with pytest.raises(validation.ConfigError, match=message.replace("(", r"\(")) as info:
       train.train_and_evaluate(config, tmp_path / "run")
     assert "\n" not in str(info.value)
   assert not (tmp_path / "run").exists()
   # ConfigDict refuses these types itself; a plain dict config reaches the check
   full = common.base_config().to_dict()
-  with pytest.raises(validate.ConfigError, match="config.track_examples = 1: must be True or False"):
-    validate.check({**full, "track_examples": 1})
-  with pytest.raises(validate.ConfigError, match="config.corruption.corrupt_test = 'yes': must be True or False"):
-    validate.check({**full, "corruption": {**full["corruption"], "corrupt_test": "yes"}})
+  with pytest.raises(validation.ConfigError, match="config.track_examples = 1: must be True or False"):
+    validation.check({**full, "track_examples": 1})
+  with pytest.raises(validation.ConfigError, match="config.corruption.corrupt_test = 'yes': must be True or False"):
+    validation.check({**full, "corruption": {**full["corruption"], "corrupt_test": "yes"}})
   # every key of the schema must be there: a hand-built config missing one is named
   del full["optim"]["momentum"]
-  with pytest.raises(validate.ConfigError, match=r"config.optim.momentum is missing: build configs from"):
-    validate.check(full)
+  with pytest.raises(validation.ConfigError, match=r"config.optim.momentum is missing: build configs from"):
+    validation.check(full)
 
 
 def test_new_entries_at_their_neutral_defaults_keep_older_identities():
@@ -84,14 +85,14 @@ def test_new_entries_at_their_neutral_defaults_keep_older_identities():
 def test_bad_values_are_refused_by_every_engine(tmp_path):
   base = common.override(small_config(), **{"data.max_train": 256, "data.max_test": 64})
   bad = common.override(base, log_every_steps=0)
-  with pytest.raises(validate.ConfigError, match="config.log_every_steps = 0"):
+  with pytest.raises(validation.ConfigError, match="config.log_every_steps = 0"):
     multirun.train_many([bad, common.override(bad, seed=1)], [tmp_path / "a", tmp_path / "b"], group_dir=tmp_path / "g")
   from rethink_jax import imagenet
   from rethink_jax.configs import imagenet as imagenet_configs
 
   c = imagenet_configs.get_config("tiny")
   c.keep_checkpoints = 0
-  with pytest.raises(validate.ConfigError, match="config.keep_checkpoints = 0"):
+  with pytest.raises(validation.ConfigError, match="config.keep_checkpoints = 0"):
     imagenet.train_and_evaluate(c, tmp_path / "imagenet")
   assert not any(tmp_path.iterdir())
 
@@ -325,7 +326,7 @@ def test_wandb_logs_the_metrics_rows(tmp_path, monkeypatch):
 def test_wandb_asked_for_but_missing_is_a_clear_error(tmp_path, monkeypatch):
   monkeypatch.setitem(sys.modules, "wandb", None)  # import wandb raises ImportError
   config = small_config(**{"wandb.project": "rethink"})
-  with pytest.raises(validate.ConfigError, match="needs the wandb package, which is not installed"):
+  with pytest.raises(validation.ConfigError, match="needs the wandb package, which is not installed"):
     train.train_and_evaluate(config, tmp_path / "run")
   assert not (tmp_path / "run").exists()
 

@@ -5,7 +5,8 @@ import pathlib
 import re
 
 from rethink_jax import records
-from rethink_jax.configs import common, imagenet, random_labels, schema, validate
+from rethink_jax.configs import common, imagenet, random_labels, schema
+from rethink_jax import validation
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "rethink_jax"
 
@@ -26,7 +27,7 @@ def test_run_configs_hold_every_declared_key_at_its_default_and_nothing_else():
   for table in (schema.RUN, schema.IMAGENET):
     for name, key in table.items():
       assert key.meaning and schema.describe(name), name
-      validate.check_value(name, key.default, key.rule, "single" if table is schema.RUN else "imagenet")
+      validation.check_value(name, key.default, key.rule, "single" if table is schema.RUN else "imagenet")
 
 
 def test_the_schema_keeps_every_recorded_identity():
@@ -73,3 +74,19 @@ def test_the_docs_key_table_is_the_schemas():
   shown = text.split("<!-- config keys: begin -->\n", 1)[1].split("<!-- config keys: end -->", 1)[0]
   assert shown == schema.key_table(), ("docs/experiments.md's key table differs from rethink_jax/configs/schema.py; "
                                        "paste schema.key_table() between its markers")
+
+
+def test_configs_import_nothing_that_trains_loads_data_or_plots():
+  """configs/ is data at the bottom of the import graph: it may import itself and the paper's facts only."""
+  allowed = ("rethink_jax.configs", "rethink_jax.paper")
+  for path in sorted((PACKAGE / "configs").glob("*.py")):
+    tree = ast.parse(path.read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module} | \
+        {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    inner = {f"{m}.{a.name}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "rethink_jax"
+             for m, a in [(n.module, a) for a in n.names]}
+    ours = {m for m in imported | inner if m.startswith("rethink_jax") and m != "rethink_jax"}
+    assert all(m.startswith(allowed) for m in ours), (path.name, sorted(ours))
+  paper = ast.parse((PACKAGE / "paper.py").read_text())
+  assert not [n for n in ast.walk(paper) if isinstance(n, (ast.Import, ast.ImportFrom))
+              and "rethink_jax" in (getattr(n, "module", "") or "")]

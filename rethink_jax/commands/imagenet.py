@@ -34,9 +34,9 @@ def _main(argv):
 
 
 def check(config) -> None:
-  from rethink_jax.configs import validate
+  from rethink_jax import validation
 
-  validate.check(config, "imagenet")
+  validation.check(config, "imagenet")
 
 
 def main() -> None:

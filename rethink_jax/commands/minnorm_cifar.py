@@ -11,7 +11,7 @@ import numpy as np
 from absl import app, flags, logging
 
 from rethink_jax import cli, data, minnorm, preprocess, records
-from rethink_jax.configs import validate
+from rethink_jax import validation
 
 _CONFIG = cli.define_config_flag(os.path.join(cli.config_dir(), "minnorm_cifar.py"), "Config file[:preset].")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/minnorm_cifar", "Where results.json goes.")
@@ -19,18 +19,18 @@ _WORKDIR = flags.DEFINE_string("workdir", "runs/minnorm_cifar", "Where results.j
 
 def check(c) -> None:
   """Every entry checked before any data is loaded or anything is computed."""
-  validate.check_entries(c, positive_ints=("num_filters", "filter_block"), non_negative_ints=("data.max_train",),
-                         positive_numbers=("bandwidth",), non_negative_number_lists=("ridges",),
-                         choices={"data.name": ('cifar10',), "data.source": data.SOURCES, "gram_dtype": ("float32", "float64")},
-                         subsets={"methods": ("gaussian", "random_conv")})
+  validation.check_entries(c, positive_ints=("num_filters", "filter_block"), non_negative_ints=("data.max_train",),
+                           positive_numbers=("bandwidth",), non_negative_number_lists=("ridges",),
+                           choices={"data.name": ('cifar10',), "data.source": data.SOURCES, "gram_dtype": ("float32", "float64")},
+                           subsets={"methods": ("gaussian", "random_conv")})
 
 
 def run(c) -> None:
   check(c)
   ds = data.load(c.data.name, source=c.data.source, data_dir=c.data.data_dir or None)
   if c.data.max_train > len(ds.y_train):
-    raise validate.ConfigError(f"config.data.max_train = {c.data.max_train}: must be at most the {len(ds.y_train)} training "
-                               "images (0: all of them).")
+    raise validation.ConfigError(f"config.data.max_train = {c.data.max_train}: must be at most the {len(ds.y_train)} training "
+                                 "images (0: all of them).")
   n = c.data.max_train or len(ds.y_train)
   workdir = records.check_writable(_WORKDIR.value)  # before hours of work, after every check
   env = records.environment()  # the code that runs: the checkout may change before the run ends

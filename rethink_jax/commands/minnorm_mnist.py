@@ -12,7 +12,7 @@ import numpy as np
 from absl import app, flags, logging
 
 from rethink_jax import cli, data, minnorm, records
-from rethink_jax.configs import validate
+from rethink_jax import validation
 
 _CONFIG = cli.define_config_flag(os.path.join(cli.config_dir(), "minnorm_mnist.py"), "Config file[:preset].")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/minnorm_mnist", "Where results.json goes.")
@@ -23,9 +23,9 @@ SYSTEMS = ("raw", "gabor")
 
 def check(c) -> None:
   """Every entry checked before any data is loaded or anything is computed."""
-  validate.check_entries(c, non_negative_ints=("data.max_train",), positive_numbers=("raw_bandwidth", "gabor_bandwidth"),
-                         non_negative_numbers=("ridge",),
-                         choices={"data.name": ('mnist',), "data.source": data.SOURCES, "solver": ("auto", "cholesky", "cg"),
+  validation.check_entries(c, non_negative_ints=("data.max_train",), positive_numbers=("raw_bandwidth", "gabor_bandwidth"),
+                           non_negative_numbers=("ridge",),
+                           choices={"data.name": ('mnist',), "data.source": data.SOURCES, "solver": ("auto", "cholesky", "cg"),
                                   "encoding": ("onehot", "centered")},
                          subsets={"features": SYSTEMS})
 
@@ -34,8 +34,8 @@ def run(c) -> None:
   check(c)
   ds = data.load(c.data.name, source=c.data.source, data_dir=c.data.data_dir or None)
   if c.data.max_train > len(ds.y_train):
-    raise validate.ConfigError(f"config.data.max_train = {c.data.max_train}: must be at most the {len(ds.y_train)} training "
-                               "images (0: all of them).")
+    raise validation.ConfigError(f"config.data.max_train = {c.data.max_train}: must be at most the {len(ds.y_train)} training "
+                                 "images (0: all of them).")
   n = c.data.max_train or len(ds.y_train)
   workdir = records.check_writable(_WORKDIR.value)
   env = records.environment()  # the code that runs: the checkout may change before the run ends

@@ -15,7 +15,7 @@ import numpy as np
 from absl import app, flags, logging
 
 from rethink_jax import cli, data, records, theory, train
-from rethink_jax.configs import validate
+from rethink_jax import validation
 
 _CONFIG = cli.define_config_flag(os.path.join(cli.config_dir(), "theorem1.py"), "Config file[:preset].")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/theorem1", "Where results.json and MLP runs go.")
@@ -81,28 +81,28 @@ def rademacher(config, ds, workdir):
 
 def check(config) -> None:
   """Every entry checked before any data is loaded or anything is computed."""
-  validate.check_entries(config, non_negative_ints=("seed",), positive_int_lists=("sizes",),
-                         positive_ints=("rademacher.n", "rademacher.linear_dims"),
-                         choices={"data.name": data.NAMES, "data.source": data.SOURCES})
+  validation.check_entries(config, non_negative_ints=("seed",), positive_int_lists=("sizes",),
+                           positive_ints=("rademacher.n", "rademacher.linear_dims"),
+                           choices={"data.name": data.NAMES, "data.source": data.SOURCES})
   if not (isinstance(config.theta, float) and 0.0 < config.theta < 1.0):
-    raise validate.ConfigError(f"config.theta = {config.theta!r}: must be a number in (0, 1).")
+    raise validation.ConfigError(f"config.theta = {config.theta!r}: must be a number in (0, 1).")
   draws = config.rademacher.num_draws
   if not (isinstance(draws, int) and draws >= 2):
-    raise validate.ConfigError(f"config.rademacher.num_draws = {draws!r}: must be an integer >= 2 (for a standard "
-                               "error).")
+    raise validation.ConfigError(f"config.rademacher.num_draws = {draws!r}: must be an integer >= 2 (for a standard "
+                                 "error).")
   if config.rademacher.mlp:
     try:
-      validate.check(config.rademacher.train)
-    except validate.ConfigError as e:  # name the key from the top of this config
-      raise validate.ConfigError(str(e).replace("config.", "config.rademacher.train.", 1)) from None
+      validation.check(config.rademacher.train)
+    except validation.ConfigError as e:  # name the key from the top of this config
+      raise validation.ConfigError(str(e).replace("config.", "config.rademacher.train.", 1)) from None
 
 
 def check_sizes(config, ds) -> None:
   largest = max(max(config.sizes), config.rademacher.n)
   if largest > len(ds.y_train):
     key = "sizes" if max(config.sizes) == largest else "rademacher.n"
-    raise validate.ConfigError(f"config.{key} asks for {largest} images: must be at most the {len(ds.y_train)} "
-                               "training images.")
+    raise validation.ConfigError(f"config.{key} asks for {largest} images: must be at most the {len(ds.y_train)} "
+                                 "training images.")
 
 
 def run(config) -> None:

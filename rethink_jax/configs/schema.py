@@ -6,7 +6,7 @@ whether it is part of what a run computes.
 * :data:`OTHER`: the entries of sweeps (``sweep.*``), the min-norm and Theorem 1 scripts,
   with their meanings (their presets set their values).
 
-``--help``, :mod:`rethink_jax.configs.validate`, the docs' key table and the run-identity
+``--help``, :mod:`rethink_jax.validation`, the docs' key table and the run-identity
 rule (:func:`rethink_jax.records.identity`) all read this module. It imports nothing of the
 library: configs sit at the bottom of the import graph.
 
@@ -23,8 +23,12 @@ from typing import Any
 
 import ml_collections
 
-__all__ = ["Key", "RUN", "IMAGENET", "OTHER", "HOW_KEYS", "NEUTRAL_DEFAULTS", "config_from", "complete", "default",
+__all__ = ["ConfigError", "Key", "RUN", "IMAGENET", "OTHER", "HOW_KEYS", "NEUTRAL_DEFAULTS", "config_from", "complete", "default",
            "setting", "describe", "key_table"]
+
+
+class ConfigError(ValueError):
+  """A config entry has a value the library cannot use; the message names the key (one line)."""
 
 
 @dataclasses.dataclass(frozen=True)

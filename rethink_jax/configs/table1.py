@@ -18,7 +18,7 @@ its paper learning rate (``sweep.paper_lr``).
   rotations up to 25 degrees (lr decay 0.999, as the paper needed).
 """
 
-from rethink_jax.configs import common
+from rethink_jax.configs import common, schema
 
 ROWS = ("crop1-wd1", "crop1-wd0", "crop0-wd1", "crop0-wd0", "random_labels")
 
@@ -51,19 +51,16 @@ def get_config(preset: str = "cpu"):
 def build_runs(c) -> common.SweepRuns:
   """Table 1's rows (or the Appendix table's, with ``sweep.appendix``) as runs."""
   if c.sweep.appendix and c.sweep.get("rows", ()):
-    from rethink_jax.configs import validate
-    raise validate.ConfigError("config.sweep.rows selects Table 1 rows; the Appendix presets take none.")
+    raise schema.ConfigError("config.sweep.rows selects Table 1 rows; the Appendix presets take none.")
   return appendix_runs(c) if c.sweep.appendix else table1_runs(c)
 
 
 def _rows(c) -> tuple[str, ...]:
   """The rows ``sweep.rows`` names (all of :data:`ROWS` when empty), checked."""
-  from rethink_jax.configs import validate
-
   rows = tuple(c.sweep.get("rows", ()))
   unknown = [r for r in rows if r not in ROWS]
   if unknown:
-    raise validate.ConfigError(f"config.sweep.rows = {rows!r}: {unknown[0]!r} is not a row; "
+    raise schema.ConfigError(f"config.sweep.rows = {rows!r}: {unknown[0]!r} is not a row; "
                                f"choose from {', '.join(ROWS)}.")
   return rows or ROWS
 
@@ -71,8 +68,6 @@ def _rows(c) -> tuple[str, ...]:
 def table1_runs(c) -> common.SweepRuns:
   """Table 1: each model with/without random crop and weight decay, and with random labels
   (the rows of ``sweep.rows`` only, when it names some)."""
-  from rethink_jax.configs import validate
-
   rows = _rows(c)
   runs = {}
   for model in common.sweep_models(c):
@@ -92,7 +87,7 @@ def table1_runs(c) -> common.SweepRuns:
                                         {"model": model, "random_crop": False, "weight_decay": False,
                                          "random_labels": True})
   if not runs:
-    raise validate.ConfigError(f"config.sweep.rows = {rows!r}: no row of it exists for "
+    raise schema.ConfigError(f"config.sweep.rows = {rows!r}: no row of it exists for "
                                f"{', '.join(common.sweep_models(c))} (the crop rows are for the conv nets only).")
   return common.SweepRuns("table1", runs)
 

@@ -25,7 +25,7 @@ import optax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from rethink_jax import corruptions, loop, models, records, train
-from rethink_jax.configs import validate
+from rethink_jax import validation
 from rethink_jax.imagenet.pipeline import eval_batches, train_batches
 from rethink_jax.imagenet.preprocess import to_model_input
 from rethink_jax.imagenet.sources import JpegDirectory, TfdsSource, open_source
@@ -176,7 +176,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   num_classes, size = train_source.num_classes, config.data.image_size
   keys = train.stream_keys(config.seed)
   mesh = train.make_mesh()
-  validate.check_batch(config, len(train_source), mesh.size)
+  validation.check_batch(config, len(train_source), mesh.size)
   with loop.owned(workdir):
     graphdef, state = train.create_train_state(config, keys["init"], (size, size, 3), num_classes)
     n_params = models.count_params(state.params)

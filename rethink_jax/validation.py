@@ -19,8 +19,7 @@ __all__ = ["ConfigError", "check", "check_value", "check_batch", "check_data", "
 ENGINES = ("single", "vmapped", "imagenet")
 
 
-class ConfigError(ValueError):
-  """A config entry has a value the engine cannot use; the message names the key."""
+ConfigError = schema.ConfigError  # declared with the schema, so that configs raise it without importing this module
 
 
 _MISSING = object()
