@@ -294,6 +294,21 @@ def on_dry_run(check: Callable, workdir_flag, where: Callable | None = None) -> 
   _DRY_RUN["describe"] = describe
 
 
+def run_script(run: Callable, check: Callable, config_flag, workdir_flag) -> None:
+  """``main`` of a script with its own ``run(config)`` (min-norm, Theorem 1): ``--dry_run``
+  checks and describes (:func:`on_dry_run`), otherwise ``run`` with user errors as one line."""
+  from absl import app, logging
+
+  on_dry_run(check, workdir_flag)
+
+  def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)  # orbax and absl log at INFO
+    run_main(lambda: run(config_flag.value))
+
+  app.run(main, flags_parser=flags_parser)
+
+
 def run_main(main: Callable[[], None]) -> None:
   """Runs ``main`` turning user errors into one line and exit status 2 (1 for a diverged run)."""
   from rethink_jax import loop

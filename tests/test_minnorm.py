@@ -291,7 +291,7 @@ BAD_CONFIGS = [
     ("minnorm_cifar.py", "--config.num_filters=0", "config.num_filters = 0: must be a positive integer"),
     ("minnorm_cifar.py", "--config.ridges=(-1.0,)", "config.ridges = (-1.0,): must be a non-empty list"),
     ("minnorm_cifar.py", "--config.methods=('gauss',)", "config.methods = ('gauss',): must be a non-empty list of"),
-    ("minnorm_cifar.py", "--config.data.max_train=5000", "config.data.max_train = 5000: must be at most the 2000"),
+    ("minnorm_cifar.py", "--config.data.max_train=5000", "config.data.max_train = 5000: must be at most the 2,000"),
     ("minnorm_mnist.py", "--config.raw_bandwidth=-1.0", "config.raw_bandwidth = -1.0: must be a finite number > 0"),
     ("minnorm_mnist.py", "--config.solver=lu", "config.solver = 'lu': must be one of 'auto', 'cholesky', 'cg'"),
     ("minnorm_mnist.py", "--config.features=()", "config.features = (): must be a non-empty list of 'raw', 'gabor'"),

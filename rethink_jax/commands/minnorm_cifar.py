@@ -8,7 +8,7 @@ import time
 
 import jax
 import numpy as np
-from absl import app, flags, logging
+from absl import flags
 
 from rethink_jax import cli, data, minnorm, preprocess, records
 from rethink_jax import validation
@@ -28,9 +28,7 @@ def check(c) -> None:
 def run(c) -> None:
   check(c)
   ds = data.load(c.data.name, source=c.data.source, data_dir=c.data.data_dir or None)
-  if c.data.max_train > len(ds.y_train):
-    raise validation.ConfigError(f"config.data.max_train = {c.data.max_train}: must be at most the {len(ds.y_train)} training "
-                                 "images (0: all of them).")
+  validation.check_data(c, len(ds.y_train), len(ds.y_test), ds.x_train.shape[1:])
   n = c.data.max_train or len(ds.y_train)
   workdir = records.check_writable(_WORKDIR.value)  # before hours of work, after every check
   env = records.environment()  # the code that runs: the checkout may change before the run ends
@@ -65,13 +63,6 @@ def run(c) -> None:
   records.write_results(workdir, c, ds.provenance, script="minnorm_cifar", env=env, n_train=n, results=rows)
 
 
-def _main(argv):
-  del argv
-  logging.set_verbosity(logging.WARNING)
-  cli.run_main(lambda: run(_CONFIG.value))
-
-
 def main() -> None:
   """Runs this experiment with the command line's flags (``sys.argv``)."""
-  cli.on_dry_run(check, _WORKDIR)
-  app.run(_main, flags_parser=cli.flags_parser)
+  cli.run_script(run, check, _CONFIG, _WORKDIR)

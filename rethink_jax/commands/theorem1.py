@@ -12,7 +12,7 @@ import time
 
 import jax
 import numpy as np
-from absl import app, flags, logging
+from absl import flags
 
 from rethink_jax import cli, data, records, theory, train
 from rethink_jax import validation
@@ -119,13 +119,6 @@ def run(config) -> None:
   print(f"\nwrote {path}")
 
 
-def _main(argv):
-  del argv
-  logging.set_verbosity(logging.WARNING)
-  cli.run_main(lambda: run(_CONFIG.value))
-
-
 def main() -> None:
   """Runs this experiment with the command line's flags (``sys.argv``)."""
-  cli.on_dry_run(check, _WORKDIR)
-  app.run(_main, flags_parser=cli.flags_parser)
+  cli.run_script(run, check, _CONFIG, _WORKDIR)
