@@ -137,8 +137,8 @@ def check(config, engine: str = "single") -> None:
 
 
 def _check_unused(config) -> None:
-  """A corruption setting the chosen kind does not use is refused: it would change the run's
-  identity (and its directory's name) without changing what it computes."""
+  """A setting the chosen corruption or data source does not use is refused: it would change
+  the run's identity (and its directory's name) without changing what it computes."""
   from rethink_jax import corruptions
 
   kind = _get(config, "corruption.kind")
@@ -152,6 +152,9 @@ def _check_unused(config) -> None:
     v = _get(config, key)
     if v is not _MISSING and v != "" and kind != "cifar10n":
       _fail(key, v, f"'' with corruption.kind = {kind!r} (it is for 'cifar10n')")
+  if _get(config, "data.source") == "sample" and _get(config, "data.data_dir") not in (_MISSING, ""):
+    _fail("data.data_dir", _get(config, "data.data_dir"), "'' with data.source = 'sample' (the embedded sample reads "
+          "no directory; pass --config.data.source=files to read one)")
   if _get(config, "corruption.corrupt_test") is True and kind in corruptions.INPUT_KINDS:
     _fail("corruption.corrupt_test", True, f"False with corruption.kind = {kind!r}: inputs are always corrupted in "
           "both splits; corrupt_test is for the label kinds")

@@ -186,6 +186,8 @@ MISTAKES = [  # (script, args, the start of the one error line): each fails on i
                                                           "2,000 training examples"),
     ("random_labels", ("--config.corruption.p=0.5",), "error: config.corruption.p = 0.5: must be 0.0 with "
                                                       "corruption.kind = 'random_labels'"),
+    ("random_labels", ("--config.data.data_dir=/data",), "error: config.data.data_dir = '/data': must be '' with "
+                                                          "data.source = 'sample'"),
     ("gaussian", ("--config.corruption.corrupt_test=True",), "error: config.corruption.corrupt_test = True: must be "
                                                              "False with corruption.kind = 'gaussian'"),
     ("random_labels", ("--config.corruption.kind=random_label",), "error: config.corruption.kind = 'random_label': "
@@ -205,5 +207,5 @@ def test_every_mistake_is_one_line_exit_2_and_writes_nothing(tmp_path):
   assert "Unknown preset 'nope'; choose 'cpu' or 'paper'." in outs[2].stderr
   assert "is a single run's config; table1.py runs a sweep" in outs[3].stderr
   assert "is a sweep's config; random_labels.py trains one run" in outs[4].stderr
-  assert "(did you mean 'random_labels'?)" in outs[9].stderr
+  assert "(did you mean 'random_labels'?)" in outs[10].stderr
   assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.py"]  # nothing written, no run directory left
