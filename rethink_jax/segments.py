@@ -22,7 +22,8 @@ made, and never hides a resume under other code:
 The next process corrects the previous entry from the checkpoint it resumes (a kill
 between a checkpoint and the segment's own update loses nothing), and warns when its code
 differs from the previous segment's. A run directory written before segments were kept
-gets a first entry reconstructed from its ``config.json`` (``"reconstructed": true``).
+gets a first entry reconstructed from its ``config.json`` (``"reconstructed": true``, ``end``
+``"unknown"``).
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ class RunSegments:
             "wall_seconds": None, "started": None, "updated": None, "host": None, "pid": None,
             "git": env.get("git"), "jax": (env.get("versions") or {}).get("jax"), "backend": env.get("backend"),
             "device_kinds": env.get("device_kinds"), "device_count": env.get("device_count"),
-            "process_count": env.get("process_count"), "end": "killed", "reconstructed": True}
+            "process_count": env.get("process_count"), "end": "unknown", "reconstructed": True}
 
   @staticmethod
   def _close_previous(saved: list[dict], first_step: int, train_seconds: float) -> None:
