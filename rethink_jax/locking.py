@@ -74,15 +74,17 @@ def claim(directory, *, hold: bool = True) -> Claim:
   """Creates ``directory`` if needed, checks a file can be written there
   (:func:`rethink_jax.records.check_writable`) and takes its lock.
 
-  ``hold=False`` (processes other than 0 of a multi-host run, which write nothing) only
-  checks. Raises :class:`RunDirLockedError` if another process holds it and
+  ``hold=False`` (processes other than 0 of a multi-host run, which write nothing there)
+  only creates it. Raises :class:`RunDirLockedError` if another process holds it and
   :class:`rethink_jax.records.RunDirError` if it cannot be written or locked.
   """
   import fcntl
 
-  directory = records.check_writable(directory)
-  if not hold:
+  if not hold:  # writes nothing there: no probe that process 0's start-up could sweep away as a stale temp file
+    directory = pathlib.Path(directory).expanduser()
+    directory.mkdir(parents=True, exist_ok=True)
     return Claim(directory, None)
+  directory = records.check_writable(directory)
   path = directory / OWNER_FILE
   fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
   try:

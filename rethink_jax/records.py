@@ -526,8 +526,9 @@ def check_writable(workdir: str | os.PathLike) -> pathlib.Path:
   path = pathlib.Path(workdir).expanduser()
   try:
     path.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path / ".write_probe", "ok\n" * 1024)
-    (path / ".write_probe").unlink()
+    probe = path / f".write_probe.{os.getpid()}"  # one per process: processes of one run may probe at once
+    atomic_write_text(probe, "ok\n" * 1024)
+    probe.unlink()
   except OSError as e:
     raise RunDirError(f"Run directory {path} is not writable ({e.strerror or e}); choose another "
                       "--workdir or free some space.") from e

@@ -69,7 +69,7 @@ def test_a_lock_is_exclusive_released_on_exit_and_never_stale(tmp_path):
     assert held.held and json.loads((tmp_path / "run" / locking.OWNER_FILE).read_text())["pid"] > 0
     with pytest.raises(locking.RunDirLockedError, match=r"run is in use by pid \d+ on host .* since 20"):
       locking.claim(tmp_path / "run")
-    assert not locking.claim(tmp_path / "run", hold=False).held  # other hosts' processes only check
+    assert not locking.claim(tmp_path / "run", hold=False).held  # other hosts' processes write nothing there
   locking.claim(tmp_path / "run").release()  # free again once the holder let go
 
   # A holder killed with SIGKILL leaves its file but not its lock.
