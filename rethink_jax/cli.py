@@ -71,8 +71,11 @@ def _exit(message: str, status: int = EXIT_USAGE) -> NoReturn:
   sys.exit(status)
 
 
-_DEFAULT_CONFIG: dict[str, str] = {}   # the script's default config file (set by define_config_flag)
-_DRY_RUN: dict[str, Callable] = {}     # what --dry_run prints besides the config (set by the run_* helpers)
+def _default_config_file() -> str:
+  """The experiment's own config file: ``--config``'s default (one flag per process)."""
+  from absl import flags
+
+  return flags.FLAGS["config"].config_filename if "config" in flags.FLAGS else ""
 
 
 def resolve_config_path(value: str) -> str:
@@ -112,7 +115,7 @@ def _config_arg(argv: list[str]) -> str:
       return arg[len("--config="):]
     if arg == "--config" and i + 1 < len(argv):
       return argv[i + 1]
-  return _DEFAULT_CONFIG.get("path", "")
+  return _default_config_file()
 
 
 def _flat(config, prefix: str = "") -> list[tuple[str, object]]:
@@ -134,7 +137,8 @@ def _load_config_module(path: str):
 
 def print_help(argv: list[str]) -> None:
   """``--help``: what the script does, its presets, every config key with its default and
-  meaning, its flags and an example command."""
+  meaning, its flags and an example command (as ``argv[0]`` runs it: a script, or
+  ``rethink-jax NAME``)."""
   import __main__
 
   from absl import flags
@@ -148,13 +152,13 @@ def print_help(argv: list[str]) -> None:
   preset = preset or default
   config = module.get_config(preset)
   # the experiment's own module (rethink_jax/commands/<name>.py, named as its default config) says what it does
-  name = os.path.basename(_DEFAULT_CONFIG.get("path", ""))[:-3]
+  name = os.path.basename(_default_config_file())[:-3]
   command = sys.modules.get(f"rethink_jax.commands.{name}")
   doc = (getattr(command or __main__, "__doc__", None) or "").strip()
   # a docstring's backslash continuation leaves a run of spaces: one example per line, spaces collapsed
   examples = [" ".join(line.split()) for line in doc.splitlines() if line.strip().startswith("python ")]
-  if not sys.argv[0].endswith(".py"):  # run as `rethink-jax NAME` or `python -m rethink_jax NAME`: show that form
-    examples = [e.replace(f"python experiments/{name}.py", sys.argv[0]) for e in examples]
+  if not argv[0].endswith(".py"):  # run as `rethink-jax NAME` or `python -m rethink_jax NAME`: show that form
+    examples = [e.replace(f"python experiments/{name}.py", argv[0]) for e in examples]
   shown_path = ("rethink_jax/configs/" + os.path.basename(path) if os.path.dirname(os.path.abspath(path)) ==
                 config_dir() else path)
   lines = [doc.split("\n\n")[0], ""]
@@ -170,8 +174,7 @@ def print_help(argv: list[str]) -> None:
     meaning = schema.describe(key)
     lines.append(f"  {key:<{width}}{text}" + (f"  -- {meaning}" if meaning else ""))
   lines += ["", "Flags:"]
-  main_flags = flags.FLAGS.get_key_flags_for_module(sys.argv[0]) + \
-      flags.FLAGS.get_key_flags_for_module(f"rethink_jax.commands.{name}") + \
+  main_flags = flags.FLAGS.get_key_flags_for_module(f"rethink_jax.commands.{name}") + \
       [f for f in flags.FLAGS.get_key_flags_for_module(__name__) if f.name not in ("config",)]
   shown = set()
   for flag in [flags.FLAGS["config"], *main_flags]:
@@ -184,10 +187,20 @@ def print_help(argv: list[str]) -> None:
   print("\n".join(lines))
 
 
-def flags_parser(argv):
-  """absl's parser, with config mistakes (unknown key, bad value) as one line and status 2,
-  ``--config`` found from any working directory, ``--help`` listing the config keys and
-  ``--dry_run`` printing what would run without writing anything."""
+def flags_parser(describe: Callable | None = None) -> Callable[[list[str]], list[str]]:
+  """absl's parser for ``app.run(..., flags_parser=)``, with config mistakes (unknown key,
+  bad value) as one line and status 2, ``--config`` found from any working directory,
+  ``--help`` listing the config keys and ``--dry_run`` printing the resolved config and
+  ``describe(config)``'s lines (where the script would write; it raises a user error for a
+  bad entry) without writing anything."""
+
+  def parse(argv: list[str]) -> list[str]:
+    return _parse_flags(argv, describe)
+
+  return parse
+
+
+def _parse_flags(argv: list[str], describe: Callable | None) -> list[str]:
   from absl import flags
 
   argv = _rewrite_config_arg(argv)
@@ -209,7 +222,7 @@ def flags_parser(argv):
     _exit(f"unexpected argument {rest[1]!r}: every setting is a flag, --name=value{hint}. "
           "Pass --help to see every config key and flag.")
   if flags.FLAGS["dry_run"].value:
-    _dry_run()
+    _dry_run(describe)
   return rest
 
 
@@ -233,12 +246,11 @@ def _check_config_file(value: str) -> None:
     _exit(f"config file {path}{':' + preset if preset else ''}: {e}")
 
 
-def _dry_run() -> None:
+def _dry_run(describe: Callable | None) -> None:
   """Prints the resolved config and where the script would write, then exits 0."""
   from absl import flags
 
   config = flags.FLAGS["config"].value
-  describe = _DRY_RUN.get("describe")
   try:  # checked first: a bad entry is one line, with no config printed above it
     lines = describe(config) if describe else [f"workdir {flags.FLAGS['workdir'].value}"]
   except _user_errors() as e:
@@ -266,47 +278,51 @@ def _bad_override(e: BaseException) -> None:
   _exit("bad --config override: " + " ".join(lines))
 
 
-def define_config_flag(config_file: str, help_text: str):
-  """``--config`` (ml_collections parses overrides when the flag is defined: errors exit with status 2)."""
+def define_config_flag(config_file: str, help_text: str, argv: list[str] | None = None):
+  """``--config`` (ml_collections parses overrides when the flag is defined: errors exit with
+  status 2). Its ``--config.KEY=VALUE`` overrides are read from ``argv`` (default ``sys.argv``)."""
   from absl import flags
   from ml_collections import config_flags
 
-  _DEFAULT_CONFIG["path"] = config_file
   if "dry_run" not in flags.FLAGS:
     flags.DEFINE_bool("dry_run", False, "Print the resolved config and the run directory, then exit without "
                       "training or writing anything.")
   try:
-    return config_flags.DEFINE_config_file("config", config_file, help_text, lock_config=False)
+    return config_flags.DEFINE_config_file("config", config_file, help_text, lock_config=False, sys_argv=argv)
   except (AttributeError, KeyError, TypeError, ValueError) as e:
     _bad_override(e)
 
 
-def on_dry_run(check: Callable, workdir_flag, where: Callable | None = None) -> None:
-  """What ``--dry_run`` does for a script with its own ``main`` (min-norm, Theorem 1,
-  ImageNet): ``check(config)`` validates every entry (a bad one is one line and exit 2),
-  then the config and where the script would write are printed (``where(config)``, or
+def dry_run_lines(check: Callable, workdir_flag, where: Callable | None = None) -> Callable:
+  """What ``--dry_run`` prints for a script with its own ``main`` (min-norm, Theorem 1,
+  ImageNet), for :func:`flags_parser`: ``check(config)`` validates every entry (a bad one is
+  one line and exit 2), then where the script would write (``where(config)``, or
   ``workdir_flag``'s ``results.json``)."""
 
   def describe(config):
     check(config)
     return [where(config) if where else f"results directory {workdir_flag.value} (results.json)"]
 
-  _DRY_RUN["describe"] = describe
+  return describe
 
 
-def run_script(run: Callable, check: Callable, config_flag, workdir_flag) -> None:
-  """``main`` of a script with its own ``run(config)`` (min-norm, Theorem 1): ``--dry_run``
-  checks and describes (:func:`on_dry_run`), otherwise ``run`` with user errors as one line."""
-  from absl import app, logging
+def run_script(experiment: str, run: Callable, check: Callable, workdir: tuple[str, str],
+               argv: list[str] | None = None) -> None:
+  """``main`` of a script with its own ``run(config, workdir)`` (min-norm, Theorem 1):
+  ``workdir`` is the ``--workdir`` flag's (default, help); ``--dry_run`` checks and
+  describes (:func:`dry_run_lines`), otherwise ``run`` with user errors as one line.
+  ``argv``: the command line (default ``sys.argv``)."""
+  from absl import app, flags, logging
 
-  on_dry_run(check, workdir_flag)
+  config_flag = define_config_flag(os.path.join(config_dir(), f"{experiment}.py"), "Config file[:preset].", argv)
+  workdir_flag = flags.DEFINE_string("workdir", workdir[0], workdir[1])
 
   def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # orbax and absl log at INFO
-    run_main(lambda: run(config_flag.value))
+    run_main(lambda: run(config_flag.value, workdir_flag.value))
 
-  app.run(main, flags_parser=flags_parser)
+  app.run(main, argv=argv, flags_parser=flags_parser(dry_run_lines(check, workdir_flag)))
 
 
 def run_main(main: Callable[[], None]) -> None:
@@ -332,21 +348,22 @@ def flags_value_of_config() -> str:
   return flags.FLAGS["config"].config_filename if "config" in flags.FLAGS else ""
 
 
-def _flags(experiment: str, workdir_default: str | None):
+def _flags(experiment: str, workdir_default: str | None, argv: list[str] | None):
   from absl import flags
 
-  config = define_config_flag(os.path.join(config_dir(), f"{experiment}.py"), "Config file[:preset].")
+  config = define_config_flag(os.path.join(config_dir(), f"{experiment}.py"), "Config file[:preset].", argv)
   workdir = flags.DEFINE_string("workdir", workdir_default, "Run (or sweep) directory.")
   return config, workdir
 
 
-def run_single(experiment: str) -> None:
-  """``main`` of a one-run script: train, then print the summary."""
+def run_single(experiment: str, argv: list[str] | None = None) -> None:
+  """``main`` of a one-run script: train, then print the summary. ``argv``: the command
+  line (default ``sys.argv``)."""
   from absl import app, logging
 
   from rethink_jax import train
 
-  config_flag, workdir_flag = _flags(experiment, None)
+  config_flag, workdir_flag = _flags(experiment, None, argv)
 
   def single_run_config(config):
     from rethink_jax import validation
@@ -362,8 +379,6 @@ def run_single(experiment: str) -> None:
     validation.check(single_run_config(config), "single")
     return [f"run directory {workdir_flag.value or config.workdir or default_workdir(experiment, config)}"]
 
-  _DRY_RUN["describe"] = describe
-
   def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint at INFO
@@ -376,16 +391,18 @@ def run_single(experiment: str) -> None:
 
     run_main(go)
 
-  app.run(main, flags_parser=flags_parser)
+  app.run(main, argv=argv, flags_parser=flags_parser(describe))
 
 
-def run_sweep_script(experiment: str, build: Callable, report: Callable) -> None:
-  """``main`` of a sweep script: run (or resume) every run, then rebuild its report."""
+def run_sweep_script(experiment: str, build: Callable, report: Callable, argv: list[str] | None = None) -> None:
+  """``main`` of a sweep script: run (or resume) every run, then rebuild its report.
+  ``argv``: the command line (default ``sys.argv``)."""
   from absl import app, flags, logging
 
   from rethink_jax import sweep
+  from rethink_jax.configs import schema
 
-  config_flag, workdir_flag = _flags(experiment, str(pathlib.Path("runs") / experiment))
+  config_flag, workdir_flag = _flags(experiment, str(pathlib.Path("runs") / experiment), argv)
   only = flags.DEFINE_string("only", None, "Run just this run of the sweep (by name).")
 
   def sweep_runs(config):
@@ -394,6 +411,7 @@ def run_sweep_script(experiment: str, build: Callable, report: Callable) -> None
     if "sweep" not in config:
       raise validation.ConfigError(f"--config {flags_value_of_config()} is a single run's config; {experiment}.py "
                                    f"runs a sweep and takes one of its own (e.g. --config {experiment}:cpu).")
+    validation.check_sweep(config)
     if config.get("workdir"):  # each run's directory is --workdir/<run name>
       raise validation.ConfigError(f"config.workdir = {config.workdir!r}: a sweep's directory is --workdir "
                                    f"(default runs/{experiment}); --config.workdir names a single run's.")
@@ -403,15 +421,13 @@ def run_sweep_script(experiment: str, build: Callable, report: Callable) -> None
     from rethink_jax import validation
 
     runs = sweep_runs(config)
-    vmapped = config.sweep.get("vmapped", False)
+    vmapped = schema.setting(config, "sweep.vmapped")
     for cfg, _ in runs.values():
       validation.check(cfg, "single")
     return [f"sweep directory {workdir_flag.value} ({runs.artifact}, {len(runs)} runs"
             + (", vmapped where they differ only in labels or seeds" if vmapped else "") + "):"] \
         + [f"  {pathlib.Path(workdir_flag.value) / sweep.run_dir_name(workdir_flag.value, name, cfg)}"
            for name, (cfg, _) in runs.items()]
-
-  _DRY_RUN["describe"] = describe
 
   def main(argv):
     del argv
@@ -420,10 +436,10 @@ def run_sweep_script(experiment: str, build: Callable, report: Callable) -> None
     def go():
       config = config_flag.value
       sweep.run_sweep(sweep_runs(config), workdir_flag.value, only=only.value,
-                      vmapped=config.sweep.get("vmapped", False))
+                      vmapped=schema.setting(config, "sweep.vmapped"))
       for path in report(workdir_flag.value, partial=bool(only.value)):  # --only leaves the others as they are
         print(f"wrote {path}")
 
     run_main(go)
 
-  app.run(main, flags_parser=flags_parser)
+  app.run(main, argv=argv, flags_parser=flags_parser(describe))

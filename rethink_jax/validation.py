@@ -14,7 +14,7 @@ from typing import Any
 
 from rethink_jax.configs import schema
 
-__all__ = ["ConfigError", "check", "check_value", "check_batch", "check_data", "check_entries", "ENGINES"]
+__all__ = ["ConfigError", "check", "check_sweep", "check_value", "check_batch", "check_data", "check_entries", "ENGINES"]
 
 ENGINES = ("single", "vmapped", "imagenet")
 
@@ -64,6 +64,15 @@ def _interval(rule: str) -> tuple[float, float, bool, bool]:
 
 def check_value(key: str, value: Any, rule: Any, engine: str = "single") -> None:
   """Raises :class:`ConfigError` unless ``value`` follows ``rule`` (a schema rule)."""
+  if isinstance(rule, str) and rule.startswith("tuple of "):
+    if not isinstance(value, (tuple, list)):
+      _fail(key, value, f"a tuple, e.g. --config.{key}='(...)'")
+    for element in value:
+      try:
+        check_value(key, element, rule[len("tuple of "):], engine)
+      except ConfigError as e:
+        raise ConfigError(f"config.{key} = {tuple(value)!r}: {element!r} must {str(e).split(': must ', 1)[-1]}") from None
+    return
   if isinstance(rule, str) and rule.startswith("@"):
     rule = _registry(rule[1:], engine)
   if isinstance(rule, tuple):
@@ -134,6 +143,19 @@ def check(config, engine: str = "single") -> None:
     if not monitoring.wandb_available():
       raise ConfigError(f"config.wandb.project = {project!r} needs the wandb package, which is not installed: "
                         "pip install wandb (or leave wandb.project empty).")
+
+
+def check_sweep(config) -> None:
+  """Raises :class:`ConfigError` for the first ``sweep.*`` entry of a sweep's config that is
+  not declared in :data:`~rethink_jax.configs.schema.SWEEP` or breaks its rule (each run of
+  the sweep is then checked by :func:`check`)."""
+  for name, value in config.sweep.items():
+    key = f"sweep.{name}"
+    if key not in schema.SWEEP:
+      close = difflib.get_close_matches(key, list(schema.SWEEP), n=1)
+      raise ConfigError(f"config.{key} is not a sweep entry" + (f" (did you mean {close[0]}?)" if close else "")
+                        + f"; the entries are {', '.join(schema.SWEEP)}.")
+    check_value(key, value, schema.SWEEP[key].rule)
 
 
 def _check_unused(config) -> None:

@@ -55,3 +55,19 @@ def test_the_wheel_holds_the_commands_the_configs_and_the_embedded_sample(tmp_pa
     assert path in names, path
   entry_points = next(n for n in names if n.endswith("entry_points.txt"))
   assert "rethink-jax = rethink_jax.commands:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_a_command_runs_from_python_with_its_own_argv_and_leaves_sys_argv_alone(tmp_path):
+  code = ("import sys\n"
+          "from rethink_jax import commands\n"
+          "before = list(sys.argv)\n"
+          "try:\n"
+          "  commands.main(['random_pixels', '--config.seed=3', '--dry_run'], prog='mine')\n"
+          "except SystemExit as e:\n"
+          "  assert e.code == 0, e.code\n"
+          "assert sys.argv == before, sys.argv\n"
+          "print('argv kept')\n")
+  out = subprocess.run([sys.executable, "-c", code, "--not-a-flag"], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=120)
+  assert out.returncode == 0, out.stderr
+  assert "  seed = 3" in out.stdout and out.stdout.rstrip().endswith("argv kept")

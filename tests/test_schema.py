@@ -24,10 +24,37 @@ def _flat(d, prefix=""):
 def test_run_configs_hold_every_declared_key_at_its_default_and_nothing_else():
   assert _flat(common.base_config().to_dict()) == {k: key.default for k, key in schema.RUN.items()}
   assert set(_flat(imagenet.get_config("none").to_dict())) == set(schema.IMAGENET)
-  for table in (schema.RUN, schema.IMAGENET):
+  for table in (schema.RUN, schema.IMAGENET, schema.SWEEP):
     for name, key in table.items():
       assert key.meaning and schema.describe(name), name
-      validation.check_value(name, key.default, key.rule, "single" if table is schema.RUN else "imagenet")
+      validation.check_value(name, key.default, key.rule, "imagenet" if table is schema.IMAGENET else "single")
+
+
+def test_sweep_entries_are_declared_and_checked():
+  from rethink_jax.configs import fitting_curves, label_corruption, memorization, table1
+
+  for module in (fitting_curves, label_corruption, memorization, table1):
+    for preset in module.PRESETS:
+      config = module.get_config(preset)
+      assert {f"sweep.{k}" for k in config.sweep} <= set(schema.SWEEP), module.__name__
+      validation.check_sweep(config)
+  config = label_corruption.get_config("cpu")
+  assert schema.setting(config, "sweep.paper_lr") is schema.SWEEP["sweep.paper_lr"].default  # not set: declared
+  config.sweep.levels = (0.1, 1.5)
+  try:
+    validation.check_sweep(config)
+  except validation.ConfigError as e:
+    assert "sweep.levels" in str(e) and "1.5" in str(e)
+  else:
+    raise AssertionError("a level above 1 was accepted")
+  config = table1.get_config("cpu")
+  config.sweep.modles = ("mlp_1x512",)
+  try:
+    validation.check_sweep(config)
+  except validation.ConfigError as e:
+    assert "did you mean sweep.models" in str(e)
+  else:
+    raise AssertionError("an undeclared sweep entry was accepted")
 
 
 def test_the_schema_keeps_every_recorded_identity():
@@ -49,7 +76,7 @@ def test_a_record_from_before_a_key_existed_is_completed_from_its_declared_defau
 def test_no_default_is_restated_and_the_schema_imports_nothing_of_the_library():
   # `x.get("key", default)` where key is (the last part of) a declared key and default its declared default
   defaults = {}
-  for table in (schema.RUN, schema.IMAGENET):
+  for table in (schema.RUN, schema.IMAGENET, schema.SWEEP):
     for name, key in table.items():
       defaults.setdefault(name.split(".")[-1], set()).add(repr(key.default))
   restated = []
@@ -74,6 +101,8 @@ def test_the_docs_key_table_is_the_schemas():
   shown = text.split("<!-- config keys: begin -->\n", 1)[1].split("<!-- config keys: end -->", 1)[0]
   assert shown == schema.key_table(), ("docs/experiments.md's key table differs from rethink_jax/configs/schema.py; "
                                        "paste schema.key_table() between its markers")
+  shown = text.split("<!-- sweep keys: begin -->\n", 1)[1].split("<!-- sweep keys: end -->", 1)[0]
+  assert shown == schema.key_table(schema.SWEEP), "docs/experiments.md's sweep table: paste schema.key_table(schema.SWEEP)"
 
 
 def test_configs_import_nothing_that_trains_loads_data_or_plots():

@@ -48,5 +48,4 @@ def main(argv: list[str] | None = None, prog: str = "rethink-jax") -> None:
     print(f"error: unknown experiment {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
           + f"; choose one of {', '.join(NAMES)}.", file=sys.stderr)
     sys.exit(2)
-  sys.argv = [f"{prog} {name}", *argv[1:]]
-  importlib.import_module(f"rethink_jax.commands.{name}").main()
+  importlib.import_module(f"rethink_jax.commands.{name}").main([f"{prog} {name}", *argv[1:]])

@@ -14,23 +14,22 @@ from absl import app, flags, logging
 
 from rethink_jax import cli, imagenet, report, sweep
 
-_CONFIG = cli.define_config_flag(os.path.join(cli.config_dir(), "imagenet.py"),
-                                 "Config file:row (all, aug, wd, none, random_labels, tiny).")
-_WORKDIR = flags.DEFINE_string("workdir", "runs/imagenet", "Sweep directory; each row runs in <workdir>/<row>.")
 
+def _main(config_flag, workdir_flag):
+  def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)
 
-def _main(argv):
-  del argv
-  logging.set_verbosity(logging.WARNING)
+    def go():
+      c = config_flag.value
+      sweep.run_sweep(sweep.SweepRuns("table2", {c.row: (c, {"imagenet_row": c.row})}), workdir_flag.value,
+                      train_fn=imagenet.train_and_evaluate, merge=True)
+      for path in report.build(workdir_flag.value, partial=True):  # one row per call: the others may be to come
+        print(f"wrote {path}")
 
-  def go():
-    c = _CONFIG.value
-    sweep.run_sweep(sweep.SweepRuns("table2", {c.row: (c, {"imagenet_row": c.row})}), _WORKDIR.value,
-                    train_fn=imagenet.train_and_evaluate, merge=True)
-    for path in report.build(_WORKDIR.value, partial=True):  # one row per call: the others may be to come
-      print(f"wrote {path}")
+    cli.run_main(go)
 
-  cli.run_main(go)
+  return main
 
 
 def check(config) -> None:
@@ -39,7 +38,11 @@ def check(config) -> None:
   validation.check(config, "imagenet")
 
 
-def main() -> None:
-  """Runs this experiment with the command line's flags (``sys.argv``)."""
-  cli.on_dry_run(check, _WORKDIR, lambda config: f"run directory {os.path.join(_WORKDIR.value, config.row)}")
-  app.run(_main, flags_parser=cli.flags_parser)
+def main(argv: list[str] | None = None) -> None:
+  """Runs this experiment with the flags of ``argv`` (default: the command line, ``sys.argv``)."""
+  config_flag = cli.define_config_flag(os.path.join(cli.config_dir(), "imagenet.py"),
+                                       "Config file:row (all, aug, wd, none, random_labels, tiny).", argv)
+  workdir_flag = flags.DEFINE_string("workdir", "runs/imagenet", "Sweep directory; each row runs in <workdir>/<row>.")
+  where = cli.dry_run_lines(check, workdir_flag,
+                            lambda config: f"run directory {os.path.join(workdir_flag.value, config.row)}")
+  app.run(_main(config_flag, workdir_flag), argv=argv, flags_parser=cli.flags_parser(where))

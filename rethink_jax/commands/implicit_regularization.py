@@ -10,6 +10,6 @@ from rethink_jax import cli, report
 from rethink_jax.configs import implicit_regularization
 
 
-def main() -> None:
-  """Runs this experiment with the command line's flags (``sys.argv``)."""
-  cli.run_sweep_script("implicit_regularization", implicit_regularization.build_runs, report.build)
+def main(argv: list[str] | None = None) -> None:
+  """Runs this experiment with the flags of ``argv`` (default: the command line, ``sys.argv``)."""
+  cli.run_sweep_script("implicit_regularization", implicit_regularization.build_runs, report.build, argv)

@@ -5,17 +5,13 @@ Prints test error, RKHS norm, relative residual, time and peak memory for each.
   python experiments/minnorm_mnist.py [--config rethink_jax/configs/minnorm_mnist.py:paper --config.data.data_dir=DIR]
 """
 
-import os
 import time
 
 import numpy as np
-from absl import flags
 
 from rethink_jax import cli, data, minnorm, records
 from rethink_jax import validation
 
-_CONFIG = cli.define_config_flag(os.path.join(cli.config_dir(), "minnorm_mnist.py"), "Config file[:preset].")
-_WORKDIR = flags.DEFINE_string("workdir", "runs/minnorm_mnist", "Where results.json goes.")
 
 
 SYSTEMS = ("raw", "gabor")
@@ -30,12 +26,12 @@ def check(c) -> None:
                          subsets={"features": SYSTEMS})
 
 
-def run(c) -> None:
+def run(c, workdir: str) -> None:
   check(c)
   ds = data.load(c.data.name, source=c.data.source, data_dir=c.data.data_dir or None)
   validation.check_data(c, len(ds.y_train), len(ds.y_test), ds.x_train.shape[1:])
   n = c.data.max_train or len(ds.y_train)
-  workdir = records.check_writable(_WORKDIR.value)
+  workdir = records.check_writable(workdir)
   env = records.environment()  # the code that runs: the checkout may change before the run ends
   x, y, xt, yt = ds.x_train[:n], ds.y_train[:n], ds.x_test, ds.y_test
   print(f"data: {ds.provenance}; {n} train, {len(yt)} test")
@@ -56,6 +52,6 @@ def run(c) -> None:
   records.write_results(workdir, c, ds.provenance, script="minnorm_mnist", env=env, n_train=n, results=rows)
 
 
-def main() -> None:
-  """Runs this experiment with the command line's flags (``sys.argv``)."""
-  cli.run_script(run, check, _CONFIG, _WORKDIR)
+def main(argv: list[str] | None = None) -> None:
+  """Runs this experiment with the flags of ``argv`` (default: the command line, ``sys.argv``)."""
+  cli.run_script("minnorm_mnist", run, check, ("runs/minnorm_mnist", "Where results.json goes."), argv)

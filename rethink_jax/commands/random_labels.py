@@ -11,6 +11,6 @@ until 100% train accuracy; prints train/test accuracy and time to fit.
 from rethink_jax import cli
 
 
-def main() -> None:
-  """Runs this experiment with the command line's flags (``sys.argv``)."""
-  cli.run_single("random_labels")
+def main(argv: list[str] | None = None) -> None:
+  """Runs this experiment with the flags of ``argv`` (default: the command line, ``sys.argv``)."""
+  cli.run_single("random_labels", argv)

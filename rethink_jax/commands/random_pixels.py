@@ -6,6 +6,6 @@
 from rethink_jax import cli
 
 
-def main() -> None:
-  """Runs this experiment with the command line's flags (``sys.argv``)."""
-  cli.run_single("random_pixels")
+def main(argv: list[str] | None = None) -> None:
+  """Runs this experiment with the flags of ``argv`` (default: the command line, ``sys.argv``)."""
+  cli.run_single("random_pixels", argv)

@@ -10,6 +10,6 @@ from rethink_jax import cli, report
 from rethink_jax.configs import table1
 
 
-def main() -> None:
-  """Runs this experiment with the command line's flags (``sys.argv``)."""
-  cli.run_sweep_script("table1", table1.build_runs, report.build)
+def main(argv: list[str] | None = None) -> None:
+  """Runs this experiment with the flags of ``argv`` (default: the command line, ``sys.argv``)."""
+  cli.run_sweep_script("table1", table1.build_runs, report.build, argv)

@@ -7,18 +7,14 @@ empirical Rademacher complexities. Writes results.json to --workdir.
   python experiments/theorem1.py [--config rethink_jax/configs/theorem1.py:paper]
 """
 
-import os
 import time
 
 import jax
 import numpy as np
-from absl import flags
 
 from rethink_jax import cli, data, records, theory, train
 from rethink_jax import validation
 
-_CONFIG = cli.define_config_flag(os.path.join(cli.config_dir(), "theorem1.py"), "Config file[:preset].")
-_WORKDIR = flags.DEFINE_string("workdir", "runs/theorem1", "Where results.json and MLP runs go.")
 
 
 def fit_sizes(config, ds):
@@ -105,11 +101,11 @@ def check_sizes(config, ds) -> None:
                                  "training images.")
 
 
-def run(config) -> None:
+def run(config, workdir: str) -> None:
   check(config)
   ds = data.load(config.data.name, source=config.data.source, data_dir=config.data.data_dir or None)
   check_sizes(config, ds)
-  workdir = records.check_writable(_WORKDIR.value)
+  workdir = records.check_writable(workdir)
   env = records.environment()  # the code that runs: the checkout may change before the run ends
   print(f"data: {ds.provenance}; d = {int(np.prod(ds.image_shape))}\n")
   rows = fit_sizes(config, ds)
@@ -119,6 +115,6 @@ def run(config) -> None:
   print(f"\nwrote {path}")
 
 
-def main() -> None:
-  """Runs this experiment with the command line's flags (``sys.argv``)."""
-  cli.run_script(run, check, _CONFIG, _WORKDIR)
+def main(argv: list[str] | None = None) -> None:
+  """Runs this experiment with the flags of ``argv`` (default: the command line, ``sys.argv``)."""
+  cli.run_script("theorem1", run, check, ("runs/theorem1", "Where results.json and MLP runs go."), argv)

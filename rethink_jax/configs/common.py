@@ -22,7 +22,6 @@ from rethink_jax.configs import schema
 
 PAPER_LR = {"inception_small": 0.1, "inception_small_nobn": 0.1, "alexnet_small": 0.01,
             "mlp_1x512": 0.01, "mlp_3x512": 0.01}
-PAPER_WEIGHT_DECAY = 5e-4
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -78,23 +77,27 @@ def randomization_config(kind: str, preset: str) -> ml_collections.ConfigDict:
   return c
 
 
-def sweep_config(preset: str) -> ml_collections.ConfigDict:
+def sweep_config(preset: str, entries: tuple[str, ...] = ()) -> ml_collections.ConfigDict:
   """A sweep's config: the single-run schema (``model``, ``data.*``, ``optim.*``, ...) that
-  every run of the sweep starts from, and the sweep's own entries under ``sweep.*``."""
+  every run of the sweep starts from, and the sweep's own ``entries`` under ``sweep.*`` at
+  their declared defaults (:data:`rethink_jax.configs.schema.SWEEP`; the preset sets the
+  values it needs)."""
   c = randomization_config("true_labels", preset)
   c.stop_at_fit = False
   c.sweep = ml_collections.ConfigDict()
+  for name in entries:
+    c.sweep[name] = schema.SWEEP[f"sweep.{name}"].default
   return c
 
 
-def model_sweep_config(preset: str, models: tuple[str, ...]) -> ml_collections.ConfigDict:
+def model_sweep_config(preset: str, models: tuple[str, ...],
+                       entries: tuple[str, ...] = ()) -> ml_collections.ConfigDict:
   """A sweep over models: ``model`` empty means every model of ``sweep.models``; a model
   named in ``model`` (``--config.model=alexnet_small``) runs that model alone. Each model
   gets its paper learning rate unless ``sweep.paper_lr`` is False (then ``optim.lr``)."""
-  c = sweep_config(preset)
+  c = sweep_config(preset, ("models", "paper_lr") + tuple(entries))
   c.model = ""
   c.sweep.models = tuple(models)
-  c.sweep.paper_lr = True
   return c
 
 
@@ -121,7 +124,7 @@ def model_run(c: ml_collections.ConfigDict, model: str) -> ml_collections.Config
   ``sweep.paper_lr``)."""
   base = run_base(c)
   base.model = model
-  if c.sweep.get("paper_lr", True):
+  if schema.setting(c, "sweep.paper_lr"):
     if c.optim.lr != base_config().optim.lr:  # the user set it: never replaced without a word
       raise schema.ConfigError(
           f"config.optim.lr = {c.optim.lr!r} is not used while config.sweep.paper_lr is True (each model trains at "

@@ -14,7 +14,7 @@ PRESETS = ("cpu", "paper")
 
 
 def get_config(preset: str = "cpu"):
-  c = common.sweep_config(preset)
+  c = common.sweep_config(preset, ("kinds",))
   c.num_epochs = 100.0
   c.sweep.kinds = paper.FIGURE1_KINDS
   return c

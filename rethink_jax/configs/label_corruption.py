@@ -19,11 +19,10 @@ PRESETS = ("cpu", "paper")
 
 
 def get_config(preset: str = "cpu"):
-  c = common.sweep_config(preset)
+  c = common.sweep_config(preset, ("levels", "seeds", "vmapped"))
   c.stop_at_fit = True
   c.num_epochs = 400.0 if preset == "cpu" else 200.0
   c.sweep.levels = tuple(round(0.1 * i, 1) for i in range(11))
-  c.sweep.seeds = ()          # () : just seed
   c.sweep.vmapped = True
   return c
 
@@ -31,7 +30,7 @@ def get_config(preset: str = "cpu"):
 def build_runs(c) -> common.SweepRuns:
   """Figures 1b and 1c: partially corrupted labels at each level in ``sweep.levels``, for
   each seed in ``sweep.seeds`` (default: just ``seed``; more seeds give error bars)."""
-  seeds = tuple(c.sweep.get("seeds", None) or (c.seed,))
+  seeds = tuple(c.sweep.seeds) or (c.seed,)
   base = common.run_base(c)
   runs = {}
   for seed in seeds:

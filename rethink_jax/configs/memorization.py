@@ -19,7 +19,7 @@ PRESETS = ("cpu", "paper")
 
 
 def get_config(preset: str = "cpu"):
-  c = common.model_sweep_config(preset, ("mlp_1x512", "alexnet_small"))
+  c = common.model_sweep_config(preset, ("mlp_1x512", "alexnet_small"), ("levels", "random_labels", "vmapped"))
   c.sweep.levels = (0.2, 0.4, 0.8)   # partially corrupted labels; random labels are added when random_labels
   c.sweep.random_labels = True
   c.sweep.vmapped = True

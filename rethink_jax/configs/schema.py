@@ -3,8 +3,10 @@ whether it is part of what a run computes.
 
 * :data:`RUN`: a training run on CIFAR-10 or MNIST (``common.base_config()`` is built from
   it); :data:`IMAGENET`: an ImageNet run (``configs/imagenet.py``);
-* :data:`OTHER`: the entries of sweeps (``sweep.*``), the min-norm and Theorem 1 scripts,
-  with their meanings (their presets set their values).
+* :data:`SWEEP`: a sweep's own entries (``sweep.*``), read with :func:`setting` (a sweep's
+  presets set the ones it uses; the others take their declared defaults);
+* :data:`OTHER`: the entries of the min-norm and Theorem 1 scripts, with their meanings
+  (their presets set their values).
 
 ``--help``, :mod:`rethink_jax.validation`, the docs' key table and the run-identity
 rule (:func:`rethink_jax.records.identity`) all read this module. It imports nothing of the
@@ -12,6 +14,7 @@ library: configs sit at the bottom of the import graph.
 
 A key's ``rule`` is one of ``"int>0"``, ``"int>=0"``, ``">0"`` (a finite number), an
 interval such as ``"[0,1)"``, ``"bool"``, ``"str"``, a tuple of allowed values, or
+``"tuple of RULE"`` (each element follows RULE), or
 ``"@name"``: the names of a registry that lives with its concern (``@models``,
 ``@datasets``, ``@sources``, ``@corruptions``), resolved when a config is checked.
 """
@@ -23,7 +26,7 @@ from typing import Any
 
 import ml_collections
 
-__all__ = ["ConfigError", "Key", "RUN", "IMAGENET", "OTHER", "HOW_KEYS", "NEUTRAL_DEFAULTS", "config_from", "complete", "default",
+__all__ = ["ConfigError", "Key", "RUN", "IMAGENET", "SWEEP", "OTHER", "HOW_KEYS", "NEUTRAL_DEFAULTS", "config_from", "complete", "default",
            "setting", "describe", "key_table"]
 
 
@@ -133,19 +136,23 @@ IMAGENET: dict[str, Key] = {
     **{k: v for k, v in _LOOP.items() if k not in ("fit_threshold", "stop_at_fit", "track_examples")},
 }
 
+SWEEP = {  # a sweep's own entries (config.sweep.*); each sweep's presets set the ones it uses
+    "sweep.models": Key((), "tuple of @models", "the models the sweep trains when model is empty"),
+    "sweep.paper_lr": Key(True, "bool", "each model at its paper learning rate (Inception 0.1, others 0.01); "
+                          "False: optim.lr"),
+    "sweep.kinds": Key((), "tuple of @corruptions", "the randomization tests of Figure 1a"),
+    "sweep.levels": Key((), "tuple of [0,1]", "label corruption levels p of the sweep"),
+    "sweep.seeds": Key((), "tuple of int>=0", "seeds per level (empty: just seed); several give error bars"),
+    "sweep.vmapped": Key(False, "bool", "train runs that differ only in labels or seeds as one vmapped program"),
+    "sweep.random_labels": Key(False, "bool", "add a random-labels run per model"),
+    "sweep.random_label_epochs": Key(200.0, ">0", "epoch budget of the random-labels rows"),
+    "sweep.weight_decay": Key(5e-4, "[0,1)", "weight decay of the rows that use it (paper's value not stated)"),
+    "sweep.rows": Key((), "tuple of str", "Table 1 rows to run (crop0-wd0, crop0-wd1, crop1-wd0, crop1-wd1, "
+                      "random_labels; empty: all)"),
+    "sweep.appendix": Key(False, "bool", "the Appendix table (random labels with regularizers) instead of Table 1"),
+}
+
 OTHER = {  # meanings of entries whose values each script's presets set
-    # sweeps
-    "sweep.models": "the models the sweep trains when model is empty",
-    "sweep.paper_lr": "each model at its paper learning rate (Inception 0.1, others 0.01); False: optim.lr",
-    "sweep.kinds": "the randomization tests of Figure 1a",
-    "sweep.levels": "label corruption levels p of the sweep",
-    "sweep.seeds": "seeds per level (empty: just seed); several give error bars",
-    "sweep.vmapped": "train runs that differ only in labels or seeds as one vmapped program",
-    "sweep.random_labels": "add a random-labels run per model",
-    "sweep.random_label_epochs": "epoch budget of the random-labels rows",
-    "sweep.weight_decay": "weight decay of the rows that use it (paper's value not stated; 5e-4)",
-    "sweep.rows": "Table 1 rows to run (crop0-wd0, crop0-wd1, crop1-wd0, crop1-wd1, random_labels; empty: all)",
-    "sweep.appendix": "the Appendix table (random labels with regularizers) instead of Table 1",
     # min-norm (Section 5)
     "bandwidth": "Gaussian kernel bandwidth on standardized pixels",
     "raw_bandwidth": "Gaussian kernel bandwidth on raw pixels in [0, 1]",
@@ -191,8 +198,12 @@ def config_from(schema: dict[str, Key]) -> ml_collections.ConfigDict:
 
 
 def default(dotted: str) -> Any:
-  """The declared default of a run's key (for records written before the key existed)."""
-  return (RUN[dotted] if dotted in RUN else IMAGENET[dotted]).default
+  """The declared default of a run's or a sweep's key (for records written before the key
+  existed, and for a sweep's entries its presets leave out)."""
+  for table in (RUN, IMAGENET, SWEEP):
+    if dotted in table:
+      return table[dotted].default
+  raise KeyError(f"config key {dotted!r} is not declared in rethink_jax.configs.schema")
 
 
 def setting(config, dotted: str) -> Any:
@@ -224,6 +235,8 @@ def complete(config, table: dict[str, Key] | None = None) -> ml_collections.Conf
 
 
 def _rule_text(rule: Any) -> str:
+  if isinstance(rule, str) and rule.startswith("tuple of "):
+    return f"tuple, each {_rule_text(rule[len('tuple of '):])}"
   if isinstance(rule, tuple):
     return ", ".join(map(repr, rule))
   return {"int>0": "integer > 0", "int>=0": "integer >= 0", ">0": "number > 0", "bool": "True / False",
@@ -231,12 +244,18 @@ def _rule_text(rule: Any) -> str:
 
 
 def key_table(table: dict[str, Key] | None = None) -> str:
-  """The markdown table of a schema's keys (default :data:`RUN`), as docs/experiments.md shows it."""
-  lines = ["| key | default | values | part of the run's identity | meaning |", "|---|---|---|---|---|"]
-  for name, key in (RUN if table is None else table).items():
+  """The markdown table of a schema's keys (default :data:`RUN`), as docs/experiments.md shows
+  it. :data:`SWEEP`'s has no identity column: a sweep's entries only choose its runs, each
+  run's own config is its identity."""
+  table = RUN if table is None else table
+  sweep = table is SWEEP
+  lines = (["| key | default | values | meaning |", "|---|---|---|---|"] if sweep else
+           ["| key | default | values | part of the run's identity | meaning |", "|---|---|---|---|---|"])
+  for name, key in table.items():
     ident = "yes" if key.identity and not key.neutral else ("no" if not key.identity else "yes, unless default")
     meaning = key.meaning.replace("|", "\\|")
-    lines.append(f"| `{name}` | `{key.default!r}` | {_rule_text(key.rule)} | {ident} | {meaning} |")
+    lines.append(f"| `{name}` | `{key.default!r}` | {_rule_text(key.rule)} |" + ("" if sweep else f" {ident} |")
+                 + f" {meaning} |")
   return "\n".join(lines) + "\n"
 
 
@@ -245,7 +264,7 @@ def describe(dotted: str) -> str:
   for prefix in ("",) + _NESTED:
     if dotted.startswith(prefix):
       k = dotted[len(prefix):]
-      for table in (RUN, IMAGENET):
+      for table in (RUN, IMAGENET, SWEEP):
         if k in table:
           return table[k].meaning
       if k in OTHER:

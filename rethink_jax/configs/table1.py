@@ -36,11 +36,8 @@ def get_config(preset: str = "cpu"):
     models = ("mlp_1x512", "mlp_3x512") if not appendix else ("mlp_1x512", "inception_small")
   else:
     models = ALL_MODELS
-  c = common.model_sweep_config(base_preset, models)
+  c = common.model_sweep_config(base_preset, models, ("appendix", "weight_decay", "random_label_epochs", "rows"))
   c.sweep.appendix = appendix
-  c.sweep.weight_decay = common.PAPER_WEIGHT_DECAY
-  c.sweep.random_label_epochs = 200.0
-  c.sweep.rows = ()   # empty: every row of the table
   c.num_epochs = 60.0 if base_preset == "cpu" else 100.0
   # Every row stops at 100% train accuracy (Table 1 reports 100% for nearly every row) or
   # at its epoch budget, whichever comes first.
@@ -50,14 +47,14 @@ def get_config(preset: str = "cpu"):
 
 def build_runs(c) -> common.SweepRuns:
   """Table 1's rows (or the Appendix table's, with ``sweep.appendix``) as runs."""
-  if c.sweep.appendix and c.sweep.get("rows", ()):
+  if c.sweep.appendix and c.sweep.rows:
     raise schema.ConfigError("config.sweep.rows selects Table 1 rows; the Appendix presets take none.")
   return appendix_runs(c) if c.sweep.appendix else table1_runs(c)
 
 
 def _rows(c) -> tuple[str, ...]:
   """The rows ``sweep.rows`` names (all of :data:`ROWS` when empty), checked."""
-  rows = tuple(c.sweep.get("rows", ()))
+  rows = tuple(c.sweep.rows)
   unknown = [r for r in rows if r not in ROWS]
   if unknown:
     raise schema.ConfigError(f"config.sweep.rows = {rows!r}: {unknown[0]!r} is not a row; "
