@@ -53,7 +53,7 @@ from rethink_jax.data import CIFAR10N_VARIANTS, Dataset, load_cifar10n
 __all__ = [
     "partial_labels", "random_labels", "partial_labels_by_index", "shuffled_pixels", "random_pixels", "gaussian",
     "transition_labels", "asymmetric_labels", "asymmetric_matrix", "CIFAR10_ASYMMETRIC", "apply", "CorruptionRecord",
-    "Kind", "REGISTRY", "KINDS", "LABEL_KINDS", "INPUT_KINDS", "P_KINDS", "run_name",
+    "Kind", "REGISTRY", "KINDS", "LABEL_KINDS", "INPUT_KINDS", "P_KINDS", "register", "kinds", "run_name",
 ]
 
 # CIFAR-10 classes: 0 airplane, 1 automobile, 2 bird, 3 cat, 4 deer, 5 dog, 6 frog, 7 horse, 8 ship, 9 truck.
@@ -494,10 +494,36 @@ REGISTRY: dict[str, Kind] = {
     "random_pixels": Kind("random pixels", "inputs", _random),
     "gaussian": Kind("Gaussian", "inputs", _gaussian),
 }
-KINDS = tuple(REGISTRY)
+KINDS = tuple(REGISTRY)  # the built-in kinds; kinds() adds those registered since
 LABEL_KINDS = tuple(k for k, v in REGISTRY.items() if v.changes == "labels")
 INPUT_KINDS = tuple(k for k, v in REGISTRY.items() if v.changes == "inputs")
 P_KINDS = tuple(k for k, v in REGISTRY.items() if v.takes_p)  # the kinds that take a probability p
+
+
+def register(name: str, kind: Kind) -> None:
+  """Adds a corruption of one's own under ``name``, usable as ``config.corruption.kind`` in
+  every engine (a label kind in vmapped runs too), named in run directories and reports as
+  the built-in ones are.
+
+  ``kind.corrupt(key, dataset, p, *, variant, labels_file, corrupt_test)`` returns ``(new
+  arrays, splits changed, fraction changed, extra record entries)``: the new arrays replace
+  the dataset's (``{"y_train": ...}`` for a label kind), drawn once from ``key``. The
+  engines keep the dataset's labels as the clean ones, so per-example records know which
+  labels it changed. Built-in names cannot be replaced.
+  """
+  if not isinstance(name, str) or not name.isidentifier() or name in REGISTRY:
+    raise ValueError(f"corruptions.register({name!r}): must be a new name made of letters, digits and underscores "
+                     f"(taken: {', '.join(REGISTRY)}).")
+  if not isinstance(kind, Kind) or kind.changes not in ("labels", "inputs") or not callable(kind.corrupt):
+    raise TypeError(f"corruptions.register({name!r}, ...): must be a Kind(label, 'labels' or 'inputs', corrupt).")
+  REGISTRY[name] = kind
+
+
+def kinds(changes: str | None = None, takes_p: bool | None = None) -> tuple[str, ...]:
+  """Every corruption name, built-in and registered (:func:`register`); only those that
+  change ``changes`` (``"labels"`` or ``"inputs"``), or that take ``p`` (``takes_p``)."""
+  return tuple(k for k, v in REGISTRY.items()
+               if (changes is None or v.changes == changes) and (takes_p is None or v.takes_p == takes_p))
 
 
 def run_name(kind: str, p: float = 0.0, variant: str = "") -> str:
@@ -523,8 +549,8 @@ def apply(key: jax.Array, dataset: Dataset, kind: str, p: float | None = None, *
   Args:
     key: the run's corruption key.
     dataset: the clean data.
-    kind: one of :data:`KINDS` (:data:`REGISTRY` says what each does).
-    p: corruption probability, required for the kinds in :data:`P_KINDS` and only for them.
+    kind: one of :func:`kinds` (:data:`REGISTRY` says what each does).
+    p: corruption probability, required for the kinds that take it (``kinds(takes_p=True)``) and only for them.
     variant: the CIFAR-10N label set (:data:`rethink_jax.data.CIFAR10N_VARIANTS`), for ``"cifar10n"`` only.
     labels_file: the CIFAR-10N file (:func:`rethink_jax.data.load_cifar10n`), for ``"cifar10n"`` only.
     corrupt_test: corrupt the test labels too (key-drawn label kinds only; CIFAR-10N has
@@ -535,10 +561,10 @@ def apply(key: jax.Array, dataset: Dataset, kind: str, p: float | None = None, *
   """
   key = _check_key(key)
   if kind not in REGISTRY:
-    raise ValueError(f"Unknown corruption {kind!r}; choose one of {KINDS}.")
+    raise ValueError(f"Unknown corruption {kind!r}; choose one of {kinds()}.")
   spec = REGISTRY[kind]
   if spec.takes_p != (p is not None):
-    raise ValueError(f"p is required for {' and '.join(map(repr, P_KINDS))} and only for them" +
+    raise ValueError(f"p is required for {' and '.join(map(repr, kinds(takes_p=True)))} and only for them" +
                      (f"; got p={p!r} with {kind!r}." if p is not None else "."))
   if (kind == "cifar10n") != (variant is not None and labels_file is not None):
     raise ValueError("variant and labels_file are required for 'cifar10n' and only for it.")

@@ -64,9 +64,9 @@ def check_compatible(configs: Sequence[ml_collections.ConfigDict]) -> None:
       raise ValueError(f"Run {i} differs from run 0 in {diff}; one vmapped program needs the same model, data, "
                        f"optimizer and schedule (only {VARYING_KEYS} may differ).")
   for c in configs:
-    if c.corruption.kind not in corruptions.LABEL_KINDS:
+    if c.corruption.kind not in corruptions.kinds("labels"):
       raise ValueError(f"train_many shares the input images between runs: corruption {c.corruption.kind!r} "
-                       f"changes inputs; use one of {corruptions.LABEL_KINDS}.")
+                       f"changes inputs; use one of {corruptions.kinds("labels")}.")
 
 
 def _stack(trees):

@@ -382,7 +382,7 @@ def load_dataset(config) -> data_lib.Dataset:
 def corrupt(config, ds: data_lib.Dataset, key: jax.Array) -> tuple[data_lib.Dataset, corruptions.CorruptionRecord]:
   """``config.corruption`` applied once to the whole dataset (Section 2)."""
   c = config.corruption
-  p = c.p if c.kind in corruptions.P_KINDS else None
+  p = c.p if c.kind in corruptions.kinds(takes_p=True) else None
   human = c.kind == "cifar10n"
   try:
     return corruptions.apply(key, ds, c.kind, p=p, variant=c.variant if human else None,

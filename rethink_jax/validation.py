@@ -54,7 +54,7 @@ def _registry(name: str, engine: str) -> tuple:
 
   return {"models": models.names(), "imagenet_models": models.names() + models.IMAGENET_NAMES,
           "datasets": data.NAMES, "sources": data.SOURCES + ("arrays",),
-          "corruptions": corruptions.LABEL_KINDS if engine == "vmapped" else corruptions.KINDS}[name]
+          "corruptions": corruptions.kinds("labels") if engine == "vmapped" else corruptions.kinds()}[name]
 
 
 def _interval(rule: str) -> tuple[float, float, bool, bool]:
@@ -167,9 +167,9 @@ def _check_unused(config) -> None:
   if kind is _MISSING:
     return
   p = _get(config, "corruption.p")
-  if p is not _MISSING and p != 0.0 and kind not in corruptions.P_KINDS:
+  if p is not _MISSING and p != 0.0 and kind not in corruptions.kinds(takes_p=True):
     _fail("corruption.p", p, f"0.0 with corruption.kind = {kind!r}, which takes no probability (p is for "
-          f"{' and '.join(corruptions.P_KINDS)})")
+          f"{' and '.join(corruptions.kinds(takes_p=True))})")
   for key in ("corruption.variant", "corruption.labels_file"):
     v = _get(config, key)
     if v is not _MISSING and v != "" and kind != "cifar10n":
@@ -177,7 +177,7 @@ def _check_unused(config) -> None:
   if _get(config, "data.source") == "sample" and _get(config, "data.data_dir") not in (_MISSING, ""):
     _fail("data.data_dir", _get(config, "data.data_dir"), "'' with data.source = 'sample' (the embedded sample reads "
           "no directory; pass --config.data.source=files to read one)")
-  if _get(config, "corruption.corrupt_test") is True and kind in corruptions.INPUT_KINDS:
+  if _get(config, "corruption.corrupt_test") is True and kind in corruptions.kinds("inputs"):
     _fail("corruption.corrupt_test", True, f"False with corruption.kind = {kind!r}: inputs are always corrupted in "
           "both splits; corrupt_test is for the label kinds")
 

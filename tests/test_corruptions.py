@@ -402,3 +402,32 @@ def test_cifar10n_loader_names_the_bad_labels(tmp_path):
   with pytest.raises(ValueError, match=r"aggre_label must hold CIFAR-10 classes 0..9 .*got \[-2, 1099511627776\] "
                                        r"\(2 of 5 labels\)"):
     data.load_cifar10n(path, "aggregate")
+
+
+def test_register_adds_a_kind_every_check_knows_and_refuses_the_built_in_names(monkeypatch):
+  from rethink_jax import validation
+  from rethink_jax.configs import common
+
+  monkeypatch.setattr(C, "REGISTRY", dict(C.REGISTRY))  # the registration ends with the test
+
+  def every_other(key, ds, p, **_):
+    y = ds.y_train.copy()
+    y[::2] = (y[::2] + 1) % ds.num_classes
+    return {"y_train": y}, ("train",), float(np.mean(y != ds.y_train)), {}
+
+  with pytest.raises(ValueError, match="must be a new name"):
+    C.register("random_labels", C.Kind("x", "labels", every_other))
+  with pytest.raises(TypeError, match="must be a Kind"):
+    C.register("every_other", C.Kind("x", "pixels", every_other))
+  config = common.override(common.base_config(), **{"corruption.kind": "every_other"})
+  with pytest.raises(validation.ConfigError, match="corruption.kind = 'every_other'"):
+    validation.check(config)
+  C.register("every_other", C.Kind("every other label moved", "labels", every_other))
+  validation.check(config)
+  validation.check(config, "vmapped")
+  assert "every_other" in C.kinds("labels") and "every_other" not in C.kinds(takes_p=True)
+  assert "every_other" not in C.KINDS and C.run_name("every_other") == "every_other"
+  sample = data.load("cifar10", source="sample")
+  out, record = C.apply(jax.random.key(0), sample, "every_other")
+  assert record.fraction_changed == 0.5 and (out.y_train[1::2] == sample.y_train[1::2]).all()
+  assert "corrupted: every_other" in out.provenance
