@@ -118,16 +118,6 @@ def _config_arg(argv: list[str]) -> str:
   return _default_config_file()
 
 
-def _flat(config, prefix: str = "") -> list[tuple[str, object]]:
-  out = []
-  for key, value in config.items():
-    if isinstance(value, ml_collections.ConfigDict):
-      out += _flat(value, f"{prefix}{key}.")
-    else:
-      out.append((f"{prefix}{key}", value))
-  return out
-
-
 def _load_config_module(path: str):
   spec = importlib.util.spec_from_file_location("rethink_jax_config_for_help", path)
   module = importlib.util.module_from_spec(spec)
@@ -167,7 +157,7 @@ def print_help(argv: list[str]) -> None:
               f"PRESET one of {', '.join(presets)}; default {default}.",
               ""]
   lines.append(f"Config keys (--config.KEY=VALUE), with the values of preset {preset}:")
-  entries = _flat(config)
+  entries = list(schema.flatten(config).items())
   width = max(len(k) for k, _ in entries) + 2
   for key, value in entries:
     text = repr(value) if isinstance(value, str) else str(value)
@@ -250,13 +240,15 @@ def _dry_run(describe: Callable | None) -> None:
   """Prints the resolved config and where the script would write, then exits 0."""
   from absl import flags
 
+  from rethink_jax.configs import schema
+
   config = flags.FLAGS["config"].value
   try:  # checked first: a bad entry is one line, with no config printed above it
     lines = describe(config) if describe else [f"workdir {flags.FLAGS['workdir'].value}"]
   except _user_errors() as e:
     _exit(str(e))
   print(f"config {flags.FLAGS['config'].config_filename}:")
-  for key, value in _flat(config):
+  for key, value in schema.flatten(config).items():
     print(f"  {key} = {value!r}")
   for line in lines:
     print(line)

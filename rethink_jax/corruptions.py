@@ -49,6 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rethink_jax.data import CIFAR10N_VARIANTS, Dataset, load_cifar10n
+from rethink_jax.preprocess import check_images
 
 __all__ = [
     "partial_labels", "random_labels", "partial_labels_by_index", "shuffled_pixels", "random_pixels", "gaussian",
@@ -120,15 +121,6 @@ def _check_p(p) -> None:
     return
   if not 0.0 <= value <= 1.0:  # also rejects NaN
     raise ValueError(f"Corruption probability p must lie in [0, 1], got {p!r}.")
-
-
-def _check_images(images, fn: str) -> jax.Array:
-  images = jnp.asarray(images)
-  if images.ndim != 4:
-    raise ValueError(f"{fn} expects [N, H, W, C] images, got shape {images.shape}.")
-  if not (jnp.issubdtype(images.dtype, jnp.integer) or jnp.issubdtype(images.dtype, jnp.floating)):
-    raise TypeError(f"{fn} expects integer or float images, got {images.dtype}.")
-  return images
 
 
 def _partial(key, labels, p, num_classes, fn: str) -> jax.Array:
@@ -323,7 +315,7 @@ def shuffled_pixels(key: jax.Array, images_NHWC: jax.typing.ArrayLike) -> jax.Ar
   permutation to both, as the paper does.
   """
   key = _check_key(key)
-  images = _check_images(images_NHWC, "shuffled_pixels")
+  images = check_images(images_NHWC, "shuffled_pixels")
   h, w = images.shape[1:3]
   return _permute_pixels(images, jax.random.permutation(key, h * w))
 
@@ -335,7 +327,7 @@ def random_pixels(key: jax.Array, images_NHWC: jax.typing.ArrayLike) -> jax.Arra
   on how many images are in the batch.
   """
   key = _check_key(key)
-  images = _check_images(images_NHWC, "random_pixels")
+  images = check_images(images_NHWC, "random_pixels")
   n, h, w, c = images.shape
   keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(n))
   perms = jax.vmap(lambda k: jax.random.permutation(k, h * w))(keys)
@@ -345,7 +337,7 @@ def random_pixels(key: jax.Array, images_NHWC: jax.typing.ArrayLike) -> jax.Arra
 
 def channel_moments(images_NHWC: jax.typing.ArrayLike) -> tuple[jax.Array, jax.Array]:
   """Per-channel mean and variance over all images and positions, ``([C], [C])``."""
-  images = _check_images(images_NHWC, "channel_moments").astype(jnp.float32)
+  images = check_images(images_NHWC, "channel_moments").astype(jnp.float32)
   return jnp.mean(images, axis=(0, 1, 2)), jnp.var(images, axis=(0, 1, 2))
 
 
@@ -365,7 +357,7 @@ def gaussian(key: jax.Array, images_NHWC: jax.typing.ArrayLike, *,
     ``float32`` images of the input's shape, on the input's scale (not clipped).
   """
   key = _check_key(key)
-  images = _check_images(images_NHWC, "gaussian")
+  images = check_images(images_NHWC, "gaussian")
   if mean is None or var is None:
     m, v = channel_moments(images)
     mean = m if mean is None else mean

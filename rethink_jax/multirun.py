@@ -28,6 +28,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from rethink_jax import corruptions, data as data_lib, loop, models, records, train
 from rethink_jax import validation
+from rethink_jax.configs import schema
 
 __all__ = ["train_many", "make_vmapped_step", "VARYING_KEYS", "check_compatible", "group_key"]
 
@@ -35,21 +36,11 @@ __all__ = ["train_many", "make_vmapped_step", "VARYING_KEYS", "check_compatible"
 VARYING_KEYS = ("seed", "corruption.kind", "corruption.p", "corruption.variant", "workdir")
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
-  out = {}
-  for k, v in d.items():
-    if isinstance(v, dict):
-      out.update(_flatten(v, f"{prefix}{k}."))
-    else:
-      out[f"{prefix}{k}"] = v
-  return out
-
-
 def group_key(config: ml_collections.ConfigDict) -> str:
   """Configs with equal keys may train as one vmapped program (they differ only in :data:`VARYING_KEYS`)."""
   import json
 
-  flat = _flatten(config.to_dict())
+  flat = schema.flatten(config.to_dict())
   return json.dumps({k: v for k, v in flat.items() if k not in VARYING_KEYS}, sort_keys=True, default=str)
 
 
@@ -57,7 +48,7 @@ def check_compatible(configs: Sequence[ml_collections.ConfigDict]) -> None:
   """Raises ``ValueError`` unless the runs differ only in :data:`VARYING_KEYS` and corrupt labels only."""
   if not configs:
     raise ValueError("train_many needs at least one config.")
-  flat = [_flatten(c.to_dict()) for c in configs]
+  flat = [schema.flatten(c.to_dict()) for c in configs]
   for i, f in enumerate(flat[1:], 1):
     diff = sorted(k for k in set(f) | set(flat[0]) if k not in VARYING_KEYS and f.get(k) != flat[0].get(k))
     if diff:
@@ -66,7 +57,7 @@ def check_compatible(configs: Sequence[ml_collections.ConfigDict]) -> None:
   for c in configs:
     if c.corruption.kind not in corruptions.kinds("labels"):
       raise ValueError(f"train_many shares the input images between runs: corruption {c.corruption.kind!r} "
-                       f"changes inputs; use one of {corruptions.kinds("labels")}.")
+                       f"changes inputs; use one of {corruptions.kinds('labels')}.")
 
 
 def _stack(trees):

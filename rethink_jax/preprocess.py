@@ -10,12 +10,15 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["to_unit", "center_crop", "per_image_standardization", "cifar10_paper", "PAPER_CROP"]
+__all__ = ["check_images", "to_unit", "center_crop", "per_image_standardization", "cifar10_paper", "PAPER_CROP"]
 
 PAPER_CROP = 28
 
 
-def _check_nhwc(images: jax.typing.ArrayLike, fn: str) -> jax.Array:
+def check_images(images: jax.typing.ArrayLike, fn: str) -> jax.Array:
+  """``images`` as a jax array if it is an ``[N, H, W, C]`` batch of integers or floats;
+  otherwise the error names ``fn``, the function that was given it (every image function of
+  the library, here and in :mod:`rethink_jax.corruptions`, checks its input so)."""
   images = jnp.asarray(images)
   if images.ndim != 4:
     raise ValueError(f"{fn} expects [N, H, W, C] images, got shape {images.shape}.")
@@ -26,13 +29,13 @@ def _check_nhwc(images: jax.typing.ArrayLike, fn: str) -> jax.Array:
 
 def to_unit(images_NHWC: jax.typing.ArrayLike) -> jax.Array:
   """Pixel values on the 0..255 scale (uint8 or float) to float32 divided by 255."""
-  images = _check_nhwc(images_NHWC, "to_unit")
+  images = check_images(images_NHWC, "to_unit")
   return images.astype(jnp.float32) / 255.0
 
 
 def center_crop(images_NHWC: jax.typing.ArrayLike, size: int) -> jax.Array:
   """Central ``size x size`` window; offsets round down as in ``tf.image.resize_with_crop_or_pad``."""
-  images = _check_nhwc(images_NHWC, "center_crop")
+  images = check_images(images_NHWC, "center_crop")
   h, w = images.shape[1:3]
   if not isinstance(size, int) or not 0 < size <= min(h, w):
     raise ValueError(f"center_crop size must be an int in [1, {min(h, w)}], got {size!r}.")
@@ -46,7 +49,7 @@ def per_image_standardization(images_NHWC: jax.typing.ArrayLike) -> jax.Array:
   ``(x - mean) / max(std, 1 / sqrt(num_elements))`` with mean and (population) std over
   all pixels and channels of each image; a constant image maps to zeros.
   """
-  x = _check_nhwc(images_NHWC, "per_image_standardization").astype(jnp.float32)
+  x = check_images(images_NHWC, "per_image_standardization").astype(jnp.float32)
   num_elements = x.shape[1] * x.shape[2] * x.shape[3]
   mean = jnp.mean(x, axis=(1, 2, 3), keepdims=True)
   std = jnp.std(x, axis=(1, 2, 3), keepdims=True)

@@ -11,19 +11,9 @@ from rethink_jax import validation
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "rethink_jax"
 
 
-def _flat(d, prefix=""):
-  out = {}
-  for k, v in d.items():
-    if isinstance(v, dict):
-      out.update(_flat(v, f"{prefix}{k}."))
-    else:
-      out[f"{prefix}{k}"] = v
-  return out
-
-
 def test_run_configs_hold_every_declared_key_at_its_default_and_nothing_else():
-  assert _flat(common.base_config().to_dict()) == {k: key.default for k, key in schema.RUN.items()}
-  assert set(_flat(imagenet.get_config("none").to_dict())) == set(schema.IMAGENET)
+  assert schema.flatten(common.base_config().to_dict()) == {k: key.default for k, key in schema.RUN.items()}
+  assert set(schema.flatten(imagenet.get_config("none").to_dict())) == set(schema.IMAGENET)
   for table in (schema.RUN, schema.IMAGENET, schema.SWEEP):
     for name, key in table.items():
       assert key.meaning and schema.describe(name), name

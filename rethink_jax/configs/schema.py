@@ -26,7 +26,7 @@ from typing import Any
 
 import ml_collections
 
-__all__ = ["ConfigError", "Key", "RUN", "IMAGENET", "SWEEP", "OTHER", "HOW_KEYS", "NEUTRAL_DEFAULTS", "config_from", "complete", "default",
+__all__ = ["ConfigError", "Key", "RUN", "IMAGENET", "SWEEP", "OTHER", "HOW_KEYS", "NEUTRAL_DEFAULTS", "config_from", "complete", "flatten", "default",
            "setting", "describe", "key_table"]
 
 
@@ -195,6 +195,17 @@ def config_from(schema: dict[str, Key]) -> ml_collections.ConfigDict:
       node = node[p]
     node[leaf] = key.default
   return c
+
+
+def flatten(config, prefix: str = "") -> dict[str, Any]:
+  """``{dotted key: value}`` of a config (a ConfigDict or a plain nested dict), in its order."""
+  out = {}
+  for key, value in config.items():
+    if isinstance(value, (dict, ml_collections.ConfigDict)):
+      out.update(flatten(value, f"{prefix}{key}."))
+    else:
+      out[f"{prefix}{key}"] = value
+  return out
 
 
 def default(dotted: str) -> Any:
