@@ -86,6 +86,10 @@ class Program(Protocol):
 
   def learning_rate(self, step: int) -> float: ...
 
+  def predictions(self, state: Any) -> list[dict[str, np.ndarray]]:
+    """Per run, every example's outputs on the whole training set and the test set
+    (:func:`rethink_jax.train.prediction_arrays`); asked for at the end of subset-trained runs."""
+
 
 @dataclasses.dataclass
 class Run:
@@ -98,6 +102,7 @@ class Run:
   dataset: str             # data provenance, corruption included
   num_params: int
   examples: dict | None = None  # with config.track_examples: corrupted, labels, clean_labels ([n] each)
+  subset: dict | None = None    # with subset.ratio < 1: mask, labels, clean_labels, test_labels
 
 
 def begin(config, workdir, engine: str) -> tuple[pathlib.Path, dict | None]:
@@ -204,6 +209,10 @@ class _Loop:
     if is_main:  # temporary files of a write that a kill cut short (the records themselves are whole)
       for r in self.runs:
         records.remove_stale_temp_files(r.workdir)
+      for r in self.runs:  # first: on resume, checked against the saved subset before anything is rewritten
+        if r.subset is not None:
+          records.write_subset(r.workdir, r.subset["mask"], schema.setting(r.config, "subset.ratio"),
+                               schema.setting(r.config, "subset.index"))
     # Before config.json is rewritten: a run from before segments were kept is known by its environment only.
     self.segs = [segments.RunSegments(r.workdir, step, self.meta["train_seconds"], write=is_main) for r in self.runs]
     notice = self.segs[0].code_change()
@@ -315,6 +324,12 @@ class _Loop:
       self.log(step, self.sums, meta["steps_since_log"], with_eval=True)  # every run ends on an evaluation
     if self.ckpt.latest_step() != step:
       self._save()
+    if any(r.subset is not None for r in self.runs):  # before the summaries: a finished run has its predictions
+      outputs = program.predictions(self.state)
+      for i, (r, out) in enumerate(zip(self.runs, outputs)):
+        if self.is_main and r.subset is not None:
+          records.write_predictions(r.workdir, self.logs[i].last["step"],
+                                    {**out, **{k: v for k, v in r.subset.items() if k != "mask"}})
     for s in self.segs:
       s.ended("finished")
     summaries = []

@@ -26,14 +26,14 @@ import numpy as np
 import optax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from rethink_jax import corruptions, data as data_lib, loop, models, records, train
+from rethink_jax import corruptions, data as data_lib, loop, models, records, subsets, train
 from rethink_jax import validation
 from rethink_jax.configs import schema
 
 __all__ = ["train_many", "make_vmapped_step", "VARYING_KEYS", "check_compatible", "group_key"]
 
 # What may differ between the runs of one program; everything else must be equal.
-VARYING_KEYS = ("seed", "corruption.kind", "corruption.p", "corruption.variant", "workdir")
+VARYING_KEYS = ("seed", "corruption.kind", "corruption.p", "corruption.variant", "subset.index", "workdir")
 
 
 def group_key(config: ml_collections.ConfigDict) -> str:
@@ -103,10 +103,12 @@ class _VmappedProgram:
   engine, fit_metric = "vmapped", "train_accuracy"
 
   def __init__(self, c0, mesh, graphdef, ds, y_train_runs: np.ndarray, y_test_runs: np.ndarray, keys: list[dict],
-               k_runs: int, clean_labels: np.ndarray | None = None):
+               k_runs: int, clean_labels: np.ndarray | None = None, masks: np.ndarray | None = None):
     self.num_runs, self.mesh = k_runs, mesh
     n_train = len(ds.y_train)
-    self.steps_per_epoch, self.batch_size = n_train // c0.batch_size, c0.batch_size
+    # a subset-trained group: every run's subset has the same size m, its epochs are over it
+    m = n_train if masks is None else int(masks[0].sum())
+    self.steps_per_epoch, self.batch_size = m // c0.batch_size, c0.batch_size
     o = c0.optim
     self._schedule = train.lr_schedule(o.lr, o.lr_decay, o.decay_examples, c0.batch_size)
     put = functools.partial(train.put_replicated, mesh)
@@ -118,29 +120,36 @@ class _VmappedProgram:
     self._shuffle_streams = key_data("shuffle")
     input_fn = train.make_input_fn(c0)
     wrap = jax.random.wrap_key_data
-    self._step = make_vmapped_step(graphdef, c0, mesh, n_train)
+    self._step = make_vmapped_step(graphdef, c0, mesh, m)
+    # each run's epoch order: a permutation of its own subset's indices (of all n without one)
+    orders = put(np.stack([subsets.mask_indices(k) for k in masks]) if masks is not None
+                 else np.arange(n_train, dtype=np.int32)[None].repeat(k_runs, 0))                # [K, m]
     self._permutations = jax.jit(jax.vmap(
-        lambda k, epoch: jax.random.permutation(jax.random.fold_in(wrap(k), epoch), n_train), in_axes=(0, None)))
+        lambda k, order, epoch: order[jax.random.permutation(jax.random.fold_in(wrap(k), epoch), m)],
+        in_axes=(0, 0, None)))
+    self._orders = orders
     self._perm_epoch, self._perms = None, None
 
-    def batch_outputs(state, x, y_runs, start, clean):  # y_runs: [K, n]; clean: [n] or None
+    def batch_outputs(state, x, y_runs, w_runs, start, clean):  # y_runs: [K, n]; w_runs: [K, n] or None
       n = x.shape[0]
       pos = start + jnp.arange(c0.eval_batch_size)
       idx = jnp.minimum(pos, n - 1)
       mask = (pos < n).astype(jnp.float32)
       images = input_fn(x[idx])  # shared by every run
 
-      def one(st, y):
+      def one(st, y, w):
         logits, _ = train.forward(graphdef, st.params, st.model_state, images, False, None)
-        ce = optax.softmax_cross_entropy_with_integer_labels(logits, y[idx])
-        sums = jnp.sum(ce * mask), jnp.sum((jnp.argmax(logits, -1) == y[idx]) * mask)
+        sums = train.split_sums(logits, y[idx], mask, None if w is None else w[idx])
         return sums if clean is None else (sums, train.per_example_outputs(logits, y[idx], clean[idx]))
-      return jax.vmap(one)(state, y_runs)
+      return jax.vmap(one, in_axes=(0, 0, None if w_runs is None else 0))(state, y_runs, w_runs)
 
-    self._eval_sums = jax.jit(lambda state, x, y_runs, start: batch_outputs(state, x, y_runs, start, None))
+    self._eval_sums = jax.jit(lambda state, x, y_runs, w_runs, start: batch_outputs(state, x, y_runs, w_runs, start,
+                                                                                    None))
     self._eval_examples = jax.jit(batch_outputs)
     self._eval_batch = c0.eval_batch_size
     self.clean_labels = None if clean_labels is None else put(clean_labels)
+    self.weights = None if masks is None else put(masks.astype(np.float32))                 # [K, n]
+    self._clean_for_predictions = None if masks is None else put(train.clean_labels(ds))
 
   def zero_sums(self) -> loop.StepSums:
     return train.replicate(self.mesh, loop.StepSums.zeros((self.num_runs,)))
@@ -150,32 +159,45 @@ class _VmappedProgram:
     for s in range(first_step, first_step + num_steps):
       if s // self.steps_per_epoch != self._perm_epoch:
         self._perm_epoch = s // self.steps_per_epoch
-        self._perms = self._permutations(self._shuffle_streams, jnp.asarray(self._perm_epoch, jnp.int32))
+        self._perms = self._permutations(self._shuffle_streams, self._orders, jnp.asarray(self._perm_epoch, jnp.int32))
       state, sums = self._step(state, self.x_train, self.y_train, self._streams, self._perms, sums, active)
     return state, sums
 
-  def _evaluate_split(self, state, x, y_runs, clean=None):
+  def _evaluate_split(self, state, x, y_runs, weights=None, clean=None) -> tuple[dict, dict | None]:
+    """``({loss, accuracy[, heldout_*]}: [K] each, per-example arrays [K, n] with clean)``."""
     n = x.shape[0]
-    loss, correct, chunks = jnp.zeros(self.num_runs), jnp.zeros(self.num_runs), []
+    totals, chunks = None, []
     for start in range(0, n, self._eval_batch):
       at = jnp.asarray(start, jnp.int32)
       if clean is None:
-        l, c = self._eval_sums(state, x, y_runs, at)
+        batch = self._eval_sums(state, x, y_runs, weights, at)
       else:
-        (l, c), per_example = self._eval_examples(state, x, y_runs, at, clean)
+        batch, per_example = self._eval_examples(state, x, y_runs, weights, at, clean)
         chunks.append(per_example)
-      loss, correct = loss + l, correct + c
-    return np.asarray(loss) / n, np.asarray(correct) / n, train.gather_examples(chunks, n) if chunks else None
+      totals = batch if totals is None else jax.tree.map(jnp.add, totals, batch)
+    n_in = None if weights is None else np.asarray(jnp.sum(weights, axis=1))
+    means = {k: np.asarray(v) for k, v in train.split_means(totals, n, n_in).items()}
+    return means, train.gather_examples(chunks, n) if chunks else None
 
   def evaluate(self, state) -> list[dict[str, float]]:
-    tr_loss, tr_acc, per_example = self._evaluate_split(state, self.x_train, self.y_train, self.clean_labels)
-    te_loss, te_acc, _ = self._evaluate_split(state, self.x_test, self.y_test)
-    out = [{"train_loss": float(tr_loss[k]), "train_accuracy": float(tr_acc[k]), "test_loss": float(te_loss[k]),
-            "test_accuracy": float(te_acc[k])} for k in range(self.num_runs)]
+    tr, per_example = self._evaluate_split(state, self.x_train, self.y_train, self.weights, self.clean_labels)
+    te, _ = self._evaluate_split(state, self.x_test, self.y_test)
+    out = [{"train_loss": float(tr["loss"][k]), "train_accuracy": float(tr["accuracy"][k]),
+            "test_loss": float(te["loss"][k]), "test_accuracy": float(te["accuracy"][k])} for k in range(self.num_runs)]
+    if "heldout_accuracy" in tr:
+      for k, row in enumerate(out):
+        row.update(heldout_loss=float(tr["heldout_loss"][k]), heldout_accuracy=float(tr["heldout_accuracy"][k]))
     if per_example is not None:
       for k, row in enumerate(out):
         row["examples"] = {name: a[k] for name, a in per_example.items()}  # [K, n] -> run k's [n]
     return out
+
+  def predictions(self, state) -> list[dict[str, np.ndarray]]:
+    """Every run's outputs on the whole training set and the test set (``predictions.npz``)."""
+    _, tr = self._evaluate_split(state, self.x_train, self.y_train, self.weights, self._clean_for_predictions)
+    _, te = self._evaluate_split(state, self.x_test, self.y_test, None, self.y_test[0])
+    return [train.prediction_arrays({k: a[i] for k, a in tr.items()}, {k: a[i] for k, a in te.items()})
+            for i in range(self.num_runs)]
 
   def learning_rate(self, step: int) -> float:
     return float(self._schedule(step))
@@ -210,10 +232,11 @@ def train_many(configs: Sequence[ml_collections.ConfigDict], workdirs: Sequence[
     return [loop.already_finished(wd, cfg) for cfg, wd in zip(configs, workdirs)]
 
   ds = train.run_dataset(c0, workdirs[0], dataset)
-  keys = [train.stream_keys(c.seed) for c in configs]
+  keys = [train.run_stream_keys(c) for c in configs]
   corrupted = [train.corrupt(c, ds, k["corruption"]) for c, k in zip(configs, keys)]
   mesh = train.make_mesh()
   validation.check_batch(c0, len(ds.y_train), mesh.size)
+  masks = [train.subset_mask(c, len(ds.y_train), k) for c, k in zip(configs, keys)]
   # The group's checkpoints are keyed by what it computes (num_epochs and the like may change on resume).
   ckpt_dir = pathlib.Path(group_dir).expanduser() / records.identity_hash(*configs)
   with loop.owned(*workdirs, ckpt_dir):
@@ -226,10 +249,12 @@ def train_many(configs: Sequence[ml_collections.ConfigDict], workdirs: Sequence[
     track = c0.track_examples
     program = _VmappedProgram(c0, mesh, graphdef, ds, np.stack([d.y_train for d, _ in corrupted]),
                               np.stack([d.y_test for d, _ in corrupted]), keys, k_runs,
-                              clean_labels=train.clean_labels(ds) if track else None)
+                              clean_labels=train.clean_labels(ds) if track else None,
+                              masks=None if masks[0] is None else np.stack(masks))
     runs = [loop.Run(workdir=wd, config=cfg, corruption=rec.to_dict(), dataset=d.provenance, num_params=n_params,
                      examples=train.examples_record(d.y_train, train.clean_labels(ds)) if track else None,
                      record={"input_shape": list(input_shape), "num_classes": ds.num_classes,
-                             "num_train": len(ds.y_train), "num_test": len(ds.y_test), "mesh": {"data": mesh.size}})
-            for cfg, wd, (d, rec) in zip(configs, workdirs, corrupted)]
+                             "num_train": len(ds.y_train), "num_test": len(ds.y_test), "mesh": {"data": mesh.size}},
+                     subset=None if mask is None else train.subset_record(mask, d, train.clean_labels(ds)))
+            for cfg, wd, (d, rec), mask in zip(configs, workdirs, corrupted, masks)]
     return loop.run(program, state, runs, ckpt_dir)

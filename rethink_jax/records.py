@@ -46,7 +46,8 @@ __all__ = ["RunDirError", "RecordError", "ConfigMismatchError", "CONFIG", "METRI
            "TENSORBOARD", "SWEEP", "SEGMENTS", "EXAMPLES", "COMPACT_SERIES", "HOW_KEYS", "NEUTRAL_DEFAULTS", "TIMING_KEYS",
            "SUMMARY_FIELDS",
            "cpu_name", "atomic_write", "atomic_write_text", "remove_stale_temp_files", "write_json", "read_json", "write_jsonl", "read_jsonl",
-           "MetricsLog", "ExamplesLog", "read_examples", "compact_examples", "EXAMPLE_SERIES", "EXAMPLE_STATIC",
+           "MetricsLog", "ExamplesLog", "read_examples", "SUBSET", "PREDICTIONS", "PREDICTION_ARRAYS", "write_subset",
+           "read_subset", "write_predictions", "read_predictions", "compact_examples", "EXAMPLE_SERIES", "EXAMPLE_STATIC",
            "identity", "identity_hash", "identity_diff", "check_run_dir", "total_steps", "finished_summary",
            "make_summary", "write_sweep", "read_sweep", "check_writable", "environment", "git_hash", "write_results",
            "RESULTS", "RESULT_SCRIPTS", "RECORD_FILES", "copy_records",
@@ -315,6 +316,96 @@ def compact_examples(src, dest) -> pathlib.Path:
   return dest
 
 
+SUBSET = "subset.npz"            # a subset-trained run's examples (config.subset.ratio < 1)
+PREDICTIONS = "predictions.npz"  # its per-example outputs on both splits at the end of training
+PREDICTION_ARRAYS = {"train_correct": "bool", "train_margin": "float16", "train_pred_is_clean_label": "bool",
+                     "test_correct": "bool", "test_margin": "float16", "labels": "int", "clean_labels": "int",
+                     "test_labels": "int"}
+
+
+def write_subset(workdir, mask, ratio: float, index: int) -> pathlib.Path:
+  """``subset.npz``: the ``[n]`` bool mask of the examples a run trains on, with its ratio and
+  index (``config.subset``). A run directory that holds another subset is refused
+  (:class:`ConfigMismatchError`): the subset is drawn from the run's identity, so a
+  different one means other code or other data."""
+  import numpy as np
+
+  path = pathlib.Path(workdir) / SUBSET
+  mask = np.asarray(mask, bool)
+  if path.exists():
+    saved = read_subset(path)
+    if saved.shape != mask.shape or not (saved == mask).all():
+      raise ConfigMismatchError(f"{path} holds another training subset ({int(saved.sum())} of {saved.size} examples, "
+                                f"{int((saved != mask).sum()) if saved.shape == mask.shape else 'all'} differing) "
+                                "than this run draws; refusing to resume it. Use another --workdir.")
+    return path
+  atomic_write(path, lambda f: np.savez_compressed(f, mask=mask, ratio=np.float64(ratio), index=np.int64(index)),
+               binary=True)
+  return path
+
+
+def read_subset(path):
+  """The ``[n]`` bool mask of a ``subset.npz`` (a run directory or the file); a missing or
+  corrupt file raises :class:`RecordError` naming it."""
+  import numpy as np
+
+  path = pathlib.Path(path)
+  path = path / SUBSET if path.is_dir() else path
+  try:
+    with np.load(path, allow_pickle=False) as z:
+      mask = z["mask"]
+  except FileNotFoundError:
+    raise RecordError(f"{path} does not exist (was the run trained with config.subset.ratio < 1?).") from None
+  except Exception as e:  # numpy and zipfile raise several types for a corrupt or truncated file
+    raise RecordError(f"{path} is not a readable subset record ({type(e).__name__}: {e}).") from None
+  if mask.ndim != 1 or mask.dtype != bool:
+    raise RecordError(f"{path}: mask must be a [n] bool array, found {mask.dtype} of shape {mask.shape}.")
+  return mask
+
+
+def write_predictions(workdir, step: int, arrays: dict) -> pathlib.Path:
+  """``predictions.npz`` (atomically): every example's outputs at the end of training, on the
+  whole training set (in the run's subset or not) and the test set: ``train_correct``
+  (predicted = the training label given), ``train_margin``, ``train_pred_is_clean_label``,
+  ``test_correct``, ``test_margin``, with ``labels``, ``clean_labels`` and ``test_labels``."""
+  import numpy as np
+
+  missing = sorted(set(PREDICTION_ARRAYS) - set(arrays))
+  if missing:
+    raise ValueError(f"write_predictions: {missing} missing.")
+  out = {k: np.asarray(arrays[k]).astype(np.float16 if kind == "float16" else (bool if kind == "bool" else np.int64))
+         for k, kind in PREDICTION_ARRAYS.items()}
+  path = pathlib.Path(workdir) / PREDICTIONS
+  atomic_write(path, lambda f: np.savez_compressed(f, step=np.int64(step), **out), binary=True)
+  return path
+
+
+def read_predictions(path) -> dict:
+  """The arrays of a ``predictions.npz`` (a run directory or the file), checked for kind and
+  shape; a missing or corrupt file raises :class:`RecordError` naming it."""
+  import numpy as np
+
+  path = pathlib.Path(path)
+  path = path / PREDICTIONS if path.is_dir() else path
+  try:
+    with np.load(path, allow_pickle=False) as z:
+      out = {k: z[k] for k in z.files}
+  except FileNotFoundError:
+    raise RecordError(f"{path} does not exist (the run is unfinished, or trained without config.subset.ratio < 1).") \
+        from None
+  except Exception as e:
+    raise RecordError(f"{path} is not a readable predictions record ({type(e).__name__}: {e}).") from None
+  missing = [k for k in ("step", *PREDICTION_ARRAYS) if k not in out]
+  if missing:
+    raise RecordError(f"{path} lacks {missing}; it is not a predictions record of this version.")
+  n, m = len(out["labels"]), len(out["test_labels"])
+  for k in PREDICTION_ARRAYS:
+    want = (n,) if k.startswith("train") or k in ("labels", "clean_labels") else (m,)
+    if out[k].shape != want:
+      raise RecordError(f"{path}: {k} has shape {out[k].shape}, expected {want}.")
+  return out
+
+
 class ExamplesLog:
   """``examples.npz`` of one run (:mod:`rethink_jax.dynamics` reads it): one row per
   evaluation of the training set.
@@ -403,7 +494,16 @@ def identity(config) -> dict:
       node = node.get(p) if isinstance(node, dict) else None
     if isinstance(node, dict) and leaf in node and (key not in NEUTRAL_DEFAULTS or node[leaf] == NEUTRAL_DEFAULTS[key]):
       node.pop(leaf)
+      if not node and parents:  # a group of neutral keys all at their defaults (subset.*) leaves no trace
+        _pop_path(out, parents)
   return out
+
+
+def _pop_path(tree: dict, path: list[str]) -> None:
+  *parents, leaf = path
+  for p in parents:
+    tree = tree[p]
+  tree.pop(leaf)
 
 
 def identity_hash(*configs) -> str:

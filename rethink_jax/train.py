@@ -33,7 +33,7 @@ import optax
 from flax import nnx, struct
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from rethink_jax import augment, checkpoint, corruptions, data as data_lib, loop, models, preprocess, records
+from rethink_jax import augment, checkpoint, corruptions, data as data_lib, loop, models, preprocess, records, subsets
 from rethink_jax.configs import schema
 from rethink_jax import validation
 
@@ -41,9 +41,10 @@ __all__ = ["TrainState", "STREAMS", "stream_keys", "make_mesh", "lr_schedule", "
            "make_train_step", "DataStepper", "StepSums", "make_eval_fn", "train_and_evaluate", "NonFiniteLossError",
            "ConfigMismatchError", "build_model", "make_optimizer", "forward", "replicate", "put_replicated",
            "make_input_fn", "DeviceData", "load_dataset", "corrupt", "restore_state", "per_example_outputs",
-           "gather_examples", "examples_record"]
+           "gather_examples", "examples_record", "run_stream_keys", "subset_mask", "split_sums",
+           "split_means", "prediction_arrays", "subset_record"]
 
-STREAMS = {"corruption": 0, "init": 1, "shuffle": 2, "dropout": 3, "augment": 4}
+STREAMS = {"corruption": 0, "init": 1, "shuffle": 2, "dropout": 3, "augment": 4, "subset": 5}
 
 
 # Shared with the loop and the run records; exported here for the engine's users.
@@ -61,10 +62,30 @@ class TrainState(struct.PyTreeNode):
   opt_state: Any
 
 
-def stream_keys(seed: int) -> dict[str, jax.Array]:
-  """The run's independent key streams, ``fold_in(key(seed), id)`` for each name in STREAMS."""
+def stream_keys(seed: int, index: int = 0) -> dict[str, jax.Array]:
+  """The run's independent key streams, ``fold_in(key(seed), id)`` for each name in STREAMS.
+
+  ``index`` (``config.subset.index``) > 0 draws every stream but ``"corruption"`` from
+  ``fold_in(stream, index)``: the runs of a group of subset-trained runs share their label
+  noise and differ in their subsets, initialisations and data orders. Index 0 is the
+  streams of ``seed`` alone."""
   root = jax.random.key(seed)
-  return {name: jax.random.fold_in(root, i) for name, i in STREAMS.items()}
+  keys = {name: jax.random.fold_in(root, i) for name, i in STREAMS.items()}
+  if index:
+    keys = {name: k if name == "corruption" else jax.random.fold_in(k, index) for name, k in keys.items()}
+  return keys
+
+
+def run_stream_keys(config) -> dict[str, jax.Array]:
+  """:func:`stream_keys` of a run's config (``seed`` and ``subset.index``)."""
+  return stream_keys(config.seed, schema.setting(config, "subset.index"))
+
+
+def subset_mask(config, num_train: int, keys: dict[str, jax.Array]) -> np.ndarray | None:
+  """The run's training subset as a ``[num_train]`` bool mask, or None when it trains on all
+  of it (``subset.ratio`` = 1); drawn from its ``"subset"`` stream."""
+  ratio = schema.setting(config, "subset.ratio")
+  return None if ratio == 1.0 else np.asarray(subsets.draw_mask(keys["subset"], num_train, ratio))
 
 
 def make_mesh(devices=None) -> jax.sharding.Mesh:
@@ -157,9 +178,12 @@ def make_train_step(graphdef: nnx.GraphDef, config: ml_collections.ConfigDict, d
 
 
 class DeviceData(NamedTuple):
-  """A split on the devices, replicated: images as stored (uint8 or float) and labels."""
+  """A split on the devices, replicated: images as stored (uint8 or float) and labels; for the
+  training split of a subset-trained run, ``weights`` (1.0 for the examples of its subset, 0.0
+  for those held out)."""
   x: jax.Array
   y: jax.Array
+  weights: jax.Array | None = None
 
 
 def _replicated(mesh) -> NamedSharding:
@@ -208,7 +232,10 @@ class DataStepper:
   preprocesses the batch on device, shards it over the mesh's ``data`` axis and applies
   ``train_step``. :meth:`run` dispatches ``num_steps`` of them from Python without reading
   anything back (dispatch is asynchronous), and computes each epoch's permutation
-  ``permutation(fold_in(shuffle_stream, epoch), n)`` once, on device.
+  ``permutation(fold_in(shuffle_stream, epoch), n)`` once, on device. With ``indices`` (a
+  run's training subset, :func:`subset_mask`), epochs are over those ``m`` examples only:
+  ``indices[permutation(fold_in(shuffle_stream, epoch), m)]``, the batches a run on
+  ``x[indices]`` alone would see.
 
   Why not ``lax.fori_loop`` over steps: on XLA:CPU a convolutional step inside a while
   loop ran about 12x slower than the same step called directly (measured on Inception
@@ -216,7 +243,9 @@ class DataStepper:
   """
 
   def __init__(self, train_step, config, mesh, shuffle_stream: jax.Array, num_train: int,
-               augment_stream: jax.Array | None = None):
+               augment_stream: jax.Array | None = None, indices: np.ndarray | None = None):
+    if indices is not None:
+      num_train = len(indices)
     self.batch_size = config.batch_size
     self.steps_per_epoch = num_train // config.batch_size
     self.num_train = num_train
@@ -234,9 +263,13 @@ class DataStepper:
       return new_state, loop.add_step(sums, m, state.step)
 
     self.step = jax.jit(step, donate_argnums=(0, 3))
-    self.permutation = jax.jit(lambda epoch: jax.random.permutation(jax.random.fold_in(shuffle_stream, epoch),
-                                                                     num_train),
-                               out_shardings=_replicated(mesh))
+    order = None if indices is None else put_replicated(mesh, np.asarray(indices, np.int32))
+
+    def permutation(epoch):
+      perm = jax.random.permutation(jax.random.fold_in(shuffle_stream, epoch), num_train)
+      return perm if order is None else order[perm]
+
+    self.permutation = jax.jit(permutation, out_shardings=_replicated(mesh))
     self._perm_epoch, self._perm = None, None
 
   def epoch_permutation(self, epoch: int) -> jax.Array:
@@ -264,6 +297,28 @@ def per_example_outputs(logits: jax.Array, labels: jax.Array, clean_labels: jax.
           "margin": (own - jnp.max(others, axis=-1)).astype(jnp.float32)}
 
 
+def split_sums(logits: jax.Array, labels: jax.Array, mask: jax.Array, weights: jax.Array | None) -> tuple:
+  """Cross-entropy and correct-prediction sums of an evaluation batch (``mask``: 0 for its
+  padding): ``(loss, correct)``, or with ``weights`` (a subset-trained run's 1/0 per example)
+  ``(loss, correct, heldout_loss, heldout_correct)``, the first two over the subset."""
+  ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+  hit = (jnp.argmax(logits, -1) == labels).astype(jnp.float32)
+  if weights is None:
+    return jnp.sum(ce * mask), jnp.sum(hit * mask)
+  w_in, w_out = mask * weights, mask * (1.0 - weights)
+  return jnp.sum(ce * w_in), jnp.sum(hit * w_in), jnp.sum(ce * w_out), jnp.sum(hit * w_out)
+
+
+def split_means(totals: tuple, n: int, n_in: float | np.ndarray | None) -> dict:
+  """:func:`split_sums` totals over a split of ``n`` examples, ``n_in`` of them in the run's
+  subset (None: no subset) -> ``{loss, accuracy[, heldout_loss, heldout_accuracy]}``."""
+  if n_in is None:
+    return {"loss": totals[0] / n, "accuracy": totals[1] / n}
+  n_out = np.maximum(n - np.asarray(n_in), 1.0)  # n_in: a number, or [K] for K vmapped runs
+  return {"loss": totals[0] / n_in, "accuracy": totals[1] / n_in, "heldout_loss": totals[2] / n_out,
+          "heldout_accuracy": totals[3] / n_out}
+
+
 def gather_examples(chunks: list[dict], n: int) -> dict[str, np.ndarray]:
   """Per-batch per-example outputs (device arrays, run axis first or not) -> host arrays of the
   first ``n`` examples along the last axis (the last batch's padding dropped)."""
@@ -278,7 +333,8 @@ def make_eval_fn(graphdef, config, mesh, eval_batch_size: int):
   last batch is padded by repeating an index and masked, so any split size compiles once.
   With ``clean_labels`` (``[n]`` on the devices) the result also holds ``examples``: the
   :func:`per_example_outputs` of every example as host arrays, from a second batch function
-  (compiled once too).
+  (compiled once too). With ``data.weights`` (a run's subset), ``loss`` and ``accuracy`` are
+  over the subset and ``heldout_loss`` and ``heldout_accuracy`` over the examples held out.
   """
   input_fn = make_input_fn(config)
   batch_sharding = NamedSharding(mesh, P("data"))
@@ -290,14 +346,10 @@ def make_eval_fn(graphdef, config, mesh, eval_batch_size: int):
     logits, _ = forward(graphdef, state.params, state.model_state, input_fn(data.x[idx]), False, None)
     return logits, idx, (pos < n).astype(jnp.float32)
 
-  def sums(logits, labels, mask):
-    ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-    return jnp.sum(ce * mask), jnp.sum((jnp.argmax(logits, -1) == labels) * mask)
-
   @jax.jit
   def batch_sums(state: TrainState, data: DeviceData, start: jax.Array):
     logits, idx, mask = batch_logits(state, data, start)
-    return sums(logits, data.y[idx], mask)
+    return split_sums(logits, data.y[idx], mask, None if data.weights is None else data.weights[idx])
 
   @jax.jit
   def batch_examples(state: TrainState, data: DeviceData, start: jax.Array, clean_labels: jax.Array):
@@ -305,26 +357,41 @@ def make_eval_fn(graphdef, config, mesh, eval_batch_size: int):
     per_example = per_example_outputs(logits, data.y[idx], clean_labels[idx])
     # replicated, so every process (of many hosts) can read the whole batch back
     per_example = jax.lax.with_sharding_constraint(per_example, _replicated(mesh))
-    return sums(logits, data.y[idx], mask), per_example
+    return split_sums(logits, data.y[idx], mask, None if data.weights is None else data.weights[idx]), per_example
 
   def evaluate(state: TrainState, data: DeviceData, clean_labels: jax.Array | None = None) -> dict:
     n = int(data.y.shape[0])
-    loss, correct, chunks = jnp.zeros(()), jnp.zeros(()), []
+    totals, chunks = None, []
     for start in range(0, n, eval_batch_size):
       at = jnp.asarray(start, jnp.int32)
       if clean_labels is None:
-        l, c = batch_sums(state, data, at)
+        batch = batch_sums(state, data, at)
       else:
-        (l, c), per_example = batch_examples(state, data, at, clean_labels)
+        batch, per_example = batch_examples(state, data, at, clean_labels)
         chunks.append(per_example)
-      loss, correct = loss + l, correct + c
-    out = {"loss": loss / n, "accuracy": correct / n}
+      totals = batch if totals is None else jax.tree.map(jnp.add, totals, batch)
+    out = split_means(totals, n, None if data.weights is None else float(jnp.sum(data.weights)))
     if chunks:
       out["examples"] = gather_examples(chunks, n)
     return out
 
   evaluate.batch_sums = batch_sums
   return evaluate
+
+
+def prediction_arrays(train: dict[str, np.ndarray], test: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+  """A run's :func:`per_example_outputs` on the training and test sets -> the outputs
+  ``predictions.npz`` keeps (:data:`rethink_jax.records.PREDICTION_ARRAYS`, labels aside)."""
+  return {"train_correct": train["correct"], "train_margin": train["margin"],
+          "train_pred_is_clean_label": train["pred_is_clean_label"], "test_correct": test["correct"],
+          "test_margin": test["margin"]}
+
+
+def subset_record(mask: np.ndarray, ds: data_lib.Dataset, clean_y_train: np.ndarray) -> dict:
+  """What the loop keeps of a subset-trained run (:class:`rethink_jax.loop.Run`'s ``subset``):
+  its mask, and the labels its ``predictions.npz`` holds beside the outputs."""
+  return {"mask": mask, "labels": np.asarray(ds.y_train), "clean_labels": np.asarray(clean_y_train),
+          "test_labels": np.asarray(ds.y_test)}
 
 
 def examples_record(labels: np.ndarray, clean_labels: np.ndarray) -> dict[str, np.ndarray]:
@@ -397,9 +464,10 @@ class _SingleProgram:
   engine, num_runs, fit_metric = "single", 1, "train_accuracy"
 
   def __init__(self, config, mesh, stepper: DataStepper, evaluate, train_data: DeviceData, test_data: DeviceData,
-               clean_labels: jax.Array | None = None):
+               clean_labels: jax.Array | None = None, clean_for_predictions: jax.Array | None = None):
     self.mesh, self.stepper, self._evaluate = mesh, stepper, evaluate
     self.train_data, self.test_data, self.clean_labels = train_data, test_data, clean_labels
+    self._clean_for_predictions = clean_for_predictions
     self.steps_per_epoch, self.batch_size = stepper.steps_per_epoch, config.batch_size
     o = config.optim
     self._schedule = lr_schedule(o.lr, o.lr_decay, o.decay_examples, config.batch_size)
@@ -416,9 +484,16 @@ class _SingleProgram:
     te = self._evaluate(state, self.test_data)
     out = {"train_loss": float(tr["loss"]), "train_accuracy": float(tr["accuracy"]),
            "test_loss": float(te["loss"]), "test_accuracy": float(te["accuracy"])}
+    if "heldout_accuracy" in tr:
+      out.update(heldout_loss=float(tr["heldout_loss"]), heldout_accuracy=float(tr["heldout_accuracy"]))
     if "examples" in tr:
       out["examples"] = tr["examples"]
     return [out]
+
+  def predictions(self, state) -> list[dict[str, np.ndarray]]:
+    """Every example's outputs on the whole training set and the test set (``predictions.npz``)."""
+    return [prediction_arrays(self._evaluate(state, self.train_data, self._clean_for_predictions)["examples"],
+                              self._evaluate(state, self.test_data, self.test_data.y)["examples"])]
 
   def learning_rate(self, step: int) -> float:
     return float(self._schedule(step))
@@ -451,29 +526,33 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = 
   if done is not None:
     return done
 
-  keys = stream_keys(config.seed)
+  keys = run_stream_keys(config)
   ds = run_dataset(config, workdir, dataset)
   clean_y_train = clean_labels(ds)
   ds, corruption = corrupt(config, ds, keys["corruption"])
   n_train = len(ds.y_train)
   mesh = make_mesh()
   validation.check_batch(config, n_train, mesh.size)
+  mask = subset_mask(config, n_train, keys)
   with loop.owned(workdir):  # one process per run directory, from its first write to the end
     input_shape = (config.data.crop, config.data.crop, ds.x_train.shape[-1])
     graphdef, state = create_train_state(config, keys["init"], input_shape, ds.num_classes)
     n_params = models.count_params(state.params)
     state = replicate(mesh, state)
-    train_data = DeviceData(put_replicated(mesh, ds.x_train), put_replicated(mesh, ds.y_train))
+    weights = None if mask is None else put_replicated(mesh, mask.astype(np.float32))
+    train_data = DeviceData(put_replicated(mesh, ds.x_train), put_replicated(mesh, ds.y_train), weights)
     test_data = DeviceData(put_replicated(mesh, ds.x_test), put_replicated(mesh, ds.y_test))
     stepper = DataStepper(make_train_step(graphdef, config, keys["dropout"]), config, mesh, keys["shuffle"], n_train,
-                          augment_stream=keys["augment"])
+                          augment_stream=keys["augment"], indices=None if mask is None else subsets.mask_indices(mask))
     track = config.track_examples
+    clean_on_device = put_replicated(mesh, clean_y_train) if track or mask is not None else None
     program = _SingleProgram(config, mesh, stepper, make_eval_fn(graphdef, config, mesh, config.eval_batch_size),
-                             train_data, test_data, put_replicated(mesh, clean_y_train) if track else None)
+                             train_data, test_data, clean_on_device if track else None, clean_on_device)
     run = loop.Run(workdir=workdir, config=config, corruption=corruption.to_dict(), dataset=ds.provenance,
                    num_params=n_params, examples=examples_record(ds.y_train, clean_y_train) if track else None,
                    record={"input_shape": list(input_shape), "num_classes": ds.num_classes, "num_train": n_train,
-                           "num_test": len(ds.y_test), "mesh": {"data": mesh.size}})
+                           "num_test": len(ds.y_test), "mesh": {"data": mesh.size}},
+                   subset=None if mask is None else subset_record(mask, ds, clean_y_train))
     return loop.run(program, state, [run], workdir / records.CHECKPOINTS)[0]
 
 
@@ -487,7 +566,7 @@ def restore_state(workdir, config=None, step: int | None = None) -> TrainState:
   saved = records.read_json(workdir / records.CONFIG)
   if config is None:  # a record from before a key existed holds the key's declared default
     config = schema.complete(saved["config"])
-  _, state = create_train_state(config, stream_keys(config.seed)["init"], tuple(saved["input_shape"]),
+  _, state = create_train_state(config, run_stream_keys(config)["init"], tuple(saved["input_shape"]),
                                 saved["num_classes"])
   ckpt = checkpoint.Checkpoints(workdir / records.CHECKPOINTS, records.identity_hash(config),
                                 keep=config.keep_checkpoints)

@@ -195,8 +195,17 @@ def check_data(config, num_train: int, num_test: int, image_shape: tuple[int, ..
 
 
 def check_batch(config, num_train: int, num_devices: int) -> None:
-  """``batch_size`` must fit the training set and divide over the devices."""
+  """``batch_size`` must fit the training set (a subset-trained run's subset) and divide over
+  the devices."""
+  from rethink_jax import subsets
+
   b = config.batch_size
+  ratio = _get(config, "subset.ratio")
+  if ratio not in (_MISSING, 1.0):
+    size = subsets.subset_size(num_train, ratio)
+    if b > size:
+      _fail("batch_size", b, f"at most the {size} examples of each run's subset (subset.ratio = {ratio} of "
+            f"{num_train})")
   if b > num_train:
     _fail("batch_size", b, f"at most the {num_train} training examples")
   if b % num_devices:

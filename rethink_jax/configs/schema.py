@@ -93,6 +93,10 @@ RUN: dict[str, Key] = {
                                   "github.com/UCSC-REAL/cifar-10-100n)", neutral=True),
     "corruption.corrupt_test": Key(False, "bool", "corrupt the test labels too (the paper keeps them clean)",
                                    neutral=True),
+    "subset.ratio": Key(1.0, "(0,1]", "fraction of the training set the run trains on: a random subset drawn once "
+                        "from its keys, saved as subset.npz; epochs are over it (1: all of it)", neutral=True),
+    "subset.index": Key(0, "int>=0", "which run of a group of subset-trained runs: its subset, initialisation and "
+                        "data order come from (seed, index), its label noise from seed alone", neutral=True),
     "augment.random_crop": Key(False, "bool", "random crop instead of the centre crop (Table 1)"),
     "augment.flip": Key(False, "bool", "random horizontal flips (Appendix)"),
     "augment.rotate_degrees": Key(0.0, "[0,180]", "random rotations up to this angle (Appendix: 25; 0: none)"),
