@@ -154,6 +154,8 @@ SWEEP = {  # a sweep's own entries (config.sweep.*); each sweep's presets set th
     "sweep.rows": Key((), "tuple of str", "Table 1 rows to run (crop0-wd0, crop0-wd1, crop1-wd0, crop1-wd1, "
                       "random_labels; empty: all)"),
     "sweep.appendix": Key(False, "bool", "the Appendix table (random labels with regularizers) instead of Table 1"),
+    "sweep.runs": Key(16, "int>0", "subset-trained runs per ratio (K), each on its own random subset"),
+    "sweep.ratios": Key((0.7,), "tuple of (0,1)", "subset ratios (Feldman & Zhang: 0.7; several give C-scores)"),
 }
 
 OTHER = {  # meanings of entries whose values each script's presets set
