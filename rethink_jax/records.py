@@ -46,7 +46,7 @@ __all__ = ["RunDirError", "RecordError", "ConfigMismatchError", "CONFIG", "METRI
            "TENSORBOARD", "SWEEP", "SEGMENTS", "EXAMPLES", "COMPACT_SERIES", "HOW_KEYS", "NEUTRAL_DEFAULTS", "TIMING_KEYS",
            "SUMMARY_FIELDS",
            "cpu_name", "atomic_write", "atomic_write_text", "remove_stale_temp_files", "write_json", "read_json", "write_jsonl", "read_jsonl",
-           "MetricsLog", "ExamplesLog", "read_examples", "SUBSET", "PREDICTIONS", "PREDICTION_ARRAYS", "write_subset",
+           "MetricsLog", "ExamplesLog", "read_examples", "SUBSET", "PREDICTIONS", "SCORES", "PREDICTION_ARRAYS", "write_subset",
            "read_subset", "write_predictions", "read_predictions", "compact_examples", "EXAMPLE_SERIES", "EXAMPLE_STATIC",
            "identity", "identity_hash", "identity_diff", "check_run_dir", "total_steps", "finished_summary",
            "make_summary", "write_sweep", "read_sweep", "check_writable", "environment", "git_hash", "write_results",
@@ -318,6 +318,7 @@ def compact_examples(src, dest) -> pathlib.Path:
 
 SUBSET = "subset.npz"            # a subset-trained run's examples (config.subset.ratio < 1)
 PREDICTIONS = "predictions.npz"  # its per-example outputs on both splits at the end of training
+SCORES = "scores.npz"            # a memorization-scores sweep's estimates (rethink_jax.report), kept in results/
 PREDICTION_ARRAYS = {"train_correct": "bool", "train_margin": "float16", "train_pred_is_clean_label": "bool",
                      "test_correct": "bool", "test_margin": "float16", "labels": "int", "clean_labels": "int",
                      "test_labels": "int"}
@@ -690,7 +691,7 @@ RESULTS = "results.json"
 # The scripts outside the training engine that write results.json (the min-norm and Theorem 1
 # experiments, and the benchmarks of benchmarks/); report renders each.
 RESULT_SCRIPTS = ("minnorm_mnist", "minnorm_cifar", "theorem1", "train_throughput", "vmapped_sweep",
-                  "minnorm_scaling", "conv_profile", "track_examples", "accelerator")
+                  "minnorm_scaling", "conv_profile", "track_examples", "accelerator", "subset_runs")
 
 # The files that record a run or a sweep (kept in results/; checkpoints and TensorBoard
 # events are not, per-example records only as compact copies).
@@ -714,9 +715,11 @@ def write_results(workdir, config, dataset: str, *, script: str, env: dict[str, 
 
 def copy_records(src, dest) -> list[pathlib.Path]:
   """Copies the record files (:data:`RECORD_FILES`) of every run, sweep or results folder
-  below ``src`` to the same places below ``dest``, each written atomically, and a compact
-  copy of each run's ``examples.npz`` (:func:`compact_examples`); checkpoints and
-  TensorBoard events stay behind. Returns the files written."""
+  below ``src`` to the same places below ``dest``, each written atomically, a compact copy
+  of each run's ``examples.npz`` (:func:`compact_examples`) and each sweep's ``scores.npz``;
+  checkpoints, TensorBoard events and the per-run ``subset.npz`` and ``predictions.npz``
+  stay behind (a memorization-scores report is rebuilt from ``scores.npz``). Returns the
+  files written."""
   src, dest = pathlib.Path(src).expanduser(), pathlib.Path(dest).expanduser()
   if not src.is_dir():
     raise RecordError(f"{src} is not a directory of run records.")
@@ -724,20 +727,36 @@ def copy_records(src, dest) -> list[pathlib.Path]:
   if not found:
     raise RecordError(f"{src} holds no record file ({', '.join(RECORD_FILES)}).")
   examples = sorted(p for p in src.rglob(EXAMPLES) if CHECKPOINTS not in p.relative_to(src).parts)
+  scores = sorted(p for p in src.rglob(SCORES) if CHECKPOINTS not in p.relative_to(src).parts)
   for path in found:
     read_json(path) if path.suffix == ".json" else read_jsonl(path, drop_torn_tail=True)  # corrupt: refused
   for path in examples:
     read_examples(path)
+  for path in scores:
+    _check_npz(path)
   written = []
-  for path in found + examples:
+  for path in found + examples + scores:
     target = dest / path.relative_to(src)
     target.parent.mkdir(parents=True, exist_ok=True)
     if path.name == EXAMPLES:
       compact_examples(path, target)
+    elif path.name == SCORES:  # already compact: copied as it is
+      atomic_write(target, lambda f, data=path.read_bytes(): f.write(data), binary=True)
     else:
       atomic_write_text(target, path.read_text())
     written.append(target)
   return written
+
+
+def _check_npz(path: pathlib.Path) -> None:
+  import numpy as np
+
+  try:
+    with np.load(path, allow_pickle=False) as z:
+      for k in z.files:
+        z[k]
+  except Exception as e:  # numpy and zipfile raise several types for a corrupt or truncated file
+    raise RecordError(f"{path} is not a readable npz file ({type(e).__name__}: {e}).") from None
 
 
 def peak_rss_gb() -> float:

@@ -45,6 +45,19 @@ def test_vmapped_sweep_records_its_wall_times(tmp_path):
   assert "| 2 sequential runs |" in text and "| one vmapped program |" in text and "| speedup | **" in text
 
 
+def test_subset_runs_records_each_k_and_the_report_renders_them(tmp_path):
+  out = _bench("subset_runs", "--runs", "1", "2", "--sequential", "1", "--epochs", "0.3", "--repeats", "1",
+               "--out", str(tmp_path / "sr"), cwd=tmp_path)
+  assert out.returncode == 0, out.stderr[-2000:]
+  saved = records.read_json(tmp_path / "sr" / records.RESULTS)
+  assert saved["script"] == "subset_runs" and [r["runs"] for r in saved["rows"]] == [1, 2]
+  one, two = saved["rows"]
+  assert len(one["sequential_seconds"]) == 1 and two["sequential_seconds"] == []  # sequential only up to K = 1
+  assert two["vmapped_images_per_second"] == 2 * saved["steps"] * saved["batch_size"] / two["vmapped_seconds"][0]
+  text = report.script_results(tmp_path / "sr").read_text()
+  assert "| 2 | " in text and "| not run |" in text and "random 70% subset" in text
+
+
 def test_minnorm_scaling_records_each_size_and_solver_with_its_floor(tmp_path):
   out = _bench("minnorm_scaling", "--sizes", "200,400", "--out", str(tmp_path / "ms"), cwd=tmp_path)
   assert out.returncode == 0, out.stderr[-2000:]
@@ -101,6 +114,9 @@ def test_benchmark_arguments_are_checked_before_any_work(tmp_path):
       ("train_throughput", ("--out", "file"), "exists and is not a directory"),
       ("vmapped_sweep", ("--model", "resnet"), "choose from"),
       ("vmapped_sweep", ("--levels", "1"), "at least 2"),
+      ("subset_runs", ("--ratio", "1.0"), "must be in (0, 1)"),
+      ("subset_runs", ("--runs", "0"), "must be positive"),
+      ("subset_runs", ("--data-dir", "nowhere"), "nowhere: not a directory"),
       ("minnorm_scaling", ("--sizes", "10,x"), "comma-separated integers"),
       ("minnorm_scaling", ("--sizes", "100000"), "holds 5,000 training images"),
       ("minnorm_scaling", ("--solvers", "lu"), "choose from cholesky, cg"),

@@ -17,6 +17,8 @@ record (named by its path), exits with status 2:
 * Table 2 (``table2.md``) and Figure 2a (``figure2a.png``) from ImageNet runs;
 * memorization dynamics (``memorization.md``, ``memorization-<model>.png``), beyond the
   paper, from the runs' per-example records;
+* memorization, influence and C-scores (``memorization_scores.md``, ``scores.npz`` and its
+  figures), beyond the paper, from the predictions of runs trained on random subsets;
 * Section 5 and Theorem 1 (``minnorm_mnist.md``, ``minnorm_cifar.md``, ``theorem1.md``)
   from the ``results.json`` of the min-norm and Theorem 1 scripts;
 * the benchmarks' timings (``train_throughput.md``, ``vmapped_sweep.md``,
@@ -43,9 +45,10 @@ from rethink_jax.report.artifacts import (ARTIFACTS, IncompleteSweepError, appen
 from rethink_jax.report.cli import build_all, main
 from rethink_jax.report.common import KIND_LABELS
 from rethink_jax.report.common import data_label as _data_label  # noqa: F401  (tests/test_data.py reads it here)
+from rethink_jax.report.scores import memorization_scores
 from rethink_jax.report.results import script_results
 from rethink_jax.report.runs import metrics_warnings, single_run
 
 __all__ = ["table1", "appendix", "figure1a", "figure1a_table", "figure1bc", "figure2b", "figure2b_table", "table2",
-           "figure2a", "memorization", "memorization_stats", "single_run", "script_results", "build", "build_all",
-           "main", "ARTIFACTS", "IncompleteSweepError", "sweep_gaps", "metrics_warnings", "KIND_LABELS"]
+           "figure2a", "memorization", "memorization_scores", "memorization_stats", "single_run", "script_results",
+           "build", "build_all", "main", "ARTIFACTS", "IncompleteSweepError", "sweep_gaps", "metrics_warnings", "KIND_LABELS"]

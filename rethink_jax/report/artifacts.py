@@ -10,6 +10,7 @@ import pathlib
 from rethink_jax import paper, records
 from rethink_jax.report.common import (KIND_LABELS, atomic_png, atomic_text, data_label, duration, line_style, pct,
                                        provenance, pyplot)
+from rethink_jax.report.scores import memorization_scores
 
 
 def _load(sweep_dir) -> dict:
@@ -441,4 +442,5 @@ def build(sweep_dir, *, partial: bool = False) -> list[pathlib.Path]:
 ARTIFACTS = {"table1": lambda d: [table1(d)], "appendix": lambda d: [appendix(d)],
              "figure1a": lambda d: [figure1a(d), figure1a_table(d)], "figure1bc": figure1bc,
              "figure2b": lambda d: [figure2b(d), figure2b_table(d)],
-             "table2": lambda d: [table2(d), figure2a(d)], "memorization": memorization}
+             "table2": lambda d: [table2(d), figure2a(d)], "memorization": memorization,
+             "memorization_scores": memorization_scores}

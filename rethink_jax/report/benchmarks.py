@@ -10,7 +10,7 @@ measurements are kept as lists, one entry per repetition."""
 
 from __future__ import annotations
 
-from rethink_jax.report.common import mean_sd
+from rethink_jax.report.common import data_label, mean_sd
 
 
 def _cpu(saved: dict) -> str:
@@ -63,6 +63,37 @@ def vmapped_sweep(saved: dict) -> list[str]:
                   f"{cfg['model']}, {runs} corruption levels, {steps} steps per run, wall time (setup, compilation "
                   f"and evaluation included) as mean ± sd over {cfg['repeats']} repetitions; largest difference of "
                   f"the two ways' final accuracies: {saved['max_accuracy_difference']:.4f}. {_cpu(saved)}"]
+
+
+def subset_runs(saved: dict) -> list[str]:
+  """``benchmarks/subset_runs.py``: K subset-trained runs as one vmapped program and one after
+  another, for several K.
+
+  Reads ``rows``: per K, ``runs``, ``vmapped_seconds`` and ``sequential_seconds`` (seconds
+  per repetition; the latter empty where not measured), ``vmapped_images_per_second``,
+  ``sequential_images_per_second`` and ``peak_rss_gb``; ``steps`` (per run),
+  ``batch_size``, ``dataset``, ``config.model``, ``config.ratio``, ``config.repeats`` and
+  ``cpu_threads``."""
+  import statistics
+
+  def cell(xs):
+    return f"{statistics.median(xs):.1f} ({min(xs):.1f}-{max(xs):.1f})"
+
+  lines = ["| K runs | vmapped: wall s | images/s | sequential: wall s | images/s | speedup | peak RSS GB |",
+           "|---:|---:|---:|---:|---:|---:|---:|"]
+  for r in saved["rows"]:
+    seq = r["sequential_seconds"]
+    speedup = f"{statistics.median(seq) / statistics.median(r['vmapped_seconds']):.2f}x" if seq else "—"
+    lines.append(f"| {r['runs']} | {cell(r['vmapped_seconds'])} | {r['vmapped_images_per_second']:,.0f} | "
+                 f"{cell(seq) if seq else 'not run'} | "
+                 f"{'—' if not seq else format(r['sequential_images_per_second'], ',.0f')} | {speedup} | "
+                 f"{r['peak_rss_gb']:.2f} |")
+  cfg = saved["config"]
+  return lines + ["", f"{cfg['model']} on {data_label(saved['dataset'])}, each run on its own random "
+                      f"{cfg['ratio']:.0%} subset, {saved['steps']} steps of batch {saved['batch_size']} per run; wall "
+                      f"time (setup, compilation and the end-of-training predictions included) as median (min-max) "
+                      f"over {cfg['repeats']} repetitions, the two ways alternating; peak RSS is the process's "
+                      f"largest so far (K increasing). {_cpu(saved)}"]
 
 
 def minnorm_scaling(saved: dict) -> list[str]:

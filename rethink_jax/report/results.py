@@ -21,7 +21,9 @@ TABLES = {"minnorm_mnist": ("Section 5: min-norm interpolation on MNIST", minnor
           "conv_profile": ("One convolution's three passes, JAX and PyTorch", benchmarks.conv_profile),
           "track_examples": ("What per-example records cost", benchmarks.track_examples),
           "accelerator": ("One accelerator: train step, vmapped sweep, min-norm and the headline run",
-                          benchmarks.accelerator)}
+                          benchmarks.accelerator),
+          "subset_runs": ("Subset-trained runs: one vmapped program against runs one after another",
+                          benchmarks.subset_runs)}
 """Each script's table: ``{script: (title, function)}``, the function reading the script's
 ``results.json`` (the fields its docstring names) into the table's lines."""
 

@@ -1,0 +1,145 @@
+"""The memorization_scores report from one short sweep of the experiment's cpu preset (6 runs on
+random 70% subsets of the embedded sample with 20% of its labels corrupted, 8 epochs each):
+the scores it writes equal the estimators recomputed from the run directories, and the same
+report is rebuilt from ``scores.npz`` and the json records alone."""
+
+import json
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rethink_jax import records, report, scores
+
+from rethink_jax.report import scores as ms  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+RUNS = 6
+FIGURES = ("memorization-grid.png", "cscore-grid.png", "scores-histograms.png", "influence-pairs.png",
+           "standard-error.png")
+OUTPUTS = (ms.SCORES, "memorization_scores.md") + FIGURES
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+  """The sweep directory, trained and reported by the command line."""
+  workdir = tmp_path_factory.mktemp("memorization_scores")
+  out = subprocess.run([sys.executable, "-m", "rethink_jax", "memorization_scores", f"--config.sweep.runs={RUNS}",
+                        "--config.num_epochs=8", "--workdir", str(workdir)],
+                       capture_output=True, text=True, timeout=600, cwd=REPO)
+  assert out.returncode == 0, out.stderr[-4000:]
+  assert sorted(re.findall(r"^wrote .*/([^/\n]+)$", out.stdout, re.M)) == sorted(OUTPUTS)
+  return workdir
+
+
+def _runs_arrays(sweep_dir):
+  """Masks, train correctness and the predictions of the first run, from the run directories."""
+  runs = records.read_sweep(sweep_dir)[1]
+  masks = np.stack([records.read_subset(runs[n]["dir"]) for n in sorted(runs)])
+  preds = [records.read_predictions(runs[n]["dir"]) for n in sorted(runs)]
+  return masks, np.stack([p["train_correct"] for p in preds]), preds[0]
+
+
+def _records_copy(sweep_dir, dest):
+  """What results/ keeps of a sweep: its json records and scores.npz, nothing else."""
+  records.copy_records(sweep_dir, dest)
+  shutil.copy(sweep_dir / ms.SCORES, dest / ms.SCORES)
+  assert not list(dest.rglob(records.PREDICTIONS)) and not list(dest.rglob(records.SUBSET))
+  return dest
+
+
+def test_report_files_and_scores_equal_the_estimators(sweep):
+  assert report.ARTIFACTS["memorization_scores"] is ms.memorization_scores
+  for name in FIGURES:
+    assert (sweep / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and (sweep / name).stat().st_size > 5000
+  saved = ms.read_scores(sweep)
+  masks, correct, pred = _runs_arrays(sweep)
+  corrupted = pred["labels"] != pred["clean_labels"]
+  assert saved["runs"].tolist() == [RUNS] and saved["ratios"].tolist() == [0.7]
+  mem, held = scores.memorization(masks, correct), scores.heldout_accuracy(masks, correct)
+  # float16 holds a score in [-1, 1] to 2.4e-4
+  np.testing.assert_allclose(saved["memorization"][0].astype(np.float32), mem["score"], atol=2.5e-4, equal_nan=True)
+  np.testing.assert_allclose(saved["memorization_se"][0].astype(np.float32), mem["se"], atol=2.5e-4, equal_nan=True)
+  np.testing.assert_allclose(saved["heldout_accuracy"][0].astype(np.float32), held["score"], atol=2.5e-4,
+                             equal_nan=True)
+  np.testing.assert_array_equal(saved["labels"], pred["labels"])
+  np.testing.assert_array_equal(saved["clean_labels"], pred["clean_labels"])
+  assert saved["auc_memorization"][0] == pytest.approx(float(scores.auc(mem["score"], corrupted)), abs=1e-6)
+  assert saved["auc_heldout"][0] == pytest.approx(float(scores.auc(-held["score"], corrupted)), abs=1e-6)
+  assert saved["auc_heldout"][0] > 0.55  # a held-out example is rarely predicted as its corrupted label
+  # the thumbnails are the images of the examples they name
+  from rethink_jax import train
+  from rethink_jax.configs import schema
+
+  ds = train.load_dataset(schema.complete(next(iter(records.read_sweep(sweep)[1].values()))["config"]))
+  np.testing.assert_array_equal(saved["train_thumbs"], ds.x_train[saved["train_thumb_index"]])
+  np.testing.assert_array_equal(saved["test_thumbs"], ds.x_test[saved["test_thumb_index"]])
+  text = (sweep / "memorization_scores.md").read_text()
+  assert f"K = {RUNS} runs at each subset ratio (0.70)" in text and "| 0.70 | 6 |" in text
+  auc = re.search(r"^AUC for the ([\d,]+) corrupted examples .*: memorization (0\.\d{3}) \(ratio 0\.70\)", text, re.M)
+  assert auc and int(auc.group(1).replace(",", "")) == corrupted.sum()
+  assert float(auc.group(2)) == pytest.approx(saved["auc_memorization"][0], abs=5e-4)
+  for name in FIGURES:
+    assert f"({name})" in text
+  assert (sweep / ms.SCORES).stat().st_size < 1_000_000
+
+
+def test_influence_pairs_are_the_largest(sweep):
+  saved = ms.read_scores(sweep)
+  runs = records.read_sweep(sweep)[1]
+  masks = np.stack([records.read_subset(runs[n]["dir"]) for n in sorted(runs)])
+  test_correct = np.stack([records.read_predictions(runs[n]["dir"])["test_correct"] for n in sorted(runs)])
+  dense = scores.influence(masks, test_correct)["score"]
+  text = (sweep / "memorization_scores.md").read_text()
+  rows = re.findall(r"^\| (\d+) \| (\d+) \| [^|]+ \| (\d+) \| [^|]+ \| (-?[\d.]+) ± [\d.]+ \|$", text, re.M)
+  assert [int(r[0]) for r in rows] == list(range(1, 11))
+  best = float(np.nanmax(dense))
+  for _, i, j, value in rows:
+    assert float(value) == pytest.approx(float(dense[int(i), int(j)]), abs=1e-3)
+  assert float(rows[0][3]) == pytest.approx(best, abs=1e-3)
+  assert saved["influence_test_score"].shape == (1, test_correct.shape[1], ms.INFLUENCE_K)
+
+
+def test_rebuilt_from_scores_alone(sweep, tmp_path, monkeypatch):
+  copy = _records_copy(sweep, tmp_path / "results")
+  from rethink_jax import train
+
+  def no_data(config):
+    raise AssertionError("the rebuild from scores.npz must not load the dataset")
+
+  monkeypatch.setattr(train, "load_dataset", no_data)
+  before = (copy / ms.SCORES).read_bytes()
+  written = report.build(copy)
+  assert sorted(p.name for p in written) == sorted(OUTPUTS)
+  assert (copy / ms.SCORES).read_bytes() == before  # read, not rewritten
+  assert (copy / "memorization_scores.md").read_text() == (sweep / "memorization_scores.md").read_text()
+  for name in FIGURES:  # the same figures, drawn from the same arrays
+    assert (copy / name).read_bytes() == (sweep / name).read_bytes()
+
+
+def test_neither_predictions_nor_scores(sweep, tmp_path):
+  copy = _records_copy(sweep, tmp_path / "bare")
+  (copy / ms.SCORES).unlink()
+  with pytest.raises(records.RecordError, match=re.escape(str(copy))) as err:
+    ms.memorization_scores(copy)
+  assert "\n" not in str(err.value) and records.PREDICTIONS in str(err.value)
+
+
+def test_own_arrays_leave_out_the_image_figures(sweep, tmp_path):
+  copy = tmp_path / "arrays"
+  shutil.copytree(sweep, copy, ignore=shutil.ignore_patterns("_vmapped", "tensorboard", "*.png", ms.SCORES))
+  spec = json.loads((copy / records.SWEEP).read_text())
+  for entry in spec["runs"].values():
+    entry["config"]["data"]["source"] = "arrays"
+  records.write_json(copy / records.SWEEP, spec)
+  written = sorted(p.name for p in ms.memorization_scores(copy))
+  assert written == sorted([ms.SCORES, "memorization_scores.md", "scores-histograms.png", "standard-error.png"])
+  saved = ms.read_scores(copy)
+  assert saved["train_thumbs"].size == 0 and "data.source = 'arrays'" in str(saved["images_note"])
+  text = (copy / "memorization_scores.md").read_text()
+  assert "No image figures: the runs trained on arrays of their own" in text and "memorization-grid.png" not in text
+  np.testing.assert_array_equal(saved["memorization"], ms.read_scores(sweep)["memorization"])
