@@ -15,6 +15,8 @@ made, and never hides a resume under other code:
   record (evaluation and checkpointing included);
 * ``host``, ``pid``, ``git`` (the package's commit, ``+dirty`` when edited), ``jax``,
   ``backend``, ``device_kinds``, ``device_count``, ``process_count``;
+* ``command``: the command line that started the process (``sys.argv``, as a shell would
+  quote it), so a table can say how its rows were made;
 * ``end``: ``"finished"``, ``"error: <type>"``, or ``null`` while it runs (a process
   killed by a signal or a power cut keeps ``null``; the next one says so in ``end`` of the
   earlier entry: ``"killed"``).
@@ -31,7 +33,9 @@ from __future__ import annotations
 import datetime
 import os
 import pathlib
+import shlex
 import socket
+import sys
 import time
 from typing import Any
 
@@ -61,6 +65,7 @@ def read_segments(workdir) -> list[dict]:
 def _this_process() -> dict[str, Any]:
   env = records.environment()
   return {"host": socket.gethostname(), "pid": os.getpid(), "git": env["git"],
+          "command": " ".join(shlex.quote(a) for a in sys.argv) if sys.argv and sys.argv[0] else None,
           "jax": env["versions"].get("jax"), "backend": env["backend"], "device_kinds": env["device_kinds"],
           "device_count": env["device_count"], "process_count": env["process_count"]}
 
@@ -96,7 +101,7 @@ class RunSegments:
     if cfg.exists():
       env = (records.read_json(cfg) or {}).get("environment") or {}
     return {"first_step": 0, "last_step": int(first_step), "train_seconds": float(train_seconds),
-            "wall_seconds": None, "started": None, "updated": None, "host": None, "pid": None,
+            "wall_seconds": None, "started": None, "updated": None, "host": None, "pid": None, "command": None,
             "git": env.get("git"), "jax": (env.get("versions") or {}).get("jax"), "backend": env.get("backend"),
             "device_kinds": env.get("device_kinds"), "device_count": env.get("device_count"),
             "process_count": env.get("process_count"), "end": "unknown", "reconstructed": True}

@@ -60,6 +60,8 @@ def test_a_full_disk_at_the_command_line_is_one_line_and_keeps_the_last_checkpoi
     assert int(state.step) == 30
     segs = records.read_json(disk / "run" / "segments.json")["segments"]
     assert segs[-1]["last_step"] == 30 and segs[-1]["end"] == "error: RunDirError"
+    assert segs[-1]["command"].endswith("experiments/random_labels.py --workdir " + str(disk / "run")
+                                        + " --config.checkpoint_every_steps=30 --config.num_epochs=4")
   finally:
     subprocess.run(["umount", str(disk)], capture_output=True)
 

@@ -1,6 +1,8 @@
 """Process segments: every process that trained a run is in its record (docs/training.md, long runs)."""
 
 import json
+import shlex
+import sys
 
 import pytest
 
@@ -39,6 +41,8 @@ def test_a_kill_between_checkpoint_and_record_is_corrected_from_the_checkpoint(t
   resumed.checkpointed(60, 31.5)
   assert resumed.total_train_seconds == pytest.approx(31.5)
   assert resumed.code_change() is None  # same code
+  # how each process was started: this one's command line, quoted as a shell would take it
+  assert saved[-1]["command"] == " ".join(shlex.quote(a) for a in sys.argv) and "pytest" in saved[-1]["command"]
 
 
 def test_a_run_directory_from_before_segments_gets_a_reconstructed_first_entry(tmp_path):
