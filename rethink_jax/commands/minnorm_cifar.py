@@ -1,4 +1,5 @@
-"""Section 5 on CIFAR-10: min-norm Gaussian kernel on pixels, and random conv features.
+"""Section 5 on CIFAR-10: min-norm Gaussian kernel on pixels, and random conv features
+(``config.features.kind``: Gaussian filters, or whitened random training patches).
 
   python experiments/minnorm_cifar.py [--config rethink_jax/configs/minnorm_cifar.py:subset --config.data.data_dir=DIR]
 """
@@ -13,18 +14,63 @@ from rethink_jax import validation
 
 
 
+CIFAR_SIZE = 32  # data.name allows cifar10 only: 32x32 images, checked again once they are loaded
+
+
 def check(c) -> None:
   """Every entry checked before any data is loaded or anything is computed."""
-  validation.check_entries(c, positive_ints=("num_filters", "filter_block"), non_negative_ints=("data.max_train",),
-                           positive_numbers=("bandwidth",), non_negative_number_lists=("ridges",),
-                           choices={"data.name": ('cifar10',), "data.source": data.SOURCES, "gram_dtype": ("float32", "float64")},
+  validation.check_entries(c, positive_ints=("num_filters", "filter_block", "features.patch_size",
+                                             "features.regions", "features.whiten_patches",
+                                             "gram_checkpoint_every"),
+                           non_negative_ints=("data.max_train",),
+                           positive_numbers=("bandwidth", "features.zca_eps", "features.patch_norm_eps"),
+                           non_negative_numbers=("features.threshold",), non_negative_number_lists=("ridges",),
+                           choices={"data.name": ('cifar10',), "data.source": data.SOURCES,
+                                    "gram_dtype": ("float32", "float64"),
+                                    "features.kind": ("gaussian_filters", "random_patches")},
                            subsets={"methods": ("gaussian", "random_conv")})
+  validation.check_value("features.standardize", c.features.standardize, "bool")
+  validation.check_value("gram_checkpoint", c.gram_checkpoint, "str")
+  check_patch_geometry(c, CIFAR_SIZE)
+  if c.gram_checkpoint and c.features.kind != "random_patches":
+    raise validation.ConfigError(f"config.gram_checkpoint = {c.gram_checkpoint!r}: must be '' unless "
+                                 "config.features.kind = 'random_patches' (the resumable accumulation is theirs).")
+
+
+def check_patch_geometry(c, image_size: int) -> None:
+  """``features.patch_size`` and ``features.regions`` against ``image_size x image_size`` images."""
+  if c.features.patch_size > image_size:
+    raise validation.ConfigError(f"config.features.patch_size = {c.features.patch_size!r}: must be at most the "
+                                 f"images' size, {image_size}.")
+  map_size = image_size - c.features.patch_size + 1
+  if c.features.regions > map_size:
+    raise validation.ConfigError(f"config.features.regions = {c.features.regions!r}: must be at most {map_size}, "
+                                 f"the side of the {map_size}x{map_size} feature map of "
+                                 f"{c.features.patch_size}x{c.features.patch_size} patches.")
+
+
+def random_features_gram(c, x, xt) -> tuple[np.ndarray, np.ndarray, str]:
+  """``(K_train, K_test_train, name)`` of the random features ``config.features.kind`` names."""
+  key, dtype, f = jax.random.key(0), np.dtype(c.gram_dtype), c.features
+  if f.kind == "gaussian_filters":
+    return (*minnorm.random_conv_gram(key, x, xt, c.num_filters, filter_block=c.filter_block, dtype=dtype),
+            f"{c.num_filters} random conv filters")
+  try:
+    k_train, k_test = minnorm.random_patch_gram(
+        key, x, xt, c.num_filters, filter_block=c.filter_block, size=f.patch_size, threshold=f.threshold,
+        zca_eps=f.zca_eps, norm_eps=f.patch_norm_eps, regions=f.regions, standardize=f.standardize,
+        whiten_patches=f.whiten_patches, dtype=dtype, checkpoint=c.gram_checkpoint or None,
+        checkpoint_every=c.gram_checkpoint_every)
+  except minnorm.GramCheckpointError as e:
+    raise records.RecordError(str(e)) from None
+  return k_train, k_test, f"{c.num_filters} random patch filters"
 
 
 def run(c, workdir: str) -> None:
   check(c)
   ds = data.load(c.data.name, source=c.data.source, data_dir=c.data.data_dir or None)
   validation.check_data(c, len(ds.y_train), len(ds.y_test), ds.x_train.shape[1:])
+  check_patch_geometry(c, min(ds.x_train.shape[1:3]))
   n = c.data.max_train or len(ds.y_train)
   workdir = records.check_writable(workdir)  # before hours of work, after every check
   env = records.environment()  # the code that runs: the checkout may change before the run ends
@@ -40,23 +86,32 @@ def run(c, workdir: str) -> None:
                  "seconds": time.perf_counter() - t0, "backend": p.backend})
   if "random_conv" in c.methods:
     t0 = time.perf_counter()
-    k_train, k_test = minnorm.random_conv_gram(jax.random.key(0), x, xt, c.num_filters, filter_block=c.filter_block,
-                                               dtype=np.dtype(c.gram_dtype))
+    k_train, k_test, name = random_features_gram(c, x, xt)
     gram_seconds = time.perf_counter() - t0
     scale = np.trace(k_train) / n  # ridge is relative to the mean diagonal
     for ridge in c.ridges:
       t1 = time.perf_counter()
       p = minnorm.fit(k_train, y, "precomputed", ridge=ridge * scale, copy_k=False)  # solved in place, K restored
       err = float(np.mean(minnorm.predict_precomputed(p, k_test).argmax(1) != yt))
-      rows.append({"method": f"{c.num_filters} random conv filters, ridge {ridge:g} x mean diag", "test_error": err,
+      rows.append({"method": f"{name}, ridge {ridge:g} x mean diag", "test_error": err,
                    "norm": p.norm(), "residual": p.residual, "gram_seconds": gram_seconds,
-                   "solve_seconds": time.perf_counter() - t1, "seconds": gram_seconds + time.perf_counter() - t1})
+                   "solve_seconds": time.perf_counter() - t1, "seconds": gram_seconds + time.perf_counter() - t1,
+                   **features_record(c)})
   rss = records.peak_rss_gb()
   for r in rows:
     r["peak_rss_gb"] = rss
     print(f"{r['method']:55s} test error {100 * r['test_error']:5.2f}%  norm {r['norm']:10.1f}  "
           f"residual {r['residual']:.1e}  {r['seconds']:.1f} s")
   records.write_results(workdir, c, ds.provenance, script="minnorm_cifar", env=env, n_train=n, results=rows)
+
+
+def features_record(c) -> dict:
+  """What a random-features row records of its featurization (the whole config is saved beside it)."""
+  if c.features.kind == "gaussian_filters":
+    return {}  # the rows as they were before features.kind existed
+  params = {k: v for k, v in c.features.to_dict().items() if k != "kind"}
+  return {"features": "random_patches", "feature_count": c.num_filters * 2 * c.features.regions ** 2,
+          "feature_params": params}
 
 
 def main(argv: list[str] | None = None) -> None:

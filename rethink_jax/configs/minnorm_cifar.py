@@ -6,6 +6,15 @@ features (paper: 32,000 filters, 17%; 15% with a little l2 regularization).
 * ``paper`` (or ``full``): 50,000 / 10,000 and 32,000 filters (hours on 2 CPU cores; sized
   for a large machine).
     python experiments/minnorm_cifar.py --config rethink_jax/configs/minnorm_cifar.py:paper --config.data.data_dir=~/data
+
+``features.kind`` picks the random features of the ``random_conv`` row: ``gaussian_filters``
+(every preset's default: Gaussian 6x6 filters, ReLU with offset 1, 2x2 average pooling;
+:func:`rethink_jax.minnorm.random_conv_gram`) or ``random_patches`` (filters sampled from
+training patches, normalized and ZCA-whitened, symmetric rectifier, coarse pooling, standard
+scaling, as in the authors' group's public CIFAR-10 code; :func:`rethink_jax.minnorm.random_patch_gram`).
+The ``features.*`` defaults below are KeystoneML's ``RandomPatchCifar`` values except
+``whiten_patches`` (ours); they are to be chosen on a held-out part of the training set.
+    python experiments/minnorm_cifar.py --config.features.kind=random_patches --config.methods="('random_conv',)"
 """
 
 import ml_collections
@@ -30,4 +39,17 @@ def get_config(preset: str = "cpu"):
   c.methods = ("gaussian", "random_conv")  # either or both rows of the paper's Section 5 on CIFAR-10
   # the random-features Gram matrices: float64 on the sample, float32 at full size (10 GB instead of 20)
   c.gram_dtype = "float32" if preset == "paper" else "float64"
+  c.features = ml_collections.ConfigDict()
+  c.features.kind = "gaussian_filters"  # or "random_patches"; the entries below are random_patches' only
+  # rethink_jax.minnorm.patches.DEFAULTS (a test keeps them equal): KeystoneML's values but whiten_patches
+  c.features.patch_size = 6          # 6x6x3 training patches as filters
+  c.features.threshold = 0.25        # symmetric rectifier max(0, r - a), max(0, -r - a) (nondeep: 1)
+  c.features.zca_eps = 0.1           # added to the patch covariance's eigenvalues before whitening
+  c.features.patch_norm_eps = 10.0   # added to each patch's variance (0-255 pixels) before dividing by its root
+  c.features.regions = 2             # pooling regions per side of the 27x27 map (nondeep: 3)
+  c.features.standardize = True      # each feature to mean 0, variance 1 over the training set
+  c.features.whiten_patches = 100_000  # training patches the ZCA whitener is fitted on
+  # resumable Gram accumulation (random_patches): a .npz path ("" none), written every so many filter blocks
+  c.gram_checkpoint = ""
+  c.gram_checkpoint_every = 4
   return c

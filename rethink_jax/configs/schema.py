@@ -169,6 +169,18 @@ OTHER = {  # meanings of entries whose values each script's presets set
     "ridge": "ridge value (0: min-norm interpolation)",
     "methods": "which rows: gaussian, random_conv",
     "gram_dtype": "dtype of the random-features Gram matrix (float32 halves its memory)",
+    "features.kind": ("random features of the random_conv row: gaussian_filters (Gaussian filters, ReLU, 2x2 "
+                      "average pooling) or random_patches (whitened training patches, as the authors' group's code)"),
+    "features.patch_size": "random_patches: side of the training patches used as filters",
+    "features.threshold": "random_patches: symmetric rectifier offset a in max(0, r - a), max(0, -r - a)",
+    "features.zca_eps": "random_patches: added to the patch covariance's eigenvalues before ZCA whitening",
+    "features.patch_norm_eps": "random_patches: added to each patch's variance (0-255 pixels) before normalizing it",
+    "features.regions": "random_patches: pooling regions per side of each feature map",
+    "features.standardize": ("random_patches: scale each feature to mean 0, variance 1 over the training set "
+                             "(with a constant intercept feature)"),
+    "features.whiten_patches": "random_patches: training patches the ZCA whitener is fitted on",
+    "gram_checkpoint": "random_patches: .npz file for the partial Gram sums; a re-run resumes from it ('': none)",
+    "gram_checkpoint_every": "filter blocks between Gram checkpoints (and one after the last block)",
     "solver": "auto, cholesky or cg",
     "encoding": "target encoding: onehot or centered",
     "features": "which systems to solve: raw, gabor",
