@@ -54,6 +54,7 @@ def test_table1_and_appendix(tmp_path):
   _run("table1.py", tmp_path / "t1", *FAST_SWEEP, "--config.sweep.random_label_epochs=0.4", "--config.model=mlp_1x512")
   text = (tmp_path / "t1" / "table1.md").read_text()
   assert text.count("| mlp_1x512") == 3 and "50.51" in text  # paper column beside ours
+  assert "\nMade by:\n\n    " in text and "experiments/table1.py" in text.split("Made by:")[1]  # how the rows were made
   _run("table1.py", tmp_path / "app", "--config", str(REPO / "rethink_jax/configs/table1.py") + ":appendix_cpu",
        *FAST_SWEEP, "--config.sweep.random_label_epochs=0.2", "--config.model=mlp_1x512")
   assert "weight decay" in (tmp_path / "app" / "appendix.md").read_text()

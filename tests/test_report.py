@@ -6,10 +6,10 @@ import pytest
 from rethink_jax import records, report
 
 
-def _fixture_sweep(root, runs, artifact):
+def _fixture_sweep(root, runs, artifact, config=None):
   """A sweep directory with hand-written run records: (name, meta, summary, metrics)."""
   root.mkdir(parents=True, exist_ok=True)
-  records.write_sweep(root, artifact, {n: {"config": {}, "meta": m} for n, m, _, _ in runs})
+  records.write_sweep(root, artifact, {n: {"config": config or {}, "meta": m} for n, m, _, _ in runs})
   for name, _, summary, metrics in runs:
     (root / name).mkdir()
     if summary is not None:
@@ -30,16 +30,21 @@ def test_table1_from_fixture_records_exactly(tmp_path):
       ("a", meta("mlp_1x512", False, False, False), _summary(1.0, 0.4512, 390), []),
       ("b", meta("mlp_1x512", False, False, True), _summary(0.99125, 0.1034, 780), []),
       ("c", meta("mlp_3x512", False, True, False), None, []),
-  ], "table1")
+  ], "table1", config={"batch_size": 128})
+  records.write_json(tmp_path / "b" / "segments.json", {"segments": [
+      {"first_step": 0, "last_step": 390, "command": "experiments/table1.py --only b"},
+      {"first_step": 390, "last_step": 780, "command": "experiments/table1.py --only b"}]})
   text = report.table1(tmp_path).read_text()
   assert text == (
       "# Table 1: CIFAR-10 train / test accuracy (%)\n\n"
-      "| model | random crop | weight decay | train (ours) | test (ours) | train (paper) | test (paper) | steps |\n"
-      "|---|---|---|---:|---:|---:|---:|---:|\n"
-      "| mlp_1x512 | no | no | 100.00 | 45.12 | 100.00 | 50.51 | 390 |\n"
-      "| mlp_1x512 (random labels) | no | no | 99.12 | 10.34 | 99.34 | 10.61 | 780 |\n"
-      "| mlp_3x512 | no | yes | — | — | 100.00 | 53.35 | not run |\n\n"
-      "Data: fixture data. Devices: 1 x cpu (cpu), jax 0.10.2. Training time, all runs: 2.0 min.\n")
+      "| model | random crop | weight decay | train (ours) | test (ours) | train (paper) | test (paper) | steps "
+      "| training time | images/s |\n"
+      "|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
+      "| mlp_1x512 | no | no | 100.00 | 45.12 | 100.00 | 50.51 | 390 | 60.0 s | 832 |\n"
+      "| mlp_1x512 (random labels) | no | no | 99.12 | 10.34 | 99.34 | 10.61 | 780 | 60.0 s | 1,664 |\n"
+      "| mlp_3x512 | no | yes | — | — | 100.00 | 53.35 | not run | — | — |\n\n"
+      "Data: fixture data. Devices: 1 x cpu (cpu), jax 0.10.2. Training time, all runs: 2.0 min.\n"
+      "\nMade by:\n\n    experiments/table1.py --only b\n")
 
 
 def test_figures_from_fixture_records(tmp_path):

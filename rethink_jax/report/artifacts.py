@@ -25,10 +25,11 @@ def _subject(runs: dict) -> str:
 
 
 def table1(sweep_dir) -> pathlib.Path:
-  """Table 1: train / test accuracy (%) per row, ours beside the paper's."""
+  """Table 1: train / test accuracy (%) per row, ours beside the paper's, with each row's
+  training time and images/s, and the commands that made the rows (from their segments)."""
   runs = _load(sweep_dir)
-  lines = ["| model | random crop | weight decay | train (ours) | test (ours) | train (paper) | test (paper) | steps |",
-           "|---|---|---|---:|---:|---:|---:|---:|"]
+  lines = ["| model | random crop | weight decay | train (ours) | test (ours) | train (paper) | test (paper) | steps "
+           "| training time | images/s |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
   for name, run in runs.items():
     m, s = run["meta"], run["summary"]
     key = (m["model"], m["random_crop"], m["weight_decay"], m["random_labels"])
@@ -37,9 +38,33 @@ def table1(sweep_dir) -> pathlib.Path:
     lines.append(f"| {label} | {'yes' if m['random_crop'] else 'no'} | {'yes' if m['weight_decay'] else 'no'} | "
                  f"{pct(s and s['train_accuracy'])} | {pct(s and s['test_accuracy'])} | "
                  f"{'—' if ref is None else f'{ref[0]:.2f}'} | {'—' if ref is None else f'{ref[1]:.2f}'} | "
-                 f"{s['step'] if s else 'not run'} |")
-  text = "# Table 1: CIFAR-10 train / test accuracy (%)\n\n" + "\n".join(lines) + f"\n\n{provenance(runs)}\n"
+                 f"{s['step'] if s else 'not run'} | {_row_cost(run)} |")
+  text = ("# Table 1: CIFAR-10 train / test accuracy (%)\n\n" + "\n".join(lines) + f"\n\n{provenance(runs)}\n"
+          + _commands(runs))
   return atomic_text(pathlib.Path(sweep_dir) / "table1.md", text)
+
+
+def _row_cost(run: dict) -> str:
+  """``training time | images/s`` of a finished run: its processes' training time (segments),
+  and the images its steps trained per second of it."""
+  s = run["summary"]
+  if not s or not s["train_seconds"]:
+    return "— | —"
+  seconds = s["train_seconds"] / s.get("vmapped_runs", 1)  # a vmapped group's time, shared by its runs
+  return f"{duration(seconds)} | {s['step'] * run['config']['batch_size'] / seconds:,.0f}"
+
+
+def _commands(runs: dict) -> str:
+  """The command lines that trained the runs (each process's, from ``segments.json``; runs
+  recorded before segments kept them have none)."""
+  from rethink_jax import segments
+
+  seen = []
+  for run in runs.values():
+    for seg in segments.read_segments(run["dir"]) if pathlib.Path(run["dir"]).is_dir() else []:
+      if seg.get("command") and seg["command"] not in seen:
+        seen.append(seg["command"])
+  return "".join(["\nMade by:\n\n"] + [f"    {c}\n" for c in seen]) if seen else ""
 
 
 def appendix(sweep_dir) -> pathlib.Path:
