@@ -65,9 +65,19 @@ def read_segments(workdir) -> list[dict]:
 def _this_process() -> dict[str, Any]:
   env = records.environment()
   return {"host": socket.gethostname(), "pid": os.getpid(), "git": env["git"],
-          "command": " ".join(shlex.quote(a) for a in sys.argv) if sys.argv and sys.argv[0] else None,
+          "command": _command_line(),
           "jax": env["versions"].get("jax"), "backend": env["backend"], "device_kinds": env["device_kinds"],
           "device_count": env["device_count"], "process_count": env["process_count"]}
+
+
+def _command_line() -> str | None:
+  """``sys.argv`` as a shell would take it; ``python -m rethink_jax`` for the package's main."""
+  if not sys.argv or not sys.argv[0]:
+    return None
+  argv = list(sys.argv)
+  if pathlib.Path(argv[0]).parts[-2:] == ("rethink_jax", "__main__.py"):
+    argv[0:1] = ["python", "-m", "rethink_jax"]
+  return " ".join(shlex.quote(a) for a in argv)
 
 
 class RunSegments:

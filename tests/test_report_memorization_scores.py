@@ -84,7 +84,7 @@ def test_report_files_and_scores_equal_the_estimators(sweep):
   assert auc and int(auc.group(1).replace(",", "")) == corrupted.sum()
   assert float(auc.group(2)) == pytest.approx(saved["auc_memorization"][0], abs=5e-4)
   for name in FIGURES:
-    assert f"({name})" in text
+    assert f"- `{name}`" in text
   assert (sweep / ms.SCORES).stat().st_size < 1_000_000
 
 

@@ -593,7 +593,7 @@ def _markdown(arrays: dict, info: dict, runs: dict) -> str:
            f"({', '.join(f'{r:.2f}' for r in ratios)}), each trained for {epochs} epochs of its own random subset of "
            "the training set; the scores come from each run's predictions at its end (`rethink_jax.scores`): "
            "memorization and influence (Feldman & Zhang, 2020), held-out accuracy and C-score (Jiang et al., 2021).",
-           "", "## Per subset ratio", "",
+           "", "### Per subset ratio", "",
            "| ratio | K | mean memorization: all | clean | corrupted | split-half reliability: memorization | "
            "held-out accuracy | AUC for the corrupted: memorization | -held-out accuracy | median (mean) se at K: "
            "memorization | held-out accuracy |",
@@ -620,7 +620,7 @@ def _markdown(arrays: dict, info: dict, runs: dict) -> str:
     lines += ["", "AUC: no training label differs from its clean label, so there are no corrupted examples to find."]
   cs, cs_se = arrays["cscore"], arrays["cscore_se"].astype(np.float64)
   never = int(np.isnan(cs.astype(np.float64)).sum())
-  lines += ["", "## C-score", "",
+  lines += ["", "### C-score", "",
             ("Held-out accuracy at the one subset ratio (a C-score over one ratio)" if info["single_ratio"] else
              f"Mean held-out accuracy over the {len(ratios)} subset ratios") +
             f": mean {_num(_mean(cs, everyone))} over all training examples"
@@ -631,7 +631,7 @@ def _markdown(arrays: dict, info: dict, runs: dict) -> str:
   r = _main_ratio(arrays)
   pairs = _top_pairs(arrays, r)
   names = arrays["class_names"]
-  lines += ["", f"## The {len(pairs)} largest influences (subset ratio {ratios[r]:.2f})", "",
+  lines += ["", f"### The {len(pairs)} largest influences (subset ratio {ratios[r]:.2f})", "",
             "Influence of training example i on test example j: P[j correct | i in S] - P[j correct | i not in S]. "
             f"Among {info['n']:,} x {info['m']:,} pairs and K = {arrays['runs'][r]} runs, many pairs reach a large "
             "influence by chance (a test example right in only the few runs that held i): with few runs, read "
@@ -641,22 +641,22 @@ def _markdown(arrays: dict, info: dict, runs: dict) -> str:
   for q, (i, j, score, se) in enumerate(pairs):
     lines.append(f"| {q + 1} | {i} | {_label(arrays, i)} | {j} | {names[int(arrays['test_labels'][j])]} | "
                  f"{score:.3f} ± {se:.3f} |")
-  lines += ["", "## Cost", "", _cost(runs), "", provenance(runs), "", "## Figures", ""]
+  lines += ["", "### Cost", "", _cost(runs), "", provenance(runs), "", "### Figures (in the sweep directory)", ""]
   note = str(arrays["images_note"])
   if note:
     lines.append(f"No image figures: {note}.")
   else:
     changed = info["kind"] in corruptions.REGISTRY and corruptions.REGISTRY[info["kind"]].changes == "inputs"
-    lines += [f"- [memorization-grid.png](memorization-grid.png): per class, the most and least memorized training "
+    lines += [f"- `memorization-grid.png`: per class, the most and least memorized training "
               f"examples (subset ratio {ratios[r]:.2f}), corrupted labels framed red",
-              "- [cscore-grid.png](cscore-grid.png): per class, the lowest and highest C-scores"]
+              "- `cscore-grid.png`: per class, the lowest and highest C-scores"]
     if changed:
       lines.append(f"- the images are shown as loaded, before {info['noise']} changed them")
-  lines.append("- [scores-histograms.png](scores-histograms.png): histograms of memorization and of the C-score"
+  lines.append("- `scores-histograms.png`: histograms of memorization and of the C-score"
                + (", clean and corrupted examples apart" if noisy else ""))
   if not note:
-    lines.append("- [influence-pairs.png](influence-pairs.png): the largest influences, training image -> test image")
-  lines.append("- [standard-error.png](standard-error.png): median and mean standard error against the number of "
+    lines.append("- `influence-pairs.png`: the largest influences, training image -> test image")
+  lines.append("- `standard-error.png`: median and mean standard error against the number of "
                "runs K (with few runs many frequencies are 0 or 1, whose binomial error is 0: the curves can rise "
                "with K before they fall as 1/sqrt(K))")
   return "\n".join(lines) + "\n"
