@@ -12,7 +12,8 @@ Zhang, 2020) and held-out accuracy and C-scores over the ratios (Jiang et al., 2
   (``partial_labels``, p = 0.2), 16 runs on random 70% subsets, 40 epochs of each subset:
   the corrupted examples should come out as the most memorized.
 * ``paper``: MLP 1x512 on all of CIFAR-10 from files, true labels, 64 runs on random 70%
-  subsets, 30 epochs of each subset.
+  subsets, 25 epochs of each subset: about two hours on 2 CPU cores at the 7,000-8,000
+  images/s the vmapped program measured there (``benchmarks/subset_runs.py``).
     python experiments/memorization_scores.py --config rethink_jax/configs/memorization_scores.py:paper \
         --config.data.data_dir=~/data
   With 20% label noise: ``--config.corruption.kind=partial_labels --config.corruption.p=0.2``;
@@ -39,10 +40,10 @@ def get_config(preset: str = "cpu"):
     c.checkpoint_every_steps = 100
   else:
     c.sweep.runs = 64
-    c.num_epochs = 30.0
+    c.num_epochs = 25.0
     c.eval_every_steps = 1365     # 35,000 // 128 = 273 steps per epoch of a 70% subset: every 5 epochs
     c.log_every_steps = 273
-    c.checkpoint_every_steps = 1365
+    c.checkpoint_every_steps = 819  # every 3 epochs: about 15 minutes of 64 runs on 2 cores
   return c
 
 
