@@ -642,13 +642,19 @@ def _markdown(arrays: dict, info: dict, runs: dict) -> str:
     lines.append(f"| {q + 1} | {i} | {_label(arrays, i)} | {j} | {names[int(arrays['test_labels'][j])]} | "
                  f"{score:.3f} ± {se:.3f} |")
   lines += ["", "### Cost", "", _cost(runs), "", provenance(runs), "", "### Figures (in the sweep directory)", ""]
+  return "\n".join(lines + _figure_lines(arrays, info, ratios[r], noisy)) + "\n"
+
+
+def _figure_lines(arrays: dict, info: dict, ratio: float, noisy: bool) -> list[str]:
+  """The markdown's list of the figures the report wrote (no image figures without images)."""
+  lines = []
   note = str(arrays["images_note"])
   if note:
     lines.append(f"No image figures: {note}.")
   else:
     changed = info["kind"] in corruptions.REGISTRY and corruptions.REGISTRY[info["kind"]].changes == "inputs"
     lines += [f"- `memorization-grid.png`: per class, the most and least memorized training "
-              f"examples (subset ratio {ratios[r]:.2f}), corrupted labels framed red",
+              f"examples (subset ratio {ratio:.2f}), corrupted labels framed red",
               "- `cscore-grid.png`: per class, the lowest and highest C-scores"]
     if changed:
       lines.append(f"- the images are shown as loaded, before {info['noise']} changed them")
@@ -659,4 +665,4 @@ def _markdown(arrays: dict, info: dict, runs: dict) -> str:
   lines.append("- `standard-error.png`: median and mean standard error against the number of "
                "runs K (with few runs many frequencies are 0 or 1, whose binomial error is 0: the curves can rise "
                "with K before they fall as 1/sqrt(K))")
-  return "\n".join(lines) + "\n"
+  return lines
