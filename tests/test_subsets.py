@@ -35,8 +35,8 @@ def test_a_subset_is_a_pure_function_of_its_key_and_has_the_size_of_its_ratio():
 
 
 def test_vmapped_subset_runs_equal_the_same_runs_trained_alone(tmp_path):
-  configs = [common.override(_base(), **{"subset.index": i}) for i in range(3)]
-  many = multirun.train_many(configs, [tmp_path / f"v{i}" for i in range(3)], group_dir=tmp_path / "group")
+  configs = [common.override(_base(), **{"subset.index": i}) for i in range(2)]
+  many = multirun.train_many(configs, [tmp_path / f"v{i}" for i in range(2)], group_dir=tmp_path / "group")
   masks = []
   for i, cfg in enumerate(configs):
     alone = train.train_and_evaluate(cfg, tmp_path / f"s{i}")
@@ -53,8 +53,8 @@ def test_vmapped_subset_runs_equal_the_same_runs_trained_alone(tmp_path):
     assert rows[-1]["heldout_accuracy"] == pytest.approx(a["train_correct"][~mask].mean(), abs=1e-6)
     assert a["train_correct"][mask].mean() > a["train_correct"][~mask].mean()  # random labels: fitted only in
   assert not (masks[0] == masks[1]).all()
-  labels = [records.read_predictions(tmp_path / f"v{i}")["labels"] for i in range(3)]
-  assert (labels[0] == labels[1]).all() and (labels[0] == labels[2]).all()  # one draw of label noise for the group
+  labels = [records.read_predictions(tmp_path / f"v{i}")["labels"] for i in range(2)]
+  assert (labels[0] == labels[1]).all()  # one draw of label noise for the group
 
 
 def test_a_subset_run_sees_the_batches_of_a_run_on_that_subset_alone(tmp_path):
