@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import pytest
 
-from rethink_jax import data
+from rethink_jax import data, report
 from rethink_jax.minnorm import patches
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -269,8 +269,19 @@ def test_command_runs_random_patches_end_to_end_resumes_and_refuses_another_conf
          "--config.gram_checkpoint=x.npz"]
   jobs = [([script, "--workdir", tmp_path / "run2", "--config.num_filters=300", *common], tmp_path),  # refused
           ([script, "--workdir", tmp_path / "run3", "--config.num_filters=200", *common], tmp_path)]  # resumed
+  plain = [a for a in common if not a.startswith("--config.gram_checkpoint")]
+  jobs += [([script, "--workdir", tmp_path / "held", "--config.num_filters=200", "--config.data.heldout=100", *plain],
+            tmp_path),   # choosing parameters: evaluated on training images 200-299, never the test set
+           ([script, "--workdir", tmp_path / "held2", "--config.data.heldout=300", *plain], tmp_path)]
   jobs += [([script, "--dry_run", arg], tmp_path) for arg in bad]
-  refused, resumed, *dry = cli_batch.run(jobs)
+  refused, resumed, held, too_many, *dry = cli_batch.run(jobs)
+  assert held.returncode == 0, held.stderr[-2000:]
+  record = json.loads((tmp_path / "held" / "results.json").read_text())
+  assert record["evaluation"] == "heldout" and record["n_train"] == 200 and record["n_evaluated"] == 100
+  table = report.script_results(tmp_path / "held").read_text()
+  assert "| held-out error |" in table and "test set is not used" in table and "paper" not in table
+  assert too_many.returncode == 2 and "config.data.heldout = 300: must be less than the 300" in too_many.stderr
+  assert not (tmp_path / "held2").exists()
   assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr[-2000:]
   assert "gram.npz holds the partial Gram matrix of another computation (it differs in num_filters)" in refused.stderr
   assert resumed.returncode == 0, resumed.stderr[-2000:]

@@ -22,7 +22,7 @@ def check(c) -> None:
   validation.check_entries(c, positive_ints=("num_filters", "filter_block", "features.patch_size",
                                              "features.regions", "features.whiten_patches",
                                              "gram_checkpoint_every"),
-                           non_negative_ints=("data.max_train",),
+                           non_negative_ints=("data.max_train", "data.heldout"),
                            positive_numbers=("bandwidth", "features.zca_eps", "features.patch_norm_eps"),
                            non_negative_numbers=("features.threshold",), non_negative_number_lists=("ridges",),
                            choices={"data.name": ('cifar10',), "data.source": data.SOURCES,
@@ -71,11 +71,19 @@ def run(c, workdir: str) -> None:
   ds = data.load(c.data.name, source=c.data.source, data_dir=c.data.data_dir or None)
   validation.check_data(c, len(ds.y_train), len(ds.y_test), ds.x_train.shape[1:])
   check_patch_geometry(c, min(ds.x_train.shape[1:3]))
-  n = c.data.max_train or len(ds.y_train)
+  n, held = c.data.max_train or len(ds.y_train), c.data.heldout
+  if held >= n:
+    raise validation.ConfigError(f"config.data.heldout = {held}: must be less than the {n} training images it is "
+                                 "taken from (the last ones), leaving some to train on.")
   workdir = records.check_writable(workdir)  # before hours of work, after every check
   env = records.environment()  # the code that runs: the checkout may change before the run ends
-  x, y, xt, yt = ds.x_train[:n], ds.y_train[:n], ds.x_test, ds.y_test
-  print(f"data: {ds.provenance}; {n} train, {len(yt)} test")
+  if held:  # the test set stays unseen while parameters are chosen
+    n -= held
+    x, y, xt, yt = ds.x_train[:n], ds.y_train[:n], ds.x_train[n:n + held], ds.y_train[n:n + held]
+  else:
+    x, y, xt, yt = ds.x_train[:n], ds.y_train[:n], ds.x_test, ds.y_test
+  evaluation = f"held-out training images {n}-{n + held - 1}" if held else "test set"
+  print(f"data: {ds.provenance}; {n} train, {len(yt)} evaluated ({evaluation})")
   flat = lambda a: np.asarray(preprocess.cifar10_paper(a)).reshape(len(a), -1).astype(np.float64)
   rows = []
   t0 = time.perf_counter()
@@ -100,9 +108,10 @@ def run(c, workdir: str) -> None:
   rss = records.peak_rss_gb()
   for r in rows:
     r["peak_rss_gb"] = rss
-    print(f"{r['method']:55s} test error {100 * r['test_error']:5.2f}%  norm {r['norm']:10.1f}  "
+    print(f"{r['method']:55s} {'held-out' if held else 'test'} error {100 * r['test_error']:5.2f}%  norm {r['norm']:10.1f}  "
           f"residual {r['residual']:.1e}  {r['seconds']:.1f} s")
-  records.write_results(workdir, c, ds.provenance, script="minnorm_cifar", env=env, n_train=n, results=rows)
+  records.write_results(workdir, c, ds.provenance, script="minnorm_cifar", env=env, n_train=n,
+                        evaluation="heldout" if held else "test", n_evaluated=len(yt), results=rows)
 
 
 def features_record(c) -> dict:

@@ -5,6 +5,11 @@ features (paper: 32,000 filters, 17%; 15% with a little l2 regularization).
 * ``subset``: the first 10,000 training images of full CIFAR-10 (files), 4,000 filters.
 * ``paper`` (or ``full``): 50,000 / 10,000 and 32,000 filters (hours on 2 CPU cores; sized
   for a large machine).
+* ``tune``: random patches, 2,000 filters, fitted on the first 10,000 training images and
+  evaluated on the next 5,000 (``data.heldout``), never on the test set: for choosing the
+  featurization's free parameters.
+    python experiments/minnorm_cifar.py --config rethink_jax/configs/minnorm_cifar.py:tune --config.data.data_dir=~/data \
+        --config.features.threshold=0.5
     python experiments/minnorm_cifar.py --config rethink_jax/configs/minnorm_cifar.py:paper --config.data.data_dir=~/data
 
 ``features.kind`` picks the random features of the ``random_conv`` row: ``gaussian_filters``
@@ -19,19 +24,22 @@ The ``features.*`` defaults below are KeystoneML's ``RandomPatchCifar`` values e
 
 import ml_collections
 
-PRESETS = ("cpu", "subset", "paper", "full")  # 'full' is the same as 'paper'
+PRESETS = ("cpu", "subset", "paper", "full", "tune")  # 'full' is the same as 'paper'
 
 
 def get_config(preset: str = "cpu"):
   preset = "paper" if preset == "full" else preset
+  if preset == "tune":
+    return tune_config()
   if preset not in ("cpu", "subset", "paper"):
-    raise ValueError(f"Unknown preset {preset!r}; choose 'cpu', 'subset' or 'paper'.")
+    raise ValueError(f"Unknown preset {preset!r}; choose 'cpu', 'subset', 'paper' or 'tune'.")
   c = ml_collections.ConfigDict()
   c.data = ml_collections.ConfigDict()
   c.data.name = "cifar10"
   c.data.source = "sample" if preset == "cpu" else "files"
   c.data.data_dir = ""
   c.data.max_train = {"cpu": 0, "subset": 10_000, "paper": 0}[preset]
+  c.data.heldout = 0        # > 0: evaluate on the last heldout training images instead of the test set
   c.bandwidth = 20.0        # on per-image standardized 28x28x3 crops (d = 2352)
   c.num_filters = {"cpu": 2000, "subset": 4000, "paper": 32_000}[preset]
   c.filter_block = 500
@@ -52,4 +60,17 @@ def get_config(preset: str = "cpu"):
   # resumable Gram accumulation (random_patches): a .npz path ("" none), written every so many filter blocks
   c.gram_checkpoint = ""
   c.gram_checkpoint_every = 4
+  return c
+
+
+def tune_config():
+  """``tune``: choosing the random-patch parameters without the test set: 2,000 filters
+  fitted on the first 10,000 training images and evaluated on the next 5,000 (never trained
+  on), at several ridges; vary ``features.*`` over runs of this preset."""
+  c = get_config("subset")
+  c.data.max_train, c.data.heldout = 15_000, 5_000
+  c.num_filters = 2000
+  c.methods = ("random_conv",)
+  c.features.kind = "random_patches"
+  c.ridges = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
   return c

@@ -169,6 +169,8 @@ OTHER = {  # meanings of entries whose values each script's presets set
     "ridge": "ridge value (0: min-norm interpolation)",
     "methods": "which rows: gaussian, random_conv",
     "gram_dtype": "dtype of the random-features Gram matrix (float32 halves its memory)",
+    "data.heldout": ("> 0: evaluate on the last heldout of the training images (not trained on) instead of the "
+                     "test set, for choosing parameters"),
     "features.kind": ("random features of the random_conv row: gaussian_filters (Gaussian filters, ReLU, 2x2 "
                       "average pooling) or random_patches (whitened training patches, as the authors' group's code)"),
     "features.patch_size": "random_patches: side of the training patches used as filters",
