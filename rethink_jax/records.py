@@ -47,7 +47,7 @@ __all__ = ["RunDirError", "RecordError", "ConfigMismatchError", "CONFIG", "METRI
            "SUMMARY_FIELDS",
            "cpu_name", "atomic_write", "atomic_write_text", "remove_stale_temp_files", "write_json", "read_json", "write_jsonl", "read_jsonl",
            "MetricsLog", "ExamplesLog", "read_examples", "SUBSET", "PREDICTIONS", "SCORES", "PREDICTION_ARRAYS", "write_subset",
-           "read_subset", "write_predictions", "read_predictions", "compact_examples", "EXAMPLE_SERIES", "EXAMPLE_STATIC",
+           "read_subset", "write_predictions", "read_predictions", "read_npz", "compact_examples", "EXAMPLE_SERIES", "EXAMPLE_STATIC",
            "identity", "identity_hash", "identity_diff", "check_run_dir", "total_steps", "finished_summary",
            "make_summary", "write_sweep", "read_sweep", "check_writable", "environment", "git_hash", "write_results",
            "RESULTS", "RESULT_SCRIPTS", "RECORD_FILES", "copy_records",
@@ -264,14 +264,7 @@ def read_examples(path) -> dict:
 
   path = pathlib.Path(path)
   path = path / EXAMPLES if path.is_dir() else path
-  try:
-    with np.load(path, allow_pickle=False) as z:
-      out = {k: z[k] for k in z.files}
-  except FileNotFoundError:
-    raise RecordError(f"{path} does not exist (was the run trained with config.track_examples = True?).") from None
-  except Exception as e:  # numpy and zipfile raise several types for a corrupt or truncated file
-    raise RecordError(f"{path} is not a readable examples record ({type(e).__name__}: {e}); the file is corrupt "
-                      "or truncated.") from None
+  out = read_npz(path, EXAMPLES, "examples", absent="was the run trained with config.track_examples = True?")
   if "packed_n" in out:  # a compact copy (compact_examples): bit-packed, without margin
     n = int(out.pop("packed_n"))
     for k in COMPACT_SERIES:
@@ -348,17 +341,10 @@ def write_subset(workdir, mask, ratio: float, index: int) -> pathlib.Path:
 def read_subset(path):
   """The ``[n]`` bool mask of a ``subset.npz`` (a run directory or the file); a missing or
   corrupt file raises :class:`RecordError` naming it."""
-  import numpy as np
-
   path = pathlib.Path(path)
   path = path / SUBSET if path.is_dir() else path
-  try:
-    with np.load(path, allow_pickle=False) as z:
-      mask = z["mask"]
-  except FileNotFoundError:
-    raise RecordError(f"{path} does not exist (was the run trained with config.subset.ratio < 1?).") from None
-  except Exception as e:  # numpy and zipfile raise several types for a corrupt or truncated file
-    raise RecordError(f"{path} is not a readable subset record ({type(e).__name__}: {e}).") from None
+  mask = read_npz(path, SUBSET, "subset", absent="was the run trained with config.subset.ratio < 1?",
+                  required=("mask",))["mask"]
   if mask.ndim != 1 or mask.dtype != bool:
     raise RecordError(f"{path}: mask must be a [n] bool array, found {mask.dtype} of shape {mask.shape}.")
   return mask
@@ -384,21 +370,10 @@ def write_predictions(workdir, step: int, arrays: dict) -> pathlib.Path:
 def read_predictions(path) -> dict:
   """The arrays of a ``predictions.npz`` (a run directory or the file), checked for kind and
   shape; a missing or corrupt file raises :class:`RecordError` naming it."""
-  import numpy as np
-
   path = pathlib.Path(path)
   path = path / PREDICTIONS if path.is_dir() else path
-  try:
-    with np.load(path, allow_pickle=False) as z:
-      out = {k: z[k] for k in z.files}
-  except FileNotFoundError:
-    raise RecordError(f"{path} does not exist (the run is unfinished, or trained without config.subset.ratio < 1).") \
-        from None
-  except Exception as e:
-    raise RecordError(f"{path} is not a readable predictions record ({type(e).__name__}: {e}).") from None
-  missing = [k for k in ("step", *PREDICTION_ARRAYS) if k not in out]
-  if missing:
-    raise RecordError(f"{path} lacks {missing}; it is not a predictions record of this version.")
+  out = read_npz(path, PREDICTIONS, "predictions", required=("step", *PREDICTION_ARRAYS),
+                 absent="the run is unfinished, or trained without config.subset.ratio < 1")
   n, m = len(out["labels"]), len(out["test_labels"])
   for k in PREDICTION_ARRAYS:
     want = (n,) if k.startswith("train") or k in ("labels", "clean_labels") else (m,)
@@ -733,7 +708,7 @@ def copy_records(src, dest) -> list[pathlib.Path]:
   for path in examples:
     read_examples(path)
   for path in scores:
-    _check_npz(path)
+    read_npz(path, SCORES, "scores")
   written = []
   for path in found + examples + scores:
     target = dest / path.relative_to(src)
@@ -748,15 +723,27 @@ def copy_records(src, dest) -> list[pathlib.Path]:
   return written
 
 
-def _check_npz(path: pathlib.Path) -> None:
+def read_npz(path, name: str, kind: str, *, absent: str = "", required: Sequence[str] = ()) -> dict:
+  """Every array of an npz record (``path``, or ``path/name`` for a directory); a missing,
+  corrupt or truncated file, or one without the ``required`` arrays, raises
+  :class:`RecordError` naming it (``kind`` names the record, ``absent`` says why it may be
+  missing)."""
   import numpy as np
 
+  path = pathlib.Path(path)
+  path = path / name if path.is_dir() else path
   try:
     with np.load(path, allow_pickle=False) as z:
-      for k in z.files:
-        z[k]
+      out = {k: z[k] for k in z.files}
+  except FileNotFoundError:
+    raise RecordError(f"{path} does not exist" + (f" ({absent})." if absent else ".")) from None
   except Exception as e:  # numpy and zipfile raise several types for a corrupt or truncated file
-    raise RecordError(f"{path} is not a readable npz file ({type(e).__name__}: {e}).") from None
+    raise RecordError(f"{path} is not a readable {kind} record ({type(e).__name__}: {e}); the file is corrupt "
+                      "or truncated.") from None
+  missing = [k for k in required if k not in out]
+  if missing:
+    raise RecordError(f"{path} lacks {missing}; it is not a {kind} record of this version.")
+  return out
 
 
 def peak_rss_gb() -> float:

@@ -274,21 +274,7 @@ def _thumbnails(run: dict, arrays: dict) -> dict:
 def read_scores(path) -> dict:
   """The arrays of a ``scores.npz`` (:data:`SCORE_ARRAYS`; a sweep directory or the file); a
   missing, corrupt or older file raises :class:`~rethink_jax.records.RecordError` naming it."""
-  import numpy as np
-
-  path = pathlib.Path(path)
-  path = path / SCORES if path.is_dir() else path
-  try:
-    with np.load(path, allow_pickle=False) as z:
-      out = {k: z[k] for k in z.files}
-  except FileNotFoundError:
-    raise records.RecordError(f"{path} does not exist.") from None
-  except Exception as e:  # numpy and zipfile raise several types for a corrupt or truncated file
-    raise records.RecordError(f"{path} is not a readable scores record ({type(e).__name__}: {e}).") from None
-  missing = [k for k in SCORE_ARRAYS if k not in out]
-  if missing:
-    raise records.RecordError(f"{path} lacks {missing}; it is not a scores record of this version.")
-  return out
+  return records.read_npz(path, SCORES, "scores", required=tuple(SCORE_ARRAYS))
 
 
 # ----------------------------------------------------------------------------- what the figures show
