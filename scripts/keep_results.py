@@ -5,7 +5,8 @@ rebuilds its tables and figures there.
 
 Copies config.json, metrics.jsonl, summary.json, sweep.json and results.json (never
 checkpoints, TensorBoard events or per-example arrays) below SRC to the same places below
-DEST, then runs the report on DEST. docs/results.md includes the tables and figures from
+DEST, then runs the report on DEST. With --partial it keeps a sweep whose runs are not all
+finished (a long run's progress so far): its tables mark those rows unfinished. docs/results.md includes the tables and figures from
 there; tests/test_results_page.py checks that they are what the report makes of the records.
 """
 
@@ -19,10 +20,13 @@ def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("src", help="a run, sweep or results directory (or a folder of them)")
   parser.add_argument("dest", help="where below results/ its records go")
+  parser.add_argument("--partial", action="store_true",
+                      help="keep a sweep whose runs are not all finished (a long run's progress so far); its "
+                           "tables say which runs are unfinished")
   args = parser.parse_args(argv)
   try:
     copied = records.copy_records(args.src, args.dest)
-    built = report.build_all(args.dest)
+    built = report.build_all(args.dest, partial=args.partial)
   except records.RecordError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2

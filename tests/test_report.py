@@ -47,6 +47,28 @@ def test_table1_from_fixture_records_exactly(tmp_path):
       "\nMade by:\n\n    experiments/table1.py --only b\n")
 
 
+def test_table1_gives_an_unfinished_row_its_last_evaluation_never_a_fit(tmp_path):
+  meta = {"model": "inception_small", "random_crop": False, "weight_decay": False, "random_labels": True}
+  rows = [{"step": 390, "batch_loss": 2.3, "train_seconds": 500.0, "train_accuracy": 0.11, "test_accuracy": 0.1},
+          {"step": 780, "batch_loss": 2.1, "train_seconds": 1200.0, "train_accuracy": 0.3328, "test_accuracy": 0.1025},
+          {"step": 858, "batch_loss": 2.0, "train_seconds": 1300.0}]  # training went on past its last evaluation
+  _fixture_sweep(tmp_path, [("rl", meta, None, rows)], "table1", config={"batch_size": 128, "num_epochs": 100.0})
+  saved = records.read_json(tmp_path / "rl" / "config.json")
+  records.write_json(tmp_path / "rl" / "config.json", {**saved, "steps_per_epoch": 390,
+                                                        "dataset": "npz file cifar10.npz | corrupted: random_labels"})
+  text = report.table1(tmp_path).read_text()
+  assert ("| inception_small (random labels) | no | no | 33.28 | 10.25 | 100.00 | 9.78 | 780 of 39000 (unfinished) "
+          "| 20.0 min | 83 |") in text
+  assert "they have not reached 100% train accuracy" in text
+  assert "Data: npz file cifar10.npz. Devices: 1 x cpu (cpu), jax 0.10.2. Training time, all runs: 21.7 min." in text
+  png = report.table1_curves(tmp_path)
+  assert png.name == "table1.png" and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+  (tmp_path / "rl" / "metrics.jsonl").write_text(
+      '{"step": 78, "batch_loss": 2.3, "train_seconds": 90.0}\n')  # not evaluated yet: not run, as before
+  text = report.table1(tmp_path).read_text()
+  assert "| 100.00 | 9.78 | not run | — | — |" in text and "unfinished" not in text
+
+
 def test_figures_from_fixture_records(tmp_path):
   rows = [{"step": s, "batch_loss": 2.3 - s / 100, "test_accuracy": 0.1 + s / 1000} for s in (10, 20, 30)]
   rows.append({"step": 100, "batch_loss": 1.3})  # the summaries' last step

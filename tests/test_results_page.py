@@ -40,7 +40,9 @@ def test_the_report_rebuilds_every_table_and_figure_of_the_page_from_the_records
   copy = tmp_path / "results"
   records.copy_records(RESULTS, copy)  # the records alone, none of the report's outputs
   assert not list(copy.rglob("*.md")) and not list(copy.rglob("*.png"))
-  written = report.build_all(copy)
+  # a long run kept while it trains (scripts/keep_results.py --partial) is reported as far as it got; its
+  # tables name it unfinished (tests/test_report.py)
+  written = report.build_all(copy, partial=True)
   made = {p.relative_to(copy).as_posix() for p in written}
   for path in INCLUDED:
     rel = path[len("results/"):]

@@ -6,8 +6,9 @@
 :func:`single_run`); a path that does not exist or holds no run record, or a corrupt
 record (named by its path), exits with status 2:
 
-* Table 1 (``table1.md``) and the Appendix table (``appendix.md``), with the paper's
-  numbers in a column beside ours;
+* Table 1 (``table1.md``, and ``table1.png``: each row's accuracy over training) and the
+  Appendix table (``appendix.md``), with the paper's numbers in a column beside ours; a
+  Table 1 row still training shows its last evaluation, marked unfinished;
 * Figure 1a (``figure1a.png``, ``figure1a.md``): training loss against steps for the five
   randomization tests, and each test's time to fit;
 * Figures 1b and 1c (``figure1b.png``, ``figure1c.png``): time to fit relative to true
@@ -41,7 +42,7 @@ from __future__ import annotations
 
 from rethink_jax.report.artifacts import (ARTIFACTS, IncompleteSweepError, appendix, build, figure1a, figure1a_table,
                                           figure1bc, figure2a, figure2b, figure2b_table, memorization,
-                                          memorization_stats, sweep_gaps, table1, table2)
+                                          memorization_stats, sweep_gaps, table1, table1_curves, table2)
 from rethink_jax.report.cli import build_all, main
 from rethink_jax.report.common import KIND_LABELS
 from rethink_jax.report.common import data_label as _data_label  # noqa: F401  (tests/test_data.py reads it here)
@@ -49,6 +50,6 @@ from rethink_jax.report.scores import memorization_scores
 from rethink_jax.report.results import script_results
 from rethink_jax.report.runs import metrics_warnings, single_run
 
-__all__ = ["table1", "appendix", "figure1a", "figure1a_table", "figure1bc", "figure2b", "figure2b_table", "table2",
+__all__ = ["table1", "table1_curves", "appendix", "figure1a", "figure1a_table", "figure1bc", "figure2b", "figure2b_table", "table2",
            "figure2a", "memorization", "memorization_scores", "memorization_stats", "single_run", "script_results",
            "build", "build_all", "main", "ARTIFACTS", "IncompleteSweepError", "sweep_gaps", "metrics_warnings", "KIND_LABELS"]

@@ -5,6 +5,7 @@ before building it."""
 
 from __future__ import annotations
 
+import math
 import pathlib
 
 from rethink_jax import paper, records
@@ -26,32 +27,80 @@ def _subject(runs: dict) -> str:
 
 def table1(sweep_dir) -> pathlib.Path:
   """Table 1: train / test accuracy (%) per row, ours beside the paper's, with each row's
-  training time and images/s, and the commands that made the rows (from their segments)."""
+  training time and images/s, and the commands that made the rows (from their segments).
+
+  A row still training (or stopped before its budget) shows its last evaluation, marked
+  unfinished with the step it reached of its budget: it never reads as fitted."""
   runs = _load(sweep_dir)
   lines = ["| model | random crop | weight decay | train (ours) | test (ours) | train (paper) | test (paper) | steps "
            "| training time | images/s |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+  unfinished = []
   for name, run in runs.items():
-    m, s = run["meta"], run["summary"]
+    m = run["meta"]
+    s, steps = run["summary"], None
+    if s is None and (progress := unfinished_progress(run)) is not None:
+      s, steps = progress
+      unfinished.append(name)
     key = (m["model"], m["random_crop"], m["weight_decay"], m["random_labels"])
     ref = paper.TABLE1.get(key)
     label = m["model"] + (" (random labels)" if m["random_labels"] else "")
     lines.append(f"| {label} | {'yes' if m['random_crop'] else 'no'} | {'yes' if m['weight_decay'] else 'no'} | "
                  f"{pct(s and s['train_accuracy'])} | {pct(s and s['test_accuracy'])} | "
                  f"{'—' if ref is None else f'{ref[0]:.2f}'} | {'—' if ref is None else f'{ref[1]:.2f}'} | "
-                 f"{s['step'] if s else 'not run'} | {_row_cost(run)} |")
-  text = ("# Table 1: CIFAR-10 train / test accuracy (%)\n\n" + "\n".join(lines) + f"\n\n{provenance(runs)}\n"
-          + _commands(runs))
+                 f"{steps or (s['step'] if s else 'not run')} | {_row_cost(run['config'], s)} |")
+  note = ("\n\nUnfinished rows give their last evaluation and the step it was made at, of the row's budget; "
+          "they have not reached 100% train accuracy." if unfinished else "")
+  text = ("# Table 1: CIFAR-10 train / test accuracy (%)\n\n" + "\n".join(lines) + note
+          + f"\n\n{provenance(runs)}\n" + _commands(runs))
   return atomic_text(pathlib.Path(sweep_dir) / "table1.md", text)
 
 
-def _row_cost(run: dict) -> str:
-  """``training time | images/s`` of a finished run: its processes' training time (segments),
-  and the images its steps trained per second of it."""
-  s = run["summary"]
+def table1_curves(sweep_dir) -> pathlib.Path:
+  """``table1.png``: each row's train accuracy (solid) and test accuracy (dotted) at its
+  evaluations against epochs, unfinished rows as far as they got: how each row fits."""
+  runs = _load(sweep_dir)
+  plt = pyplot()
+  fig, ax = plt.subplots(figsize=(6.5, 4))
+  for i, (name, run) in enumerate(runs.items()):
+    rows = [r for r in run["metrics"] if "train_accuracy" in r and "test_accuracy" in r and "epoch" in r]
+    if not rows:
+      continue
+    style = {**line_style(i, len(rows)), "ls": "-"}  # the markers tell rows apart; the line, train from test
+    line, = ax.plot([r["epoch"] for r in rows], [100 * r["train_accuracy"] for r in rows],
+                    label=name + ("" if run["summary"] else " (unfinished)"), **style)
+    ax.plot([r["epoch"] for r in rows], [100 * r["test_accuracy"] for r in rows], color=line.get_color(),
+            **{**style, "ls": ":", "alpha": 0.7})
+  ax.set_xlabel("epochs")
+  ax.set_ylabel("accuracy (%): train solid, test dotted")
+  ax.set_ylim(0, 102)
+  ax.set_title(f"Table 1: train and test accuracy over training\n{_subject(runs)}", fontsize=10)
+  ax.legend(fontsize=8)
+  out = atomic_png(fig, pathlib.Path(sweep_dir) / "table1.png")
+  plt.close(fig)
+  return out
+
+
+def unfinished_progress(run: dict) -> tuple[dict, str] | None:
+  """A run with no summary yet, as far as it got: its last evaluation row (train and test
+  accuracy, step, training time so far over all its processes) and ``"7800 of 39000
+  (unfinished)"``; ``None`` if it has not been evaluated."""
+  evals = [r for r in run["metrics"] if "train_accuracy" in r and "test_accuracy" in r]
+  cfg_path = pathlib.Path(run["dir"]) / records.CONFIG
+  if not evals or not cfg_path.exists():
+    return None
+  budget = math.ceil(run["config"]["num_epochs"] * records.read_json(cfg_path)["steps_per_epoch"])
+  last = evals[-1]
+  return ({k: last[k] for k in ("train_accuracy", "test_accuracy", "step", "train_seconds")},
+          f"{last['step']} of {budget} (unfinished)")
+
+
+def _row_cost(config: dict, s: dict | None) -> str:
+  """``training time | images/s`` of a row: its processes' training time (segments), and
+  the images its steps trained per second of it."""
   if not s or not s["train_seconds"]:
     return "— | —"
   seconds = s["train_seconds"] / s.get("vmapped_runs", 1)  # a vmapped group's time, shared by its runs
-  return f"{duration(seconds)} | {s['step'] * run['config']['batch_size'] / seconds:,.0f}"
+  return f"{duration(seconds)} | {s['step'] * config['batch_size'] / seconds:,.0f}"
 
 
 def _commands(runs: dict) -> str:
@@ -464,7 +513,7 @@ def build(sweep_dir, *, partial: bool = False) -> list[pathlib.Path]:
 
 # Every paper artifact a sweep can reproduce, and what its report makes (declared once: a new
 # artifact is an entry here, its report functions above and its configs/<artifact>.py).
-ARTIFACTS = {"table1": lambda d: [table1(d)], "appendix": lambda d: [appendix(d)],
+ARTIFACTS = {"table1": lambda d: [table1(d), table1_curves(d)], "appendix": lambda d: [appendix(d)],
              "figure1a": lambda d: [figure1a(d), figure1a_table(d)], "figure1bc": figure1bc,
              "figure2b": lambda d: [figure2b(d), figure2b_table(d)],
              "table2": lambda d: [table2(d), figure2a(d)], "memorization": memorization,

@@ -50,9 +50,12 @@ def provenance(runs: dict) -> str:
   for name in runs:
     cfg = pathlib.Path(runs[name]["dir"]) / records.CONFIG
     if cfg.exists():
-      env = records.read_json(cfg)["environment"]
-      devices.add(describe_devices(env))
-  return (f"Data: {'; '.join(sorted(datasets)) or '—'}. Devices: {'; '.join(sorted(devices)) or '—'}. "
+      saved = records.read_json(cfg)
+      devices.add(describe_devices(saved["environment"]))
+      if not runs[name]["summary"] and runs[name].get("metrics"):  # unfinished: what it trained on, and for how long
+        datasets.add(saved.get("dataset", "").split(" | corrupted")[0])
+        seconds += runs[name]["metrics"][-1].get("train_seconds", 0.0) / saved.get("vmapped_runs", 1)
+  return (f"Data: {'; '.join(sorted(datasets - {''})) or '—'}. Devices: {'; '.join(sorted(devices)) or '—'}. "
           f"Training time, all runs: {seconds / 60:.1f} min.")
 
 
