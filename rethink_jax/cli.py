@@ -171,7 +171,7 @@ def print_help(argv: list[str]) -> None:
     if flag.name in shown:
       continue
     shown.add(flag.name)
-    lines.append(f"  --{flag.name}: {flag.help}")
+    lines.append(f"  --{flag.name}: " + " ".join(flag.help.split()))  # absl's note on a repeatable flag: one line
   if examples:
     lines += ["", "Example:", f"  {examples[-1]}"]
   print("\n".join(lines))
@@ -396,6 +396,8 @@ def run_sweep_script(experiment: str, build: Callable, report: Callable, argv: l
 
   config_flag, workdir_flag = _flags(experiment, str(pathlib.Path("runs") / experiment), argv)
   only = flags.DEFINE_string("only", None, "Run just this run of the sweep (by name).")
+  reuse = flags.DEFINE_multi_string("reuse", [], "Another sweep directory whose finished runs are taken (their records "
+                                    "copied) where one computes exactly what a run of this sweep asks")
 
   def sweep_runs(config):
     from rethink_jax import validation
@@ -428,7 +430,7 @@ def run_sweep_script(experiment: str, build: Callable, report: Callable, argv: l
     def go():
       config = config_flag.value
       sweep.run_sweep(sweep_runs(config), workdir_flag.value, only=only.value,
-                      vmapped=schema.setting(config, "sweep.vmapped"))
+                      vmapped=schema.setting(config, "sweep.vmapped"), reuse=reuse.value)
       for path in report(workdir_flag.value, partial=bool(only.value)):  # --only leaves the others as they are
         print(f"wrote {path}")
 

@@ -10,19 +10,21 @@ and so on), as :class:`SweepRuns`, which carries the artifact's name.
 
 from __future__ import annotations
 
+import os
 import pathlib
+import shutil
 
 from rethink_jax import locking, records, report, train
 from rethink_jax import validation
 from rethink_jax.configs.common import SweepRuns
 
-__all__ = ["run_sweep", "run_dir_name", "load_sweep", "SweepRuns", "SWEEP_FILE"]
+__all__ = ["run_sweep", "find_reusable", "run_dir_name", "load_sweep", "SweepRuns", "SWEEP_FILE"]
 
 SWEEP_FILE = records.SWEEP
 
 
 def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=None, merge: bool = False,
-              vmapped: bool = False) -> dict[str, dict]:
+              vmapped: bool = False, reuse=()) -> dict[str, dict]:
   """Runs every run of the sweep not yet finished; returns ``{name: summary}``.
 
   A run counts as finished when :func:`rethink_jax.records.finished_summary` says so (same
@@ -31,6 +33,10 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
   the other runs already listed in the sweep directory (a sweep grown one run at a time,
   as ImageNet's Table 2 rows are). ``vmapped=True`` trains all unfinished runs as one
   program (:func:`rethink_jax.multirun.train_many`; they must differ only in labels and seeds).
+  ``reuse``: other sweep directories whose finished runs are taken instead of trained again,
+  where one computes exactly what a run of this sweep asks (:func:`find_reusable`): its records
+  are copied into this sweep (checkpoints and TensorBoard events stay behind) and ``sweep.json`` names where from.
+  Figure 1a's true- and random-labels runs are Table 1's rows, for one.
   """
   artifact = getattr(runs, "artifact", None)
   if artifact is None:
@@ -41,6 +47,13 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
     raise ValueError(f"No run named {only!r} in this sweep; its runs are {sorted(runs)}.")
   engine = "imagenet" if artifact == "table2" else "single"
   sweep_dir = pathlib.Path(sweep_dir).expanduser()
+  reuse = [pathlib.Path(d).expanduser() for d in reuse]
+  for other in reuse:  # checked before anything is written
+    if not (other / SWEEP_FILE).is_file():
+      raise records.RecordError(f"--reuse {other}: no {SWEEP_FILE} there; it must be a sweep directory.")
+    if other.resolve() == sweep_dir.resolve():
+      raise records.RecordError(f"--reuse {other} is this sweep's own directory.")
+    records.read_sweep(other)
   dirs = {}
   for name, (cfg, _) in runs.items():  # a bad entry or a mismatched run directory fails before anything is written
     validation.check(cfg, engine)
@@ -57,6 +70,13 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
       spec = {name: {"config": run["config"], "meta": run["meta"], "dir": pathlib.Path(run["dir"]).name}
               for name, run in saved.items()}
     spec.update({name: {"config": cfg.to_dict(), "meta": meta, "dir": dirs[name]} for name, (cfg, meta) in runs.items()})
+    for name, (cfg, _) in runs.items():
+      if (not only or name == only) and reuse and not (sweep_dir / dirs[name]).exists():
+        source = find_reusable(cfg, reuse)
+        if source is not None:  # records first, then sweep.json names them: a crash between leaves a plain run
+          _copy_run(source, sweep_dir / dirs[name])
+          spec[name]["reused_from"] = str(source)
+          print(f"[{name}] reused from {source}")
     records.write_sweep(sweep_dir, artifact, spec)
   summaries, todo = {}, {}
   for name, (cfg, meta) in runs.items():
@@ -95,6 +115,31 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
                 f"train top-1 {s['train_top1']:.4f} test top-1 {s['test_top1']:.4f} top-5 {s['test_top5']:.4f}")
     print(f"[{name}] {accuracy} steps {s['step']} ({s['train_seconds']:.0f} s)", flush=True)
   return summaries
+
+
+def find_reusable(config, sweep_dirs) -> pathlib.Path | None:
+  """The first run directory in ``sweep_dirs`` (sweep directories) that already did what
+  ``config`` asks: the same identity (:func:`rethink_jax.records.identity`; how often it
+  evaluated or checkpointed does not count) and finished
+  (:func:`rethink_jax.records.finished_summary`); ``None`` if there is none."""
+  for sweep_dir in sweep_dirs:
+    _, runs = records.read_sweep(sweep_dir)
+    for run in runs.values():
+      try:
+        if records.finished_summary(run["dir"], config) is not None:
+          return pathlib.Path(run["dir"])
+      except records.ConfigMismatchError:  # another run: not this one
+        continue
+  return None
+
+
+def _copy_run(src: pathlib.Path, dest: pathlib.Path) -> None:
+  """A finished run's records (all but checkpoints and TensorBoard events), copied whole into
+  a temporary directory renamed into place: ``dest`` holds all of them or does not exist."""
+  tmp = dest.with_name(f".{dest.name}.reuse.{os.getpid()}")
+  shutil.rmtree(tmp, ignore_errors=True)
+  shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(records.CHECKPOINTS, records.TENSORBOARD, ".*"))
+  os.replace(tmp, dest)
 
 
 def run_dir_name(sweep_dir, name: str, config) -> str:

@@ -84,3 +84,39 @@ def test_sweep_run_directories_carry_the_identity_hash_and_older_ones_keep_their
   assert sweep.run_sweep(runs(0.01), tmp_path / "old")["true_labels"]["step"] == 1
   assert sorted(p.name for p in (tmp_path / "old").iterdir() if p.is_dir()) == ["true_labels"]
   assert records.read_sweep(tmp_path / "old")[1]["true_labels"]["summary"]["segments"] == 1  # not trained again
+
+
+def test_a_sweep_reuses_the_finished_runs_of_another_that_compute_the_same_thing(tmp_path):
+  from rethink_jax import sweep
+
+  base = small_config(num_epochs=0.25, **{"data.max_train": 256})
+  random = common.override(base, **{"corruption.kind": "random_labels"})
+  table = sweep.SweepRuns("table1", {"m-random_labels": (random, {"model": "m", "random_crop": False,
+                                                                  "weight_decay": False, "random_labels": True})})
+  done = sweep.run_sweep(table, tmp_path / "table1")["m-random_labels"]
+  trained = []
+
+  def train_fn(cfg, workdir):
+    trained.append(cfg.corruption.kind)
+    return train.train_and_evaluate(cfg, workdir)
+
+  # Figure 1a's random-labels run evaluates more often (how, not what): it is Table 1's run, taken as it is.
+  figure = sweep.SweepRuns("figure1a", {
+      kind: (common.override(base, **{"corruption.kind": kind, "eval_every_steps": 1}), {"kind": kind})
+      for kind in ("random_labels", "gaussian")})
+  with pytest.raises(records.RecordError, match="no sweep.json there"):
+    sweep.run_sweep(figure, tmp_path / "fig", reuse=[tmp_path / "nowhere"], train_fn=train_fn)
+  assert not (tmp_path / "fig").exists() and not trained  # refused before anything was written
+  out = sweep.run_sweep(figure, tmp_path / "fig", reuse=[tmp_path / "table1"], train_fn=train_fn)
+  assert trained == ["gaussian"] and out["random_labels"] == done
+  _, runs = records.read_sweep(tmp_path / "fig")
+  source = records.read_sweep(tmp_path / "table1")[1]["m-random_labels"]
+  assert runs["random_labels"]["metrics"] == source["metrics"] and runs["random_labels"]["summary"] == done
+  assert records.read_json(tmp_path / "fig" / "sweep.json")["runs"]["random_labels"]["reused_from"] == source["dir"]
+  reused = tmp_path / "fig" / records.read_json(tmp_path / "fig" / "sweep.json")["runs"]["random_labels"]["dir"]
+  assert not (reused / records.CHECKPOINTS).exists() and (reused / "segments.json").exists()
+  # A run that differs in what it computes is never taken: the Gaussian run of another sweep is not the true labels'.
+  assert sweep.find_reusable(common.override(base, **{"corruption.kind": "true_labels"}), [tmp_path / "fig"]) is None
+  # Run again: everything is finished, nothing trains.
+  sweep.run_sweep(figure, tmp_path / "fig", reuse=[tmp_path / "table1"], train_fn=train_fn)
+  assert trained == ["gaussian"]

@@ -2,9 +2,12 @@
 random pixels and Gaussian inputs, same model and hyperparameters.
 
 * ``cpu``: MLP 1x512 on the embedded sample, 100 epochs of it.
-* ``paper``: full CIFAR-10 from files, 100 epochs; the paper's figure uses Inception:
+* ``paper``: full CIFAR-10 from files, 100 epochs; the paper's figure uses Inception (with
+  ``stop_at_fit``, its true- and random-labels runs are Table 1's rows without crop or
+  weight decay, which ``--reuse`` takes from a Table 1 sweep instead of training again):
     python experiments/fitting_curves.py --config rethink_jax/configs/fitting_curves.py:paper \
-        --config.data.data_dir=~/data --config.model=inception_small --config.optim.lr=0.1
+        --config.data.data_dir=~/data --config.model=inception_small --config.optim.lr=0.1 \
+        --config.stop_at_fit=True --reuse runs/table1
 """
 
 from rethink_jax import paper
