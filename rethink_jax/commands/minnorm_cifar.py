@@ -4,6 +4,8 @@
   python experiments/minnorm_cifar.py [--config rethink_jax/configs/minnorm_cifar.py:subset --config.data.data_dir=DIR]
 """
 
+import itertools
+import pathlib
 import time
 
 import jax
@@ -11,6 +13,7 @@ import numpy as np
 
 from rethink_jax import cli, data, minnorm, preprocess, records
 from rethink_jax import validation
+from rethink_jax.configs import common
 
 
 
@@ -35,6 +38,44 @@ def check(c) -> None:
   if c.gram_checkpoint and c.features.kind != "random_patches":
     raise validation.ConfigError(f"config.gram_checkpoint = {c.gram_checkpoint!r}: must be '' unless "
                                  "config.features.kind = 'random_patches' (the resumable accumulation is theirs).")
+  check_grid(c)
+
+
+GRID_RULES = {"threshold": "tuple of [0,inf)", "zca_eps": "tuple of >0", "regions": "tuple of int>0"}
+
+
+def check_grid(c) -> None:
+  """``grid.*``: tuples of values its ``features.*`` entry allows, for random patches only, each
+  combination's pooling regions fitting the feature map, and no single Gram checkpoint for several."""
+  for key, rule in GRID_RULES.items():
+    validation.check_value(f"grid.{key}", c.grid[key], rule)
+  settings = grid_settings(c)
+  if settings == [{}]:
+    return
+  if c.features.kind != "random_patches" or "random_conv" not in c.methods:
+    raise validation.ConfigError(f"config.grid = {_grid_text(c)}: varies the random patches' parameters; it needs "
+                                 "config.features.kind = 'random_patches' and 'random_conv' in config.methods.")
+  if c.gram_checkpoint and len(settings) > 1:
+    raise validation.ConfigError(f"config.gram_checkpoint = {c.gram_checkpoint!r}: one partial Gram file cannot "
+                                 f"serve the {len(settings)} featurizations of config.grid; use '' (or one setting).")
+  for setting in settings:
+    check_patch_geometry(with_setting(c, setting), CIFAR_SIZE)
+
+
+def _grid_text(c) -> str:
+  return ", ".join(f"{k}={tuple(v)}" for k, v in c.grid.items() if len(v))
+
+
+def grid_settings(c) -> list[dict]:
+  """The featurizations a run computes: every combination of the non-empty ``grid.*`` tuples,
+  in order (``[{}]``, ``features.*`` as they are, when all are empty)."""
+  axes = [(key, tuple(c.grid[key])) for key in GRID_RULES if len(c.grid[key])]
+  return [dict(zip([k for k, _ in axes], values)) for values in itertools.product(*(v for _, v in axes))]
+
+
+def with_setting(c, setting: dict):
+  """``c`` with one grid combination's values in its ``features.*`` entries."""
+  return common.override(c, **{f"features.{k}": v for k, v in setting.items()})
 
 
 def check_patch_geometry(c, image_size: int) -> None:
@@ -76,6 +117,7 @@ def run(c, workdir: str) -> None:
     raise validation.ConfigError(f"config.data.heldout = {held}: must be less than the {n} training images it is "
                                  "taken from (the last ones), leaving some to train on.")
   workdir = records.check_writable(workdir)  # before hours of work, after every check
+  earlier = earlier_rows(c, workdir)
   env = records.environment()  # the code that runs: the checkout may change before the run ends
   if held:  # the test set stays unseen while parameters are chosen
     n -= held
@@ -92,26 +134,71 @@ def run(c, workdir: str) -> None:
     err = float(np.mean(p.predict(flat(xt)).argmax(1) != yt))
     rows.append({"method": "Gaussian kernel on pixels", "test_error": err, "norm": p.norm(), "residual": p.residual,
                  "seconds": time.perf_counter() - t0, "backend": p.backend})
+
+  def write(rows):
+    rss = records.peak_rss_gb()
+    records.write_results(workdir, c, ds.provenance, script="minnorm_cifar", env=env, n_train=n,
+                          evaluation="heldout" if held else "test", n_evaluated=len(yt),
+                          results=[{**r, "peak_rss_gb": r.get("peak_rss_gb", rss)} for r in rows])
+
+  def show(new_rows):
+    for r in new_rows:
+      print(f"{r['method']:55s} {'held-out' if held else 'test'} error {100 * r['test_error']:5.2f}%  "
+            f"norm {r['norm']:10.1f}  residual {r['residual']:.1e}  {r['seconds']:.1f} s", flush=True)
+
+  show(rows)
   if "random_conv" in c.methods:
-    t0 = time.perf_counter()
-    k_train, k_test, name = random_features_gram(c, x, xt)
-    gram_seconds = time.perf_counter() - t0
-    scale = np.trace(k_train) / n  # ridge is relative to the mean diagonal
-    for ridge in c.ridges:
-      t1 = time.perf_counter()
-      p = minnorm.fit(k_train, y, "precomputed", ridge=ridge * scale, copy_k=False)  # solved in place, K restored
-      err = float(np.mean(minnorm.predict_precomputed(p, k_test).argmax(1) != yt))
-      rows.append({"method": f"{name}, ridge {ridge:g} x mean diag", "test_error": err,
-                   "norm": p.norm(), "residual": p.residual, "gram_seconds": gram_seconds,
-                   "solve_seconds": time.perf_counter() - t1, "seconds": gram_seconds + time.perf_counter() - t1,
-                   **features_record(c)})
+    settings, done = grid_settings(c), [r.get("setting") for r in earlier]
+    if earlier:
+      print(f"{workdir / records.RESULTS}: {len({str(s) for s in done})} of {len(settings)} featurizations done "
+            "earlier, kept", flush=True)
+      rows += [r for r in earlier if r["method"] != "Gaussian kernel on pixels"]
+    for setting in settings:
+      if len(settings) > 1 and setting in done:
+        continue
+      new_rows = random_features_rows(with_setting(c, setting), x, y, xt, yt, n)
+      for r in new_rows:
+        if len(settings) > 1:
+          r["setting"] = setting
+      rows += new_rows
+      show(new_rows)
+      write(rows)  # each featurization's rows kept as soon as they exist: a killed grid resumes after them
+  write(rows)
+
+
+def random_features_rows(c, x, y, xt, yt, n: int) -> list[dict]:
+  """The ``random_conv`` rows: one Gram matrix of ``config.features``, solved at every ridge."""
+  t0 = time.perf_counter()
+  k_train, k_test, name = random_features_gram(c, x, xt)
+  gram_seconds = time.perf_counter() - t0
+  scale = np.trace(k_train) / n  # ridge is relative to the mean diagonal
+  rows = []
+  for ridge in c.ridges:
+    t1 = time.perf_counter()
+    p = minnorm.fit(k_train, y, "precomputed", ridge=ridge * scale, copy_k=False)  # solved in place, K restored
+    err = float(np.mean(minnorm.predict_precomputed(p, k_test).argmax(1) != yt))
+    rows.append({"method": f"{name}, ridge {ridge:g} x mean diag", "test_error": err,
+                 "norm": p.norm(), "residual": p.residual, "gram_seconds": gram_seconds,
+                 "solve_seconds": time.perf_counter() - t1, "seconds": gram_seconds + time.perf_counter() - t1,
+                 **features_record(c)})
   rss = records.peak_rss_gb()
-  for r in rows:
-    r["peak_rss_gb"] = rss
-    print(f"{r['method']:55s} {'held-out' if held else 'test'} error {100 * r['test_error']:5.2f}%  norm {r['norm']:10.1f}  "
-          f"residual {r['residual']:.1e}  {r['seconds']:.1f} s")
-  records.write_results(workdir, c, ds.provenance, script="minnorm_cifar", env=env, n_train=n,
-                        evaluation="heldout" if held else "test", n_evaluated=len(yt), results=rows)
+  return [{**r, "peak_rss_gb": rss} for r in rows]
+
+
+def earlier_rows(c, workdir: pathlib.Path) -> list[dict]:
+  """The rows a grid run of this very config already wrote to ``workdir`` (a re-run resumes
+  after them); refuses a ``results.json`` of another config there, before anything is computed."""
+  path = workdir / records.RESULTS
+  if not path.exists():
+    return []
+  saved = records.read_json(path)
+  if not isinstance(saved, dict) or saved.get("script") != "minnorm_cifar" or not isinstance(saved.get("config"), dict):
+    raise records.RecordError(f"{path} is not a results.json of minnorm_cifar; use another --workdir.")
+  diff = records.identity_diff(records.identity(saved["config"]), records.identity(c))
+  if diff:
+    raise records.RecordError(f"{path} holds the results of another config (" + "; ".join(diff[:3])
+                              + "); use another --workdir, or remove it to compute this one there.")
+  return saved["results"] if len(grid_settings(c)) > 1 else []
 
 
 def features_record(c) -> dict:

@@ -7,9 +7,9 @@ features (paper: 32,000 filters, 17%; 15% with a little l2 regularization).
   for a large machine).
 * ``tune``: random patches, 2,000 filters, fitted on the first 10,000 training images and
   evaluated on the next 5,000 (``data.heldout``), never on the test set: for choosing the
-  featurization's free parameters.
-    python experiments/minnorm_cifar.py --config rethink_jax/configs/minnorm_cifar.py:tune --config.data.data_dir=~/data \
-        --config.features.threshold=0.5
+  featurization's free parameters, every combination of ``grid.*`` at every ridge, one
+  results.json (a re-run of the same command skips the combinations already there).
+    python experiments/minnorm_cifar.py --config rethink_jax/configs/minnorm_cifar.py:tune --config.data.data_dir=~/data
     python experiments/minnorm_cifar.py --config rethink_jax/configs/minnorm_cifar.py:paper --config.data.data_dir=~/data
 
 ``features.kind`` picks the random features of the ``random_conv`` row: ``gaussian_filters``
@@ -60,6 +60,12 @@ def get_config(preset: str = "cpu"):
   # resumable Gram accumulation (random_patches): a .npz path ("" none), written every so many filter blocks
   c.gram_checkpoint = ""
   c.gram_checkpoint_every = 4
+  # random_patches: values to try, each overriding its features.* entry; the run computes every
+  # combination of the non-empty ones (empty: features.* as they are), rows written as each finishes
+  c.grid = ml_collections.ConfigDict()
+  c.grid.threshold = ()
+  c.grid.zca_eps = ()
+  c.grid.regions = ()
   return c
 
 
@@ -73,4 +79,8 @@ def tune_config():
   c.methods = ("random_conv",)
   c.features.kind = "random_patches"
   c.ridges = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
+  # KeystoneML's and nondeep's choices and one between: 3 x 3 x 2 featurizations, about 5 min each on 2 cores
+  c.grid.threshold = (0.25, 0.5, 1.0)
+  c.grid.zca_eps = (1e-3, 1e-2, 1e-1)
+  c.grid.regions = (2, 3)
   return c
