@@ -48,8 +48,8 @@ def table1(sweep_dir) -> pathlib.Path:
                  f"{pct(s and s['train_accuracy'])} | {pct(s and s['test_accuracy'])} | "
                  f"{'—' if ref is None else f'{ref[0]:.2f}'} | {'—' if ref is None else f'{ref[1]:.2f}'} | "
                  f"{steps or (s['step'] if s else 'not run')} | {_row_cost(run['config'], s)} |")
-  note = ("\n\nUnfinished rows give their last evaluation and the step it was made at, of the row's budget; "
-          "they have not reached 100% train accuracy." if unfinished else "")
+  note = ("\n\nUnfinished rows give their last evaluation, the step it was made at (of the row's budget) and the "
+          "training time up to it; they have not reached 100% train accuracy." if unfinished else "")
   text = ("# Table 1: CIFAR-10 train / test accuracy (%)\n\n" + "\n".join(lines) + note
           + f"\n\n{provenance(runs)}\n" + _commands(runs))
   return atomic_text(pathlib.Path(sweep_dir) / "table1.md", text)
