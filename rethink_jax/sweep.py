@@ -31,7 +31,8 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
   identity, and its budget reached); otherwise ``train_fn`` (default
   :func:`rethink_jax.train.train_and_evaluate`) resumes or starts it. ``merge=True`` keeps
   the other runs already listed in the sweep directory (a sweep grown one run at a time,
-  as ImageNet's Table 2 rows are). ``vmapped=True`` trains all unfinished runs as one
+  as ImageNet's Table 2 rows are; a :class:`SweepRuns` built with ``merge=True``, as Table 1's
+  are, asks for it itself). ``vmapped=True`` trains all unfinished runs as one
   program (:func:`rethink_jax.multirun.train_many`; they must differ only in labels and seeds).
   ``reuse``: other sweep directories whose finished runs are taken instead of trained again,
   where one computes exactly what a run of this sweep asks (:func:`find_reusable`): its records
@@ -63,7 +64,7 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
   # directory's, so processes running different runs of one sweep (``only``) do not block each other.
   with locking.claim(sweep_dir):
     spec = {}
-    if merge and (sweep_dir / SWEEP_FILE).exists():
+    if (merge or getattr(runs, "merge", False)) and (sweep_dir / SWEEP_FILE).exists():
       saved_artifact, saved = records.read_sweep(sweep_dir)
       if saved_artifact != artifact:
         raise records.RecordError(f"{sweep_dir / SWEEP_FILE} holds a {saved_artifact} sweep, not {artifact}.")

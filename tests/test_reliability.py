@@ -120,3 +120,22 @@ def test_a_sweep_reuses_the_finished_runs_of_another_that_compute_the_same_thing
   # Run again: everything is finished, nothing trains.
   sweep.run_sweep(figure, tmp_path / "fig", reuse=[tmp_path / "table1"], train_fn=train_fn)
   assert trained == ["gaussian"]
+
+
+def test_table1_rows_run_one_command_at_a_time_make_one_table(tmp_path):
+  from rethink_jax import report, sweep
+  from rethink_jax.configs import table1
+
+  c = common.override(table1.get_config("cpu"), model="mlp_1x512", num_epochs=0.25,
+                      **{"data.max_train": 256, "sweep.random_label_epochs": 0.25})
+  rows = lambda *names: table1.build_runs(common.override(c, **{"sweep.rows": names}))
+  assert rows("random_labels").merge  # Table 1 grows row by row in its directory
+  sweep.run_sweep(rows("random_labels"), tmp_path)
+  sweep.run_sweep(rows("crop0-wd0"), tmp_path)  # the headline row first, the others later: all kept
+  _, runs = records.read_sweep(tmp_path)
+  assert sorted(runs) == ["mlp_1x512-crop0-wd0", "mlp_1x512-random_labels"]
+  assert all(r["summary"] for r in runs.values())
+  text = report.table1(tmp_path).read_text()
+  assert "| mlp_1x512 | no | no |" in text and "| mlp_1x512 (random labels) | no | no |" in text
+  # a sweep that is not a table of independent rows is replaced as before: Figure 1a's kinds are its own
+  assert not sweep.SweepRuns("figure1a", {}).merge

@@ -136,8 +136,12 @@ def model_run(c: ml_collections.ConfigDict, model: str) -> ml_collections.Config
 class SweepRuns(dict):
   """``{name: (config, meta)}`` of a sweep, and ``artifact``: the paper artifact it reproduces
   (one of :data:`rethink_jax.report.ARTIFACTS`, checked when the sweep runs). Each
-  ``configs/<artifact>.py`` builds its own with ``build_runs(config)``."""
+  ``configs/<artifact>.py`` builds its own with ``build_runs(config)``. ``merge``: the sweep
+  is a table of independent rows that grows run by run (Table 1: some rows now, others
+  later, in one directory), so the runs already listed in its ``sweep.json`` are kept."""
 
-  def __init__(self, artifact: str, runs: dict[str, tuple[ml_collections.ConfigDict, dict[str, Any]]]):
+  def __init__(self, artifact: str, runs: dict[str, tuple[ml_collections.ConfigDict, dict[str, Any]]],
+               merge: bool = False):
     super().__init__(runs)
     self.artifact = artifact
+    self.merge = merge

@@ -86,7 +86,8 @@ def table1_runs(c) -> common.SweepRuns:
   if not runs:
     raise schema.ConfigError(f"config.sweep.rows = {rows!r}: no row of it exists for "
                                f"{', '.join(common.sweep_models(c))} (the crop rows are for the conv nets only).")
-  return common.SweepRuns("table1", runs)
+  # rows chosen with sweep.rows or a model now, others later: one table grows in one directory
+  return common.SweepRuns("table1", runs, merge=True)
 
 
 def appendix_runs(c) -> common.SweepRuns:
@@ -103,4 +104,4 @@ def appendix_runs(c) -> common.SweepRuns:
       runs[f"{model}-random_labels-augment"] = (
           common.override(base, **{"augment.flip": True, "augment.rotate_degrees": 25.0, "optim.lr_decay": 0.999}),
           {"model": model, "regularizer": "augmentation"})
-  return common.SweepRuns("appendix", runs)
+  return common.SweepRuns("appendix", runs, merge=True)
