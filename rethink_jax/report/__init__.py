@@ -50,6 +50,6 @@ from rethink_jax.report.scores import memorization_scores
 from rethink_jax.report.results import script_results
 from rethink_jax.report.runs import metrics_warnings, single_run
 
-__all__ = ["table1", "table1_curves", "appendix", "figure1a", "figure1a_table", "figure1bc", "figure2b", "figure2b_table", "table2",
-           "figure2a", "memorization", "memorization_scores", "memorization_stats", "single_run", "script_results",
+__all__ = ["table1", "table1_curves", "appendix", "figure1a", "figure1a_table", "figure1bc", "figure2b",
+           "figure2b_table", "table2", "figure2a", "memorization", "memorization_scores", "memorization_stats", "single_run", "script_results",
            "build", "build_all", "main", "ARTIFACTS", "IncompleteSweepError", "sweep_gaps", "metrics_warnings", "KIND_LABELS"]
