@@ -61,6 +61,13 @@ def test_table1_gives_an_unfinished_row_its_last_evaluation_never_a_fit(tmp_path
           "| 20.0 min | 83 |") in text
   assert "they have not reached 100% train accuracy" in text
   assert "Data: npz file cifar10.npz. Devices: 1 x cpu (cpu), jax 0.10.2. Training time, all runs: 21.7 min." in text
+  # Figure 1a's table says the same of an unfinished run
+  (tmp_path / "fig").mkdir()
+  records.write_sweep(tmp_path / "fig", "figure1a", {"random_labels": {
+      "config": {"batch_size": 128, "num_epochs": 100.0}, "meta": {"kind": "random_labels"}, "dir": "rl"}})
+  (tmp_path / "fig" / "rl").symlink_to(tmp_path / "rl")
+  fig1a = report.figure1a_table(tmp_path / "fig").read_text()
+  assert "| random labels | 780 of 39000 (unfinished) | 33.28 | 10.25 | not yet | 20.0 min |" in fig1a
   png = report.table1_curves(tmp_path)
   assert png.name == "table1.png" and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
   (tmp_path / "rl" / "metrics.jsonl").write_text(

@@ -82,7 +82,7 @@ def table1_curves(sweep_dir) -> pathlib.Path:
 
 def unfinished_progress(run: dict) -> tuple[dict, str] | None:
   """A run with no summary yet, as far as it got: its last evaluation row (train and test
-  accuracy, step, training time so far over all its processes) and ``"7800 of 39000
+  accuracy, step, epoch, training time so far over all its processes) and ``"7800 of 39000
   (unfinished)"``; ``None`` if it has not been evaluated."""
   evals = [r for r in run["metrics"] if "train_accuracy" in r and "test_accuracy" in r]
   cfg_path = pathlib.Path(run["dir"]) / records.CONFIG
@@ -90,7 +90,7 @@ def unfinished_progress(run: dict) -> tuple[dict, str] | None:
     return None
   budget = math.ceil(run["config"]["num_epochs"] * records.read_json(cfg_path)["steps_per_epoch"])
   last = evals[-1]
-  return ({k: last[k] for k in ("train_accuracy", "test_accuracy", "step", "train_seconds")},
+  return ({k: last.get(k) for k in ("train_accuracy", "test_accuracy", "step", "epoch", "train_seconds")},
           f"{last['step']} of {budget} (unfinished)")
 
 
@@ -162,6 +162,12 @@ def figure1a_table(sweep_dir) -> pathlib.Path:
     if run is None:
       continue
     s = run["summary"]
+    progress = None if s else unfinished_progress(run)
+    if progress:  # as far as it got: never a fit
+      s, steps = progress
+      lines.append(f"| {KIND_LABELS[kind]} | {steps} | {pct(s['train_accuracy'])} | {pct(s['test_accuracy'])} | "
+                   f"not yet | {duration(s['train_seconds'] or 0.0)} |")
+      continue
     if not s:
       lines.append(f"| {KIND_LABELS[kind]} | not run | | | | |")
       continue
