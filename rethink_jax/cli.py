@@ -418,10 +418,16 @@ def run_sweep_script(experiment: str, build: Callable, report: Callable, argv: l
     vmapped = schema.setting(config, "sweep.vmapped")
     for cfg, _ in runs.values():
       validation.check(cfg, "single")
+    reused = sweep.check_reuse(reuse.value, workdir_flag.value)
+
+    def line(name, cfg):
+      run_dir = pathlib.Path(workdir_flag.value) / sweep.run_dir_name(workdir_flag.value, name, cfg)
+      source = None if run_dir.exists() else sweep.find_reusable(cfg, reused)
+      return f"  {run_dir}" + (f"  (taken from {source})" if source else "")
+
     return [f"sweep directory {workdir_flag.value} ({runs.artifact}, {len(runs)} runs"
             + (", vmapped where they differ only in labels or seeds" if vmapped else "") + "):"] \
-        + [f"  {pathlib.Path(workdir_flag.value) / sweep.run_dir_name(workdir_flag.value, name, cfg)}"
-           for name, (cfg, _) in runs.items()]
+        + [line(name, cfg) for name, (cfg, _) in runs.items()]
 
   def main(argv):
     del argv

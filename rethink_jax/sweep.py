@@ -18,7 +18,7 @@ from rethink_jax import locking, records, report, train
 from rethink_jax import validation
 from rethink_jax.configs.common import SweepRuns
 
-__all__ = ["run_sweep", "find_reusable", "run_dir_name", "load_sweep", "SweepRuns", "SWEEP_FILE"]
+__all__ = ["run_sweep", "check_reuse", "find_reusable", "run_dir_name", "load_sweep", "SweepRuns", "SWEEP_FILE"]
 
 SWEEP_FILE = records.SWEEP
 
@@ -48,13 +48,7 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
     raise ValueError(f"No run named {only!r} in this sweep; its runs are {sorted(runs)}.")
   engine = "imagenet" if artifact == "table2" else "single"
   sweep_dir = pathlib.Path(sweep_dir).expanduser()
-  reuse = [pathlib.Path(d).expanduser() for d in reuse]
-  for other in reuse:  # checked before anything is written
-    if not (other / SWEEP_FILE).is_file():
-      raise records.RecordError(f"--reuse {other}: no {SWEEP_FILE} there; it must be a sweep directory.")
-    if other.resolve() == sweep_dir.resolve():
-      raise records.RecordError(f"--reuse {other} is this sweep's own directory.")
-    records.read_sweep(other)
+  reuse = check_reuse(reuse, sweep_dir)  # before anything is written
   dirs = {}
   for name, (cfg, _) in runs.items():  # a bad entry or a mismatched run directory fails before anything is written
     validation.check(cfg, engine)
@@ -116,6 +110,19 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
                 f"train top-1 {s['train_top1']:.4f} test top-1 {s['test_top1']:.4f} top-5 {s['test_top5']:.4f}")
     print(f"[{name}] {accuracy} steps {s['step']} ({s['train_seconds']:.0f} s)", flush=True)
   return summaries
+
+
+def check_reuse(reuse, sweep_dir) -> list[pathlib.Path]:
+  """The ``reuse`` directories as paths, each a readable sweep directory other than ``sweep_dir``
+  (else :class:`~rethink_jax.records.RecordError`, one line)."""
+  out = [pathlib.Path(d).expanduser() for d in reuse]
+  for other in out:
+    if not (other / SWEEP_FILE).is_file():
+      raise records.RecordError(f"--reuse {other}: no {SWEEP_FILE} there; it must be a sweep directory.")
+    if other.resolve() == pathlib.Path(sweep_dir).expanduser().resolve():
+      raise records.RecordError(f"--reuse {other} is this sweep's own directory.")
+    records.read_sweep(other)
+  return out
 
 
 def find_reusable(config, sweep_dirs) -> pathlib.Path | None:

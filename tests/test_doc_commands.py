@@ -16,7 +16,9 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 # "python experiments/NAME.py" and what follows on its (joined) line, up to the end of a
 # code span, a table cell or a comment
 _COMMAND = re.compile(r"python experiments/([a-z0-9_]+)\.py((?:[^`|\n#])*)")
-_TAKES_VALUE = ("--config", "--workdir", "--only")
+_TAKES_VALUE = ("--config", "--workdir", "--only", "--reuse")
+# a documented --reuse names the user's own sweep directory: a dry run checks it is one, so one of results/ stands in
+_REUSE = str(REPO / "results" / "table1_mlp")
 
 
 def _texts():
@@ -43,7 +45,7 @@ def _arguments(tail: str) -> tuple[str, ...]:
       continue
     token = token.rstrip(".,;`")
     if expect_value:
-      args.append(token.replace(":ROW", ":all"))
+      args.append(_REUSE if args[-1] == "--reuse" else token.replace(":ROW", ":all"))
       expect_value = False
     elif token.startswith("--"):
       args.append(token)

@@ -139,3 +139,17 @@ def test_table1_rows_run_one_command_at_a_time_make_one_table(tmp_path):
   assert "| mlp_1x512 | no | no |" in text and "| mlp_1x512 (random labels) | no | no |" in text
   # a sweep that is not a table of independent rows is replaced as before: Figure 1a's kinds are its own
   assert not sweep.SweepRuns("figure1a", {}).merge
+  # a dry run with --reuse names the runs it would take instead of training them, and checks the directory
+  base = [sys.executable, str(REPO / "experiments" / "table1.py"), "--config.model=mlp_1x512",
+          "--config.num_epochs=0.25", "--config.data.max_train=256", "--config.sweep.random_label_epochs=0.25",
+          "--config.sweep.rows=('random_labels','crop0-wd1')", "--workdir", str(tmp_path / "other"), "--dry_run"]
+  dry = subprocess.run([*base, "--reuse", str(tmp_path)], capture_output=True, text=True, timeout=120)
+  assert dry.returncode == 0, dry.stderr[-2000:]
+  lines = {line.split()[0].split("/")[-1].rsplit("-", 1)[0]: line for line in dry.stdout.splitlines()
+           if str(tmp_path / "other") + "/" in line}
+  assert lines["mlp_1x512-random_labels"].endswith(f"(taken from {runs['mlp_1x512-random_labels']['dir']})")
+  assert "taken from" not in lines["mlp_1x512-crop0-wd1"]
+  bad = subprocess.run([*base, "--reuse", str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=120)
+  assert bad.returncode == 2 and bad.stderr.strip() == (f"error: --reuse {tmp_path / 'nowhere'}: no sweep.json there; "
+                                                         "it must be a sweep directory.")
+  assert not (tmp_path / "other").exists()
