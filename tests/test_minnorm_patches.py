@@ -293,6 +293,20 @@ def test_command_runs_random_patches_end_to_end_resumes_and_refuses_another_conf
     assert len(out.stderr.strip().splitlines()) == 1, (arg, out.stderr)
 
 
+def test_grid_settings_are_every_combination_of_the_non_empty_entries():
+  from rethink_jax.commands import minnorm_cifar as command
+  from rethink_jax.configs import common, minnorm_cifar
+
+  c = minnorm_cifar.get_config("cpu")
+  assert command.grid_settings(c) == [{}]  # no grid: features.* as they are
+  c = common.override(c, **{"grid.threshold": (0.25, 1.0), "grid.regions": (2, 3)})
+  assert command.grid_settings(c) == [{"threshold": 0.25, "regions": 2}, {"threshold": 0.25, "regions": 3},
+                                      {"threshold": 1.0, "regions": 2}, {"threshold": 1.0, "regions": 3}]
+  assert command.with_setting(c, {"threshold": 1.0, "regions": 3}).features.to_dict() == {
+      **c.features.to_dict(), "threshold": 1.0, "regions": 3}
+  assert len(command.grid_settings(minnorm_cifar.get_config("tune"))) == 18
+
+
 def test_a_grid_of_featurizations_is_one_resumable_command_and_one_table(tmp_path):
   from helpers import cli_batch
 
@@ -300,40 +314,39 @@ def test_a_grid_of_featurizations_is_one_resumable_command_and_one_table(tmp_pat
   args = ["--config.features.kind=random_patches", "--config.methods=('random_conv',)", "--config.data.max_train=300",
           "--config.data.heldout=100", "--config.num_filters=100", "--config.filter_block=50",
           "--config.features.whiten_patches=5000", "--config.ridges=(0.0,0.01)",
-          "--config.grid.threshold=(0.25,1.0)", "--config.grid.regions=(2,3)"]
+          "--config.grid.threshold=(0.25,1.0)", "--config.grid.regions=(3,)"]
   out = subprocess.run([sys.executable, str(script), "--workdir", str(tmp_path / "grid"), *args],
                        capture_output=True, text=True, timeout=300, cwd=REPO)
   assert out.returncode == 0, out.stderr[-3000:]
   path = tmp_path / "grid" / "results.json"
   record = json.loads(path.read_text())
   rows = record["results"]
-  settings = [{"threshold": a, "regions": r} for a in (0.25, 1.0) for r in (2, 3)]
+  settings = [{"threshold": a, "regions": 3} for a in (0.25, 1.0)]
   assert [r["setting"] for r in rows] == [s for s in settings for _ in (0, 1)]  # every combination, every ridge
-  assert [r["feature_params"]["threshold"] for r in rows] == [s["threshold"] for s in settings for _ in (0, 1)]
-  assert [r["feature_count"] for r in rows[:4]] == [800, 800, 1800, 1800]  # 2 x regions^2 per filter
+  assert [r["feature_params"]["threshold"] for r in rows] == [0.25, 0.25, 1.0, 1.0]
+  assert {r["feature_count"] for r in rows} == {1800}  # 2 x regions^2 per filter
   assert len({r["test_error"] for r in rows}) > 1 and all(r["test_error"] < 0.9 for r in rows)
   table = report.script_results(tmp_path / "grid").read_text()
   assert "| method | regions | threshold | held-out error |" in table  # the record's order: by name
   best = min(rows, key=lambda r: r["test_error"])
-  assert (f"Lowest held-out error: {100 * best['test_error']:.2f}% with regions {best['setting']['regions']:g}, "
+  assert (f"Lowest held-out error: {100 * best['test_error']:.2f}% with regions 3, "
           f"threshold {best['setting']['threshold']:g}") in table
-  # killed after the first two featurizations: the same command computes the other two only
-  kept = {**record, "results": rows[:4]}
-  path.write_text(json.dumps(kept))
+  # killed after the first featurization: the same command computes the other one only
+  path.write_text(json.dumps({**record, "results": rows[:2]}))
   bad = [("--config.grid.threshold=(-1.0,)", "config.grid.threshold = (-1.0,): -1.0 must be a number in [0, inf)"),
          ("--config.grid.regions=(2,28)", "config.features.regions = 28: must be at most 27"),
          ("--config.grid.zca_eps=(0.1,0.0)", "config.grid.zca_eps = (0.1, 0.0): 0.0 must be a finite number > 0")]
   jobs = [([script, "--workdir", tmp_path / "grid", *args], tmp_path),
-          ([script, "--workdir", tmp_path / "grid", *args[:-1], "--config.grid.regions=(3,)"], tmp_path)]
+          ([script, "--workdir", tmp_path / "grid", *args[:-1], "--config.grid.regions=(2,)"], tmp_path)]
   jobs += [([script, "--dry_run", *args[:-2], arg], tmp_path) for arg, _ in bad]
   jobs += [([script, "--dry_run", "--config.grid.threshold=(0.5,)"], tmp_path)]  # Gaussian filters have no threshold
   resumed, other, *dry = cli_batch.run(jobs)
   assert resumed.returncode == 0, resumed.stderr[-2000:]
-  assert "2 of 4 featurizations done earlier, kept" in resumed.stdout
+  assert "1 of 2 featurizations done earlier, kept" in resumed.stdout
   again = json.loads(path.read_text())["results"]
   assert [(r["setting"], r["test_error"]) for r in again] == [(r["setting"], r["test_error"]) for r in rows]
   assert other.returncode == 2 and len(other.stderr.strip().splitlines()) == 1
-  assert "holds the results of another config (grid.regions: [2, 3] (saved) vs [3] (now))" in other.stderr
+  assert "holds the results of another config (grid.regions: [3] (saved) vs [2] (now))" in other.stderr
   assert json.loads(path.read_text())["results"] == again  # refused before anything was written
   for (arg, message), out in zip(bad, dry):
     assert out.returncode == 2 and message in out.stderr, (arg, out.stderr)
