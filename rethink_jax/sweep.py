@@ -23,20 +23,20 @@ __all__ = ["run_sweep", "check_reuse", "find_reusable", "run_dir_name", "load_sw
 SWEEP_FILE = records.SWEEP
 
 
-def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=None, merge: bool = False,
-              vmapped: bool = False, reuse=()) -> dict[str, dict]:
+def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=None, vmapped: bool = False,
+              reuse=()) -> dict[str, dict]:
   """Runs every run of the sweep not yet finished; returns ``{name: summary}``.
 
   A run counts as finished when :func:`rethink_jax.records.finished_summary` says so (same
   identity, and its budget reached); otherwise ``train_fn`` (default
-  :func:`rethink_jax.train.train_and_evaluate`) resumes or starts it. ``merge=True`` keeps
-  the other runs already listed in the sweep directory (a sweep grown one run at a time,
-  as ImageNet's Table 2 rows are; a :class:`SweepRuns` built with ``merge=True``, as Table 1's
-  are, asks for it itself). ``vmapped=True`` trains all unfinished runs as one
+  :func:`rethink_jax.train.train_and_evaluate`) resumes or starts it. A :class:`SweepRuns` built with
+  ``merge=True`` keeps the other runs already listed in the sweep directory (a sweep grown
+  one run at a time, as Table 1's and ImageNet's Table 2 rows are). ``vmapped=True`` trains all unfinished runs as one
   program (:func:`rethink_jax.multirun.train_many`; they must differ only in labels and seeds).
   ``reuse``: other sweep directories whose finished runs are taken instead of trained again,
   where one computes exactly what a run of this sweep asks (:func:`find_reusable`): its records
-  are copied into this sweep (checkpoints and TensorBoard events stay behind) and ``sweep.json`` names where from.
+  are copied into this sweep (checkpoints and TensorBoard events stay behind) and
+  ``sweep.json`` names where from.
   Figure 1a's true- and random-labels runs are Table 1's rows, for one.
   """
   artifact = getattr(runs, "artifact", None)
@@ -58,7 +58,7 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
   # directory's, so processes running different runs of one sweep (``only``) do not block each other.
   with locking.claim(sweep_dir):
     spec = {}
-    if (merge or getattr(runs, "merge", False)) and (sweep_dir / SWEEP_FILE).exists():
+    if getattr(runs, "merge", False) and (sweep_dir / SWEEP_FILE).exists():
       saved_artifact, saved = records.read_sweep(sweep_dir)
       if saved_artifact != artifact:
         raise records.RecordError(f"{sweep_dir / SWEEP_FILE} holds a {saved_artifact} sweep, not {artifact}.")

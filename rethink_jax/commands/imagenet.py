@@ -22,8 +22,8 @@ def _main(config_flag, workdir_flag):
 
     def go():
       c = config_flag.value
-      sweep.run_sweep(sweep.SweepRuns("table2", {c.row: (c, {"imagenet_row": c.row})}), workdir_flag.value,
-                      train_fn=imagenet.train_and_evaluate, merge=True)
+      sweep.run_sweep(sweep.SweepRuns("table2", {c.row: (c, {"imagenet_row": c.row})}, merge=True), workdir_flag.value,
+                      train_fn=imagenet.train_and_evaluate)
       for path in report.build(workdir_flag.value, partial=True):  # one row per call: the others may be to come
         print(f"wrote {path}")
 
