@@ -76,6 +76,20 @@ def test_table1_gives_an_unfinished_row_its_last_evaluation_never_a_fit(tmp_path
   assert "| 100.00 | 9.78 | not run | — | — |" in text and "unfinished" not in text
 
 
+def test_table1_marks_a_row_that_reached_its_budget_without_fitting(tmp_path):
+  meta = lambda rl: {"model": "mlp_1x512", "random_crop": False, "weight_decay": False, "random_labels": rl}
+  _fixture_sweep(tmp_path, [("fit", meta(False), _summary(1.0, 0.5, 390, fit={"step": 390, "epoch": 39.0}), []),
+                            ("nofit", meta(True), _summary(0.983, 0.0971, 39000), [])],
+                 "table1", config={"batch_size": 128, "stop_at_fit": True})
+  text = report.table1(tmp_path).read_text()
+  assert "| 100.00 | 50.00 | 100.00 | 50.51 | 390 | 60.0 s |" in text
+  assert "| 98.30 | 9.71 | 99.34 | 10.61 | 39000 (budget; not fitted) | 60.0 s |" in text
+  assert "stopped there below 100% train accuracy" in text
+  records.write_sweep(tmp_path, "table1", {n: {"config": {"batch_size": 128}, "meta": meta(n == "nofit")}
+                                           for n in ("fit", "nofit")})
+  assert "not fitted" not in report.table1(tmp_path).read_text()  # a fixed budget without stop_at_fit: no claim
+
+
 def test_figures_from_fixture_records(tmp_path):
   rows = [{"step": s, "batch_loss": 2.3 - s / 100, "test_accuracy": 0.1 + s / 1000} for s in (10, 20, 30)]
   rows.append({"step": 100, "batch_loss": 1.3})  # the summaries' last step

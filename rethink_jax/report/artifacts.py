@@ -34,13 +34,16 @@ def table1(sweep_dir) -> pathlib.Path:
   runs = _load(sweep_dir)
   lines = ["| model | random crop | weight decay | train (ours) | test (ours) | train (paper) | test (paper) | steps "
            "| training time | images/s |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-  unfinished = []
+  unfinished, unfitted = [], []
   for name, run in runs.items():
     m = run["meta"]
     s, steps = run["summary"], None
     if s is None and (progress := unfinished_progress(run)) is not None:
       s, steps = progress
       unfinished.append(name)
+    elif s is not None and run["config"].get("stop_at_fit") and s.get("time_to_fit") is None:
+      steps = f"{s['step']} (budget; not fitted)"  # trained to its budget without reaching the fit threshold
+      unfitted.append(name)
     key = (m["model"], m["random_crop"], m["weight_decay"], m["random_labels"])
     ref = paper.TABLE1.get(key)
     label = m["model"] + (" (random labels)" if m["random_labels"] else "")
@@ -50,6 +53,8 @@ def table1(sweep_dir) -> pathlib.Path:
                  f"{steps or (s['step'] if s else 'not run')} | {_row_cost(run['config'], s)} |")
   note = ("\n\nUnfinished rows give their last evaluation, the step it was made at (of the row's budget) and the "
           "training time up to it; they have not reached 100% train accuracy." if unfinished else "")
+  note += ("\n\nRows marked \"budget; not fitted\" trained for the whole budget set before they started and stopped "
+           "there below 100% train accuracy." if unfitted else "")
   text = ("# Table 1: CIFAR-10 train / test accuracy (%)\n\n" + "\n".join(lines) + note
           + f"\n\n{provenance(runs)}\n" + _commands(runs))
   return atomic_text(pathlib.Path(sweep_dir) / "table1.md", text)
