@@ -53,6 +53,7 @@ def four_device_results(tmp_path_factory):
   return dict(np.load(out))
 
 
+@pytest.mark.xdist_group("four_device_solve")  # one worker: the subprocess fixture runs once
 def test_sharded_solve_equals_one_device_on_mnist(four_device_results):
   r = four_device_results
   assert r["one_res"] <= 1e-9 and r["four_res"] <= 1e-9, (r["one_res"], r["four_res"])
@@ -62,6 +63,7 @@ def test_sharded_solve_equals_one_device_on_mnist(four_device_results):
   assert float(r["four_norm"]) == pytest.approx(float(r["one_norm"]), rel=1e-8)
 
 
+@pytest.mark.xdist_group("four_device_solve")
 def test_sharded_solve_with_many_blocks_per_device_and_ridge(four_device_results):
   r = four_device_results
   assert r["a_hist"] <= 1e-12 and r["b_hist"] <= 1e-12

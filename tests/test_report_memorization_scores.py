@@ -22,6 +22,8 @@ RUNS = 6
 FIGURES = ("memorization-grid.png", "cscore-grid.png", "scores-histograms.png", "influence-pairs.png",
            "standard-error.png")
 OUTPUTS = (ms.SCORES, "memorization_scores.md") + FIGURES
+# every test here uses the one trained sweep: on one worker it is trained once
+pytestmark = pytest.mark.xdist_group("memorization_scores_sweep")
 
 
 @pytest.fixture(scope="module")
