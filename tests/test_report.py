@@ -90,6 +90,13 @@ def test_table1_marks_a_row_that_reached_its_budget_without_fitting(tmp_path):
   assert "not fitted" not in report.table1(tmp_path).read_text()  # a fixed budget without stop_at_fit: no claim
 
 
+def test_a_percentage_short_of_100_never_reads_as_100():
+  from rethink_jax.report.common import pct
+
+  assert [pct(x) for x in (0.9999799728393555, 0.99996, 1.0, 0.99999994, 0.45123, 0.999949, None)] == \
+      ["99.998", "99.996", "100.00", "100.00", "45.12", "99.99", "—"]
+
+
 def test_figures_from_fixture_records(tmp_path):
   rows = [{"step": s, "batch_loss": 2.3 - s / 100, "test_accuracy": 0.1 + s / 1000} for s in (10, 20, 30)]
   rows.append({"step": 100, "batch_loss": 1.3})  # the summaries' last step

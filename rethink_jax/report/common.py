@@ -17,8 +17,14 @@ def duration(seconds: float) -> str:
 
 
 def pct(x) -> str:
-  """A fraction as a percentage with two decimals (``45.12``); ``—`` for None."""
-  return "—" if x is None else f"{100 * x:.2f}"
+  """A fraction as a percentage with two decimals (``45.12``); ``—`` for None. Short of 100%
+  never reads as 100.00: 0.99998 gives ``99.998`` (one of 50,000 examples wrong is not a fit)."""
+  if x is None:
+    return "—"
+  digits = 2  # within float32 rounding of 1 (a mean of ones summed in float32) counts as 1
+  while x < 1 - 1e-6 and float(f"{100 * x:.{digits}f}") >= 100 and digits < 8:
+    digits += 1
+  return f"{100 * x:.{digits}f}"
 
 
 def mean_sd(xs) -> str:
