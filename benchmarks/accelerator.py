@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from rethink_jax import data, minnorm, records, train
+from rethink_jax import data, minnorm, monitoring, records, train
 from rethink_jax.configs import common
 
 # Dense peak TFLOP/s per chip, vendors' data sheets (no sparsity). "float32" is what XLA uses for
@@ -265,7 +265,7 @@ def main(argv=None) -> None:
   ips = next(r["images_per_s"] for r in sections["train_step"] if r["model"] == model and r["batch"] == 128)
   sections["headline"] = headline_run(out / f"{model}-random_labels", data_dir, source, model, seconds, ips)
   h = sections["headline"]
-  print(f"  {h['epochs']:.1f} epochs: train accuracy {h['train_accuracy']:.4f}, "
+  print(f"  {h['epochs']:.1f} epochs: train accuracy {monitoring.fraction(h['train_accuracy'])}, "
         + (f"fitted at epoch {h['time_to_fit']['epoch']:.1f}" if h["time_to_fit"] else "not fitted"), flush=True)
   sections["total_seconds"] = args.budget_seconds - budget.left()
   _save(out, args, env, sections)

@@ -43,6 +43,8 @@ def default_workdir(experiment: str, config: ml_collections.ConfigDict) -> str:
 
 
 def format_summary(summary: dict, workdir: str) -> str:
+  from rethink_jax import monitoring
+
   fit = summary["time_to_fit"]
   fit_text = (f"step {fit['step']} (epoch {fit['epoch']:.1f}, {fit['seconds']:.1f} s of training)"
               if fit else f"not reached (threshold {summary['fit_threshold']:.0%})")
@@ -50,8 +52,8 @@ def format_summary(summary: dict, workdir: str) -> str:
       f"model            {summary['model']} ({summary['num_params']:,} parameters)",
       f"data             {summary['dataset']}",
       f"steps            {summary['step']} (epoch {summary['epoch']:.1f})",
-      f"train accuracy   {summary['train_accuracy']:.4f}",
-      f"test accuracy    {summary['test_accuracy']:.4f}",
+      f"train accuracy   {monitoring.fraction(summary['train_accuracy'])}",
+      f"test accuracy    {monitoring.fraction(summary['test_accuracy'])}",
       f"time to fit      {fit_text}",
       f"training time    {summary['train_seconds']:.1f} s",
       f"run directory    {workdir}",

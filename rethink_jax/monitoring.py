@@ -25,9 +25,18 @@ import sys
 import time
 from typing import Any, Sequence
 
-__all__ = ["TensorBoard", "Wandb", "Progress", "scalar_tag", "wandb_available"]
+__all__ = ["TensorBoard", "Wandb", "Progress", "fraction", "scalar_tag", "wandb_available"]
 
 _NOT_SCALARS = ("step", "epoch", "examples")
+
+
+def fraction(x: float, digits: int = 4, scale: float = 1.0) -> str:
+  """``x * scale`` with ``digits`` decimals, and more where needed so that short of 1 never reads
+  as 1 (0.99998 gives ``0.99998``, not ``1.0000``: one of 50,000 examples wrong is not a fit).
+  Within float32 rounding of 1 (a mean of ones summed in float32) counts as 1."""
+  while x < 1 - 1e-6 and float(f"{scale * x:.{digits}f}") >= scale and digits < 8:
+    digits += 1
+  return f"{scale * x:.{digits}f}"
 
 
 def scalar_tag(key: str) -> str:
@@ -130,7 +139,7 @@ class Progress:
     def show(key):
       values = [r[key] for r in rows if key in r]
       lo, hi = min(values), max(values)
-      return f"{lo:.4f}" if len(values) == 1 else f"{lo:.4f}-{hi:.4f}"
+      return fraction(lo) if len(values) == 1 else f"{fraction(lo)}-{fraction(hi)}"
 
     if self._bar is not None:
       self._bar.set_postfix({k: show(k) for k in keys})

@@ -14,7 +14,7 @@ import os
 import pathlib
 import shutil
 
-from rethink_jax import locking, records, report, train
+from rethink_jax import locking, monitoring, records, report, train
 from rethink_jax import validation
 from rethink_jax.configs.common import SweepRuns
 
@@ -97,7 +97,8 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
       done = multirun.train_many(list(group.values()), [sweep_dir / dirs[name] for name in group],
                                  group_dir=sweep_dir / "_vmapped")
       for name, s in zip(group, done):
-        print(f"[{name}] train {s['train_accuracy']:.4f} test {s['test_accuracy']:.4f} steps {s['step']}", flush=True)
+        print(f"[{name}] train {monitoring.fraction(s['train_accuracy'])} test {monitoring.fraction(s['test_accuracy'])} "
+              f"steps {s['step']}", flush=True)
         del todo[name]
       summaries.update(zip(group, done))
   for name, cfg in todo.items():
@@ -106,8 +107,10 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
     workdir = sweep_dir / dirs[name]
     summaries[name] = train_fn(cfg, workdir) if train_fn else train.train_and_evaluate(cfg, workdir)
     s = summaries[name]
-    accuracy = (f"train {s['train_accuracy']:.4f} test {s['test_accuracy']:.4f}" if "train_accuracy" in s else
-                f"train top-1 {s['train_top1']:.4f} test top-1 {s['test_top1']:.4f} top-5 {s['test_top5']:.4f}")
+    accuracy = (f"train {monitoring.fraction(s['train_accuracy'])} test {monitoring.fraction(s['test_accuracy'])}"
+                if "train_accuracy" in s else
+                f"train top-1 {monitoring.fraction(s['train_top1'])} test top-1 {monitoring.fraction(s['test_top1'])} "
+                f"top-5 {monitoring.fraction(s['test_top5'])}")
     print(f"[{name}] {accuracy} steps {s['step']} ({s['train_seconds']:.0f} s)", flush=True)
   return summaries
 

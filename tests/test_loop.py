@@ -355,3 +355,18 @@ def test_tensorboard_tags_group_metrics_by_split_and_timings_apart():
   assert [monitoring.scalar_tag(k) for k in ("train_loss", "test_top5", "batch_accuracy", "train_seconds",
                                              "images_per_second", "lr")] == [
       "train/loss", "test/top5", "batch/accuracy", "perf/train_seconds", "perf/images_per_second", "lr"]
+
+
+def test_a_log_line_never_reads_1_short_of_a_fit(capsys):
+  """The evaluation log line and the end-of-run summary show 0.99998 (one of 50,000 wrong) as
+  0.99998, not as 1.0000; within float32 rounding of 1 counts as 1."""
+  from rethink_jax import cli, monitoring
+
+  assert [monitoring.fraction(x) for x in (0.99998, 0.999951, 1.0, 0.99999994, 0.10292, 0.5)] == \
+      ["0.99998", "0.99995", "1.0000", "1.0000", "0.1029", "0.5000"]
+  progress = monitoring.Progress(label="run", total=100, initial=0, stop_at_fit=True, enabled=True, is_main=True)
+  progress.evaluated(50, 2.0, [{"train_accuracy": 0.99998, "test_accuracy": 0.1029}], None, 0, 1)
+  assert "train_accuracy 0.99998 | test_accuracy 0.1029" in capsys.readouterr().err
+  summary = {"model": "m", "num_params": 1, "dataset": "d", "step": 50, "epoch": 2.0, "train_accuracy": 0.99998,
+             "test_accuracy": 0.1029, "time_to_fit": None, "fit_threshold": 1.0, "train_seconds": 1.0}
+  assert "train accuracy   0.99998\n" in cli.format_summary(summary, "dir")

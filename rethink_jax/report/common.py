@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pathlib
 
-from rethink_jax import corruptions, records
+from rethink_jax import corruptions, monitoring, records
 
 KIND_LABELS = {kind: spec.label for kind, spec in corruptions.REGISTRY.items()}  # declared with each corruption
 
@@ -19,12 +19,7 @@ def duration(seconds: float) -> str:
 def pct(x) -> str:
   """A fraction as a percentage with two decimals (``45.12``); ``—`` for None. Short of 100%
   never reads as 100.00: 0.99998 gives ``99.998`` (one of 50,000 examples wrong is not a fit)."""
-  if x is None:
-    return "—"
-  digits = 2  # within float32 rounding of 1 (a mean of ones summed in float32) counts as 1
-  while x < 1 - 1e-6 and float(f"{100 * x:.{digits}f}") >= 100 and digits < 8:
-    digits += 1
-  return f"{100 * x:.{digits}f}"
+  return "—" if x is None else monitoring.fraction(x, digits=2, scale=100)
 
 
 def mean_sd(xs) -> str:
