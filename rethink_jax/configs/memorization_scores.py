@@ -12,8 +12,8 @@ Zhang, 2020) and held-out accuracy and C-scores over the ratios (Jiang et al., 2
   (``partial_labels``, p = 0.2), 16 runs on random 70% subsets, 40 epochs of each subset:
   the corrupted examples should come out as the most memorized.
 * ``paper``: MLP 1x512 on all of CIFAR-10 from files, true labels, 64 runs on random 70%
-  subsets, 25 epochs of each subset: about two hours on 2 CPU cores at the 7,000-8,000
-  images/s the vmapped program measured there (``benchmarks/subset_runs.py``).
+  subsets, 25 epochs of each subset: one hour on 2 CPU cores (64 runs as one program trained
+  17,400 images/s there; ``results/memorization_scores_cifar10/``).
     python experiments/memorization_scores.py --config rethink_jax/configs/memorization_scores.py:paper \
         --config.data.data_dir=~/data
   With 20% label noise: ``--config.corruption.kind=partial_labels --config.corruption.p=0.2``;
