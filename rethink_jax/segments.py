@@ -13,6 +13,8 @@ made, and never hides a resume under other code:
   process trained in vain) are never counted;
 * ``wall_seconds``, ``started``, ``updated``: wall-clock time from its start to its last
   record (evaluation and checkpointing included);
+* ``peak_rss_gb``: the process's peak resident memory at its last record
+  (:func:`rethink_jax.records.peak_rss_gb`; host memory, not an accelerator's);
 * ``host``, ``pid``, ``git`` (the package's commit, ``+dirty`` when edited), ``jax``,
   ``backend``, ``device_kinds``, ``device_count``, ``process_count``;
 * ``command``: the command line that started the process (``sys.argv``, as a shell would
@@ -149,7 +151,8 @@ class RunSegments:
             f"ran git {self.segments[-2].get('git')} (both are kept in {self.path})")
 
   def _touch(self) -> None:
-    self.current.update(updated=_now(), wall_seconds=round(time.monotonic() - self._t0, 3))
+    self.current.update(updated=_now(), wall_seconds=round(time.monotonic() - self._t0, 3),
+                        peak_rss_gb=round(records.peak_rss_gb(), 3))
     self._save()
 
   def _save(self) -> None:
@@ -162,6 +165,8 @@ def describe(segments: list[dict]) -> str:
   lines = []
   for i, s in enumerate(segments):
     wall = "?" if s.get("wall_seconds") is None else f"{s['wall_seconds'] / 60:.1f} min wall"
+    if s.get("peak_rss_gb") is not None:
+      wall += f", peak RSS {s['peak_rss_gb']:.2f} GB"
     lines.append(f"segment {i}: steps {s['first_step']}-{s['last_step']}, {s['train_seconds'] / 60:.1f} min "
                  f"training, {wall}, host {s.get('host') or '?'}, git {s.get('git') or '?'}, "
                  f"{s.get('end') or 'running'}" + (" (reconstructed)" if s.get("reconstructed") else ""))

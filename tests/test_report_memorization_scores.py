@@ -88,6 +88,11 @@ def test_report_files_and_scores_equal_the_estimators(sweep):
   for name in FIGURES:
     assert f"- `{name}`" in text
   assert (sweep / ms.SCORES).stat().st_size < 1_000_000
+  from rethink_jax import segments
+
+  peak = max(seg["peak_rss_gb"] for run in records.read_sweep(sweep)[1].values()
+             for seg in segments.read_segments(run["dir"]))
+  assert peak > 0.1 and f"Peak resident memory of a training process: {peak:.2f} GB." in text
 
 
 def test_influence_pairs_are_the_largest(sweep):

@@ -38,6 +38,8 @@ def test_a_kill_between_checkpoint_and_record_is_corrected_from_the_checkpoint(t
   assert saved[0]["train_seconds"] == 25.0
   resumed.checkpointed(60, 31.5)
   assert resumed.total_train_seconds == pytest.approx(31.5)
+  assert segments.read_segments(tmp_path)[-1]["peak_rss_gb"] == pytest.approx(records.peak_rss_gb(), rel=0.05)
+  assert "peak RSS" in segments.describe(segments.read_segments(tmp_path)).splitlines()[-1]
   assert resumed.code_change() is None  # same code
 
 

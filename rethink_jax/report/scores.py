@@ -558,9 +558,14 @@ def _cost(runs: dict) -> str:
       images += s["step"] * run["config"].get("batch_size", 0)
   if not seconds:
     return "No finished run records its training time."
+  from rethink_jax import segments
+
+  rss = [seg["peak_rss_gb"] for run in runs.values() if pathlib.Path(run["dir"]).is_dir()
+         for seg in segments.read_segments(run["dir"]) if seg.get("peak_rss_gb") is not None]
   return (f"{duration(seconds)} of training steps for {sum(bool(r['summary']) for r in runs.values())} runs "
           f"in {round(programs)} program{'s' * (round(programs) != 1)} ({images:,.0f} images, "
-          f"{images / seconds:,.0f} images/s; evaluation and I/O excluded).")
+          f"{images / seconds:,.0f} images/s; evaluation and I/O excluded)."
+          + (f" Peak resident memory of a training process: {max(rss):.2f} GB." if rss else ""))
 
 
 def _markdown(arrays: dict, info: dict, runs: dict) -> str:
