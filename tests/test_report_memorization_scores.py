@@ -81,7 +81,11 @@ def test_report_files_and_scores_equal_the_estimators(sweep):
   np.testing.assert_array_equal(saved["train_thumbs"], ds.x_train[saved["train_thumb_index"]])
   np.testing.assert_array_equal(saved["test_thumbs"], ds.x_test[saved["test_thumb_index"]])
   text = (sweep / "memorization_scores.md").read_text()
-  assert f"K = {RUNS} runs at each subset ratio (0.70)" in text and "| 0.70 | 6 |" in text
+  tests = [run["summary"]["test_accuracy"] for run in records.read_sweep(sweep)[1].values()]
+  held_mean = float(np.nanmean(saved["heldout_accuracy"][0].astype(np.float64)))
+  assert f"K = {RUNS} runs at each subset ratio (0.70)" in text
+  assert f"| 0.70 | 6 | {min(tests):.3f}-{max(tests):.3f} | {held_mean:.3f} |" in text
+  assert not (sweep / "heldout-by-ratio.png").exists()  # one ratio: no curve over ratios
   auc = re.search(r"^AUC for the ([\d,]+) corrupted examples .*: memorization (0\.\d{3}) \(ratio 0\.70\)", text, re.M)
   assert auc and int(auc.group(1).replace(",", "")) == corrupted.sum()
   assert float(auc.group(2)) == pytest.approx(saved["auc_memorization"][0], abs=5e-4)
@@ -150,3 +154,52 @@ def test_own_arrays_leave_out_the_image_figures(sweep, tmp_path):
   text = (copy / "memorization_scores.md").read_text()
   assert "No image figures: the runs trained on arrays of their own" in text and "memorization-grid.png" not in text
   np.testing.assert_array_equal(saved["memorization"], ms.read_scores(sweep)["memorization"])
+
+
+@pytest.fixture(scope="module")
+def two_ratios(tmp_path_factory):
+  """A sweep over two subset ratios, 3 runs each, 2 epochs: the C-score over ratios."""
+  workdir = tmp_path_factory.mktemp("memorization_scores_ratios")
+  out = subprocess.run([sys.executable, "-m", "rethink_jax", "memorization_scores", "--config.sweep.runs=3",
+                        "--config.sweep.ratios=(0.5,0.7)", "--config.num_epochs=2", "--workdir", str(workdir)],
+                       capture_output=True, text=True, timeout=600, cwd=REPO)
+  assert out.returncode == 0, out.stderr[-4000:]
+  assert sorted(re.findall(r"^wrote .*/([^/\n]+)$", out.stdout, re.M)) == sorted(OUTPUTS + ("heldout-by-ratio.png",))
+  return workdir
+
+
+def test_several_ratios_give_the_cscore_and_its_curves(two_ratios):
+  saved = ms.read_scores(two_ratios)
+  assert saved["ratios"].tolist() == [0.5, 0.7] and saved["runs"].tolist() == [3, 3]
+  runs = records.read_sweep(two_ratios)[1]
+  by_ratio = {}
+  for name in sorted(runs):
+    run = runs[name]
+    by_ratio.setdefault(run["meta"]["ratio"], []).append(
+        (records.read_subset(run["dir"]), records.read_predictions(run["dir"])["train_correct"],
+         run["summary"]["test_accuracy"]))
+  assert sorted(by_ratio) == [0.5, 0.7]
+  masks = [np.stack([m for m, _, _ in by_ratio[r]]) for r in (0.5, 0.7)]
+  correct = [np.stack([c for _, c, _ in by_ratio[r]]) for r in (0.5, 0.7)]
+  assert [int(m[0].sum()) for m in masks] == [1000, 1400]  # each ratio's subsets are its own size
+  expect = scores.cscore(masks, correct)
+  np.testing.assert_allclose(saved["cscore"].astype(np.float32), expect["score"], atol=2.5e-4, equal_nan=True)
+  for r in range(2):
+    np.testing.assert_allclose(saved["heldout_accuracy"][r].astype(np.float32), expect["per_ratio"][r],
+                               atol=2.5e-4, equal_nan=True)
+  text = (two_ratios / "memorization_scores.md").read_text()
+  for r, ratio in enumerate((0.5, 0.7)):
+    tests = [t for _, _, t in by_ratio[ratio]]
+    held = float(np.nanmean(saved["heldout_accuracy"][r].astype(np.float64)))
+    assert f"| {ratio:.2f} | 3 | {min(tests):.3f}-{max(tests):.3f} | {held:.3f} |" in text
+  assert "Mean held-out accuracy over the 2 subset ratios" in text and "- `heldout-by-ratio.png`" in text
+  assert (two_ratios / "heldout-by-ratio.png").stat().st_size > 5000
+  # the figure's groups: disjoint, every example with a C-score in one, named by their bins
+  groups = ms._cscore_groups(saved)
+  member = np.stack([m for _, m in groups])
+  defined = ~np.isnan(saved["cscore"].astype(np.float64))
+  np.testing.assert_array_equal(member.sum(0), defined.astype(int))
+  for name, m in groups:
+    low, high = (float(x) for x in re.findall(r"[\d.]+", name)[-2:])
+    c = saved["cscore"][m].astype(np.float64)
+    assert c.min() >= low and c.max() <= high and (c.max() < high or name.endswith("]"))

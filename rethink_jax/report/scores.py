@@ -76,8 +76,9 @@ SCORE_ARRAYS = {
 def memorization_scores(sweep_dir) -> list[pathlib.Path]:
   """Memorization, influence and C-scores of a ``memorization_scores`` sweep: ``scores.npz``,
   ``memorization_scores.md`` and the figures ``memorization-grid.png``, ``cscore-grid.png``,
-  ``scores-histograms.png``, ``influence-pairs.png`` and ``standard-error.png`` (the three
-  image figures only where the images could be loaded).
+  ``scores-histograms.png``, ``influence-pairs.png``, ``standard-error.png`` (the three
+  image figures only where the images could be loaded) and, with several subset ratios,
+  ``heldout-by-ratio.png``.
 
   When every finished run has its ``predictions.npz``, the scores are computed
   (:func:`compute_scores`) and ``scores.npz`` rewritten; otherwise an existing ``scores.npz``
@@ -108,6 +109,8 @@ def memorization_scores(sweep_dir) -> list[pathlib.Path]:
   if arrays["train_thumbs"].size:
     outs.append(_influence_pairs(arrays, info, sweep_dir / "influence-pairs.png"))
   outs.append(_standard_error(arrays, info, sweep_dir / "standard-error.png"))
+  if not info["single_ratio"]:
+    outs.append(_heldout_by_ratio(arrays, info, sweep_dir / "heldout-by-ratio.png"))
   outs.append(atomic_text(sweep_dir / "memorization_scores.md", _markdown(arrays, info, runs)))
   return outs
 
@@ -354,6 +357,10 @@ def _describe(runs: dict, arrays: dict) -> dict:
   data = sorted({data_label(s["dataset"]) for s in summaries})
   corrupted = arrays["labels"] != arrays["clean_labels"]
   k = sorted(set(arrays["runs"].tolist()))
+  test_accuracy: dict[float, list[float]] = {}  # the runs' own test accuracy at their end, per ratio
+  for r in runs.values():
+    if r["summary"] and "ratio" in r.get("meta", {}):
+      test_accuracy.setdefault(round(float(r["meta"]["ratio"]), 6), []).append(float(r["summary"]["test_accuracy"]))
   kind = config.corruption.kind
   takes_p = kind in corruptions.REGISTRY and corruptions.REGISTRY[kind].takes_p
   noise = KIND_LABELS.get(kind, kind) + (f", p = {config.corruption.p:g}" if takes_p else "")
@@ -362,7 +369,8 @@ def _describe(runs: dict, arrays: dict) -> dict:
           "noise": noise, "kind": kind, "corrupted": corrupted, "noisy": bool(corrupted.any()),
           "n": len(arrays["labels"]), "m": len(arrays["test_labels"]),
           "subject": f"{' / '.join(models) or '—'}, {'; '.join(data) or '—'}, K = {'/'.join(str(x) for x in k)}",
-          "ratio": float(arrays["ratios"][_main_ratio(arrays)]), "single_ratio": len(arrays["ratios"]) == 1}
+          "ratio": float(arrays["ratios"][_main_ratio(arrays)]), "single_ratio": len(arrays["ratios"]) == 1,
+          "test_accuracy": [test_accuracy.get(round(float(ratio), 6), []) for ratio in arrays["ratios"]]}
 
 
 def _label(arrays: dict, i: int) -> str:
@@ -528,6 +536,63 @@ def _standard_error(arrays: dict, info: dict, path: pathlib.Path) -> pathlib.Pat
   return out
 
 
+CSCORE_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # the held-out-by-ratio figure's groups, by C-score
+
+
+def _cscore_groups(arrays: dict) -> list[tuple[str, "np.ndarray"]]:
+  """``(name, [n] bool)`` of the held-out-by-ratio figure's groups: the training examples by
+  C-score in the bins of :data:`CSCORE_BINS` (fixed bins, not quantiles: with few runs many
+  scores tie at 0 and 1), the empty ones left out; those without a C-score in none."""
+  import numpy as np
+
+  c = arrays["cscore"].astype(np.float64)
+  groups = []
+  for q, (low, high) in enumerate(zip(CSCORE_BINS[:-1], CSCORE_BINS[1:])):
+    last = q == len(CSCORE_BINS) - 2
+    member = (c >= low) & ((c <= high) if last else (c < high))  # NaN is in none
+    if member.any():
+      groups.append((f"C-score in [{low:.1f}, {high:.1f}{']' if last else ')'}", member))
+  return groups
+
+
+def _heldout_by_ratio(arrays: dict, info: dict, path: pathlib.Path) -> pathlib.Path:
+  """Held-out accuracy against the subset ratio (Jiang et al.'s view of the C-score): the mean
+  over the training examples of each C-score bin (:data:`CSCORE_BINS`), over all of them, over the corrupted
+  ones with label noise, and the runs' own test accuracy (mean and range over the runs)."""
+  import numpy as np
+
+  plt = pyplot()
+  ratios = arrays["ratios"]
+  held = arrays["heldout_accuracy"].astype(np.float64)
+  fig, ax = plt.subplots(figsize=(7, 4.6))
+  cmap = plt.get_cmap("viridis")
+  groups = _cscore_groups(arrays)
+  for g, (name, member) in enumerate(groups):
+    ax.plot(ratios, [_mean(h, member) for h in held], marker="o", color=cmap(0.9 * g / max(1, len(groups) - 1)),
+            label=f"{name}, {int(member.sum()):,} examples")
+  everyone = np.ones(info["n"], bool)
+  ax.plot(ratios, [_mean(h, everyone) for h in held], "k-", marker="s", lw=2, label="all training examples")
+  if info["noisy"]:
+    ax.plot(ratios, [_mean(h, info["corrupted"]) for h in held], color="red", ls="-", marker="x",
+            label=f"corrupted labels ({int(info['corrupted'].sum()):,})")
+  tests = info["test_accuracy"]
+  at = [q for q, t in enumerate(tests) if t]
+  if at:
+    ax.errorbar(ratios[at], [np.mean(tests[q]) for q in at],
+                yerr=np.array([[np.mean(tests[q]) - min(tests[q]) for q in at],
+                               [max(tests[q]) - np.mean(tests[q]) for q in at]]),
+                fmt="--", color="gray", capsize=3, label="the runs' test accuracy (mean, range)")
+  ax.set(xlabel="subset ratio (fraction of the training set each run trains on)", ylim=(-0.02, 1.02),
+         ylabel="held-out accuracy (mean over the group)", xticks=ratios)
+  ax.set_xticklabels([f"{r:.2f}" for r in ratios])
+  ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+  ax.set_title(f"Held-out accuracy of the training examples against the subset ratio\n{info['subject']}", fontsize=10)
+  fig.tight_layout()
+  out = atomic_png(fig, path)
+  plt.close(fig)
+  return out
+
+
 # ----------------------------------------------------------------------------- markdown
 
 def _num(x, digits: int = 3) -> str:
@@ -585,21 +650,26 @@ def _markdown(arrays: dict, info: dict, runs: dict) -> str:
            "the training set; the scores come from each run's predictions at its end (`rethink_jax.scores`): "
            "memorization and influence (Feldman & Zhang, 2020), held-out accuracy and C-score (Jiang et al., 2021).",
            "", "### Per subset ratio", "",
-           "| ratio | K | mean memorization: all | clean | corrupted | split-half reliability: memorization | "
-           "held-out accuracy | AUC for the corrupted: memorization | -held-out accuracy | median (mean) se at K: "
-           "memorization | held-out accuracy |",
-           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "| ratio | K | runs' test accuracy | mean held-out accuracy | mean memorization: all | clean | corrupted | "
+           "split-half reliability: memorization | held-out accuracy | AUC for the corrupted: memorization | "
+           "-held-out accuracy | median (mean) se at K: memorization | held-out accuracy |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
   everyone = np.ones(info["n"], bool)
   for r, ratio in enumerate(ratios):
     mem = arrays["memorization"][r]
     at_k = (arrays["se_curve_ratio"] == r) & (arrays["se_curve_runs"] == arrays["runs"][r])
     at_k = at_k if at_k.any() else None
     se = lambda key: "—" if at_k is None else f"{_num(arrays[key][at_k][0])} ({_num(arrays[key + '_mean'][at_k][0])})"
-    lines.append(f"| {ratio:.2f} | {arrays['runs'][r]} | {_num(_mean(mem, everyone))} | {_num(_mean(mem, ~corrupted))} "
+    tests = info["test_accuracy"][r]
+    test = f"{_num(min(tests))}-{_num(max(tests))}" if tests else "—"
+    lines.append(f"| {ratio:.2f} | {arrays['runs'][r]} | {test} | {_num(_mean(arrays['heldout_accuracy'][r], everyone))} "
+                 f"| {_num(_mean(mem, everyone))} | {_num(_mean(mem, ~corrupted))} "
                  f"| {_num(_mean(mem, corrupted))} | {_num(arrays['reliability_memorization'][r])} | "
                  f"{_num(arrays['reliability_heldout'][r])} | {_num(arrays['auc_memorization'][r])} | "
                  f"{_num(arrays['auc_heldout'][r])} | {se('se_curve_memorization')} | {se('se_curve_heldout')} |")
-  lines += ["", "Split-half reliability: the Spearman correlation of the scores estimated from two disjoint halves of "
+  lines += ["", "Runs' test accuracy: the lowest and highest over the runs of the ratio, at their end. Held-out "
+            "accuracy: over the training examples, each one's accuracy in the runs that did not train on it.",
+            "", "Split-half reliability: the Spearman correlation of the scores estimated from two disjoint halves of "
             "the runs (Spearman-Brown, 2r / (1 + r), extrapolates it to all K). With few runs the binomial standard "
             "error is often 0 and understates the uncertainty."]
   if noisy:
@@ -656,4 +726,7 @@ def _figure_lines(arrays: dict, info: dict, ratio: float, noisy: bool) -> list[s
   lines.append("- `standard-error.png`: median and mean standard error against the number of "
                "runs K (with few runs many frequencies are 0 or 1, whose binomial error is 0: the curves can rise "
                "with K before they fall as 1/sqrt(K))")
+  if not info["single_ratio"]:
+    lines.append("- `heldout-by-ratio.png`: held-out accuracy against the subset ratio, per group of the "
+                 "training examples by C-score (bins of 0.2), beside the runs' test accuracy")
   return lines
