@@ -8,10 +8,10 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOKS = sorted((pathlib.Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
-EXPECTED = {"quickstart", "randomization_tests", "min_norm_kernels", "expressivity"}
+EXPECTED = {"quickstart", "randomization_tests", "min_norm_kernels", "expressivity", "memorization_scores"}
 
 
-def test_all_four_notebooks_are_there():
+def test_all_five_notebooks_are_there():
   assert {p.stem for p in NOTEBOOKS} == EXPECTED
 
 

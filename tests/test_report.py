@@ -97,6 +97,22 @@ def test_a_percentage_short_of_100_never_reads_as_100():
       ["99.998", "99.996", "100.00", "100.00", "45.12", "99.99", "—"]
 
 
+def test_reports_draw_headless_but_keep_a_chosen_backend():
+  """Agg where nothing chose a backend (a server without a display); a backend chosen with
+  MPLBACKEND (Jupyter's kernel sets it for inline plots) is kept, so a notebook's plots stay inline."""
+  import os
+  import subprocess
+  import sys
+
+  code = "from rethink_jax.report.common import pyplot; print(pyplot().get_backend().lower())"
+  env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+  for chosen, expected in ((None, "agg"), ("pdf", "pdf"), ("svg", "svg")):
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env=env if chosen is None else {**env, "MPLBACKEND": chosen})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == expected
+
+
 def test_figures_from_fixture_records(tmp_path):
   rows = [{"step": s, "batch_loss": 2.3 - s / 100, "test_accuracy": 0.1 + s / 1000} for s in (10, 20, 30)]
   rows.append({"step": 100, "batch_loss": 1.3})  # the summaries' last step

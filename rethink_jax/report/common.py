@@ -97,10 +97,16 @@ def atomic_png(fig, path: pathlib.Path) -> pathlib.Path:
 
 
 def pyplot():
-  """``matplotlib.pyplot`` on the headless Agg backend (imported on first use)."""
+  """``matplotlib.pyplot`` (imported on first use), on the headless Agg backend unless a
+  backend was chosen before: ``MPLBACKEND`` set (as Jupyter's kernel does, for inline plots)
+  or pyplot already imported. A report built from a notebook leaves its plots inline."""
+  import os
+  import sys
+
   import matplotlib
 
-  matplotlib.use("Agg")
+  if not os.environ.get("MPLBACKEND") and "matplotlib.pyplot" not in sys.modules:
+    matplotlib.use("Agg")
   import matplotlib.pyplot as plt
   return plt
 
