@@ -3,6 +3,7 @@ against the materialized features, the resumable accumulation, and the command e
 
 import json
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -327,10 +328,19 @@ def test_a_grid_of_featurizations_is_one_resumable_command_and_one_table(tmp_pat
   assert {r["feature_count"] for r in rows} == {1800}  # 2 x regions^2 per filter
   assert len({r["test_error"] for r in rows}) > 1 and all(r["test_error"] < 0.9 for r in rows)
   table = report.script_results(tmp_path / "grid").read_text()
-  assert "| method | regions | threshold | held-out error |" in table  # the record's order: by name
+  # one row per featurization, a column per ridge; the parameters in the record's order (by name)
+  assert "| regions | threshold | held-out error, ridge 0 | ridge 0.01 | features | Gram time | peak RSS |" in table
+  assert [r["ridge"] for r in rows] == [0.0, 0.01, 0.0, 0.01]
+  for a, (r0, r1) in zip((0.25, 1.0), (rows[:2], rows[2:])):
+    cells = [c.strip("*") for c in re.search(rf"^\| 3 \| {a:g} \| ([^|]+) \| ([^|]+) \| 1,800 \|", table,
+                                              re.M).groups()]
+    assert cells == [f"{100 * r0['test_error']:.2f}%", f"{100 * r1['test_error']:.2f}%"]
   best = min(rows, key=lambda r: r["test_error"])
   assert (f"Lowest held-out error: {100 * best['test_error']:.2f}% with regions 3, "
-          f"threshold {best['setting']['threshold']:g}") in table
+          f"threshold {best['setting']['threshold']:g}, ridge {best['ridge']:g} x mean diagonal.") in table
+  interp = min(rows[::2], key=lambda r: r["test_error"])
+  assert (f"Lowest held-out error without ridge (interpolating): {100 * interp['test_error']:.2f}% with regions 3, "
+          f"threshold {interp['setting']['threshold']:g}.") in table
   # killed after the first featurization: the same command computes the other one only
   path.write_text(json.dumps({**record, "results": rows[:2]}))
   bad = [("--config.grid.threshold=(-1.0,)", "config.grid.threshold = (-1.0,): -1.0 must be a number in [0, inf)"),

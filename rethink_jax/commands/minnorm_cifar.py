@@ -177,7 +177,7 @@ def random_features_rows(c, x, y, xt, yt, n: int) -> list[dict]:
     t1 = time.perf_counter()
     p = minnorm.fit(k_train, y, "precomputed", ridge=ridge * scale, copy_k=False)  # solved in place, K restored
     err = float(np.mean(minnorm.predict_precomputed(p, k_test).argmax(1) != yt))
-    rows.append({"method": f"{name}, ridge {ridge:g} x mean diag", "test_error": err,
+    rows.append({"method": f"{name}, ridge {ridge:g} x mean diag", "ridge": float(ridge), "test_error": err,
                  "norm": p.norm(), "residual": p.residual, "gram_seconds": gram_seconds,
                  "solve_seconds": time.perf_counter() - t1, "seconds": gram_seconds + time.perf_counter() - t1,
                  **features_record(c)})

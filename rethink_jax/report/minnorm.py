@@ -56,28 +56,78 @@ def minnorm_cifar(saved: dict) -> list[str]:
 
 
 def _minnorm_heldout(saved: dict) -> list[str]:
-  """A parameter-choosing run: the error on held-out training images, never the test set's;
-  a grid run (rows with a ``setting``) gets a column per parameter it varies, and names the
-  lowest held-out error."""
-  varied = list(dict.fromkeys(k for r in saved["results"] for k in r.get("setting", {})))
-  lines = ["| method | " + "".join(f"{k} | " for k in varied) + "held-out error | norm | relative residual | time "
-           "| peak RSS |", "|---|" + "---:|" * (len(varied) + 5)]
+  """A parameter-choosing run: the error on held-out training images, never the test set's.
+  A grid run (rows with a ``setting``) is one row per featurization, a column per parameter
+  it varies and one per ridge, and names the lowest held-out error without ridge (the
+  interpolating solution) and at any ridge; other runs, one row per method."""
+  if any("setting" in r for r in saved["results"]):
+    return _minnorm_grid(saved)
+  lines = ["| method | held-out error | norm | relative residual | time | peak RSS |", "|---|---:|---:|---:|---:|---:|"]
   for r in saved["results"]:
-    setting = r.get("setting", {})  # a Gaussian-kernel row beside a grid has none
-    lines.append(f"| {r['method']} | " + "".join(f"{setting[k]:g} | " if k in setting else "— | " for k in varied)
-                 + f"{pct(r['test_error'])}% | {r['norm']:.1f} | {r['residual']:.1e} | "
+    lines.append(f"| {r['method']} | {pct(r['test_error'])}% | {r['norm']:.1f} | {r['residual']:.1e} | "
                  f"{r['seconds']:.0f} s | {r['peak_rss_gb']:.1f} GB |")
   params = saved["results"][0].get("feature_params") if saved["results"] else None
-  if varied:
-    params = {k: v for k, v in params.items() if k not in varied}
-  out = lines + ["", f"Fitted on {saved['n_train']:,} training images, evaluated on the next "
-                     f"{saved['n_evaluated']:,} (held out; the test set is not used)"
-                 + (f"; features: {params}." if params else ".")]
-  if varied:
-    best = min((r for r in saved["results"] if "setting" in r), key=lambda r: r["test_error"])
-    out.append(f"Lowest held-out error: {pct(best['test_error'])}% with "
-               + ", ".join(f"{k} {best['setting'][k]:g}" for k in varied) + f" ({best['method']}).")
+  return lines + ["", _heldout_note(saved, params)]
+
+
+def _heldout_note(saved: dict, params) -> str:
+  return (f"Fitted on {saved['n_train']:,} training images, evaluated on the next {saved['n_evaluated']:,} (held "
+          "out; the test set is not used)" + (f"; features: {params}." if params else "."))
+
+
+def _ridge(row: dict) -> float:
+  """A row's ridge (relative to the mean diagonal of the Gram matrix): its ``ridge``, or, in
+  records from before that field, the one its ``method`` names (``..., ridge R x mean diag``)."""
+  import re
+
+  if "ridge" in row:
+    return float(row["ridge"])
+  found = re.search(r"ridge (\S+) x mean diag$", row["method"])
+  if not found:
+    raise ValueError(f"a minnorm_cifar row names no ridge: {row['method']!r}")
+  return float(found.group(1))
+
+
+def _minnorm_grid(saved: dict) -> list[str]:
+  """The grid of featurizations: one row per setting, the held-out error at each ridge."""
+  rows = [r for r in saved["results"] if "setting" in r]
+  varied = list(dict.fromkeys(k for r in rows for k in r["setting"]))
+  ridges = sorted({_ridge(r) for r in rows})
+  table: dict[str, dict] = {}
+  for r in rows:
+    entry = table.setdefault(_setting_key(r["setting"]), {"setting": r["setting"], "errors": {}, "row": r})
+    entry["errors"][_ridge(r)] = r["test_error"]
+  best = {ridge: min(e["errors"].get(ridge, float("inf")) for e in table.values()) for ridge in ridges}
+  cell = lambda e, ridge: ("—" if ridge not in e["errors"] else
+                           (f"**{pct(e['errors'][ridge])}%**" if e["errors"][ridge] == best[ridge] else
+                            f"{pct(e['errors'][ridge])}%"))
+  lines = ["| " + " | ".join(varied) + " | " + " | ".join(f"held-out error, ridge {x:g}" if q == 0 else f"ridge {x:g}"
+                                                       for q, x in enumerate(ridges))
+           + " | features | Gram time | peak RSS |", "|" + "---:|" * (len(varied) + len(ridges) + 3)]
+  for e in table.values():
+    r = e["row"]
+    lines.append("| " + " | ".join(f"{e['setting'][k]:g}" if k in e["setting"] else "—" for k in varied) + " | "
+                 + " | ".join(cell(e, x) for x in ridges)
+                 + f" | {r.get('feature_count', 0):,} | {r.get('gram_seconds', r['seconds']):.0f} s | "
+                 f"{r['peak_rss_gb']:.1f} GB |")
+  params = {k: v for k, v in (rows[0].get("feature_params") or {}).items() if k not in varied}
+  out = lines + ["", "Bold: the lowest held-out error at each ridge (relative to the mean diagonal of the Gram matrix).",
+                 _heldout_note(saved, params)]
+  name = lambda r: ", ".join(f"{k} {r['setting'][k]:g}" for k in varied)
+  if 0.0 in ridges:
+    top = min((r for r in rows if _ridge(r) == 0.0), key=lambda r: r["test_error"])
+    out.append(f"Lowest held-out error without ridge (interpolating): {pct(top['test_error'])}% with {name(top)}.")
+  top = min(rows, key=lambda r: r["test_error"])
+  out.append(f"Lowest held-out error: {pct(top['test_error'])}% with {name(top)}, ridge {_ridge(top):g} x mean "
+             "diagonal.")
   return out
+
+
+def _setting_key(setting: dict) -> str:
+  """A setting as a hashable key, its entries in a fixed order."""
+  import json
+
+  return json.dumps(setting, sort_keys=True)
 
 
 def theorem1(saved: dict) -> list[str]:
