@@ -193,6 +193,7 @@ def test_several_ratios_give_the_cscore_and_its_curves(two_ratios):
     held = float(np.nanmean(saved["heldout_accuracy"][r].astype(np.float64)))
     assert f"| {ratio:.2f} | 3 | {min(tests):.3f}-{max(tests):.3f} | {held:.3f} |" in text
   assert "Mean held-out accuracy over the 2 subset ratios" in text and "- `heldout-by-ratio.png`" in text
+  assert "for 6 runs in 2 programs (" in text and "Per ratio: 0.50: 3 runs, " in text and "; 0.70: 3 runs, " in text
   assert (two_ratios / "heldout-by-ratio.png").stat().st_size > 5000
   # the figure's groups: disjoint, every example with a C-score in one, named by their bins
   groups = ms._cscore_groups(saved)
@@ -203,3 +204,22 @@ def test_several_ratios_give_the_cscore_and_its_curves(two_ratios):
     low, high = (float(x) for x in re.findall(r"[\d.]+", name)[-2:])
     c = saved["cscore"][m].astype(np.float64)
     assert c.min() >= low and c.max() <= high and (c.max() < high or name.endswith("]"))
+
+
+def test_runs_reused_from_a_larger_program_count_their_share(two_ratios, tmp_path):
+  """The 0.70 runs as if taken from a 6-run program (``--reuse``): each counts 1/6 of its
+  program's time, so the sweep is 1.5 programs' worth, and its time is the 0.50 group's plus
+  half of the 0.70 group's."""
+  copy = _records_copy(two_ratios, tmp_path / "reused")
+  runs = records.read_sweep(copy)[1]
+  seconds = {}
+  for run in runs.values():
+    s = run["summary"]
+    seconds[run["meta"]["ratio"]] = s["train_seconds"]
+    if run["meta"]["ratio"] == 0.7:
+      records.write_json(pathlib.Path(run["dir"]) / records.SUMMARY, {**s, "vmapped_runs": 6})
+  ms.memorization_scores(copy)
+  text = (copy / "memorization_scores.md").read_text()
+  cost = re.search(r"^([\d.]+) s of training steps for 6 runs, 1\.50 programs' worth \(", text, re.M)
+  assert cost, text[text.index("### Cost"):][:600]
+  assert float(cost.group(1)) == pytest.approx(seconds[0.5] + seconds[0.7] / 2, abs=0.06)

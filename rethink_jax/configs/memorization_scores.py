@@ -17,8 +17,10 @@ Zhang, 2020) and held-out accuracy and C-scores over the ratios (Jiang et al., 2
     python experiments/memorization_scores.py --config rethink_jax/configs/memorization_scores.py:paper \
         --config.data.data_dir=~/data
   With 20% label noise: ``--config.corruption.kind=partial_labels --config.corruption.p=0.2``;
-  C-scores over several ratios: ``--config.sweep.ratios='(0.1,0.3,0.5,0.7,0.9)'``; more runs:
-  ``--config.sweep.runs=128``.
+  C-scores over several ratios: ``--config.sweep.ratios='(0.1,0.3,0.5,0.7,0.9)'`` (with
+  ``--config.sweep.runs=32``: 79 min of training steps on 2 cores for the four ratios other
+  than 0.7, whose runs ``--reuse`` took from this preset's sweep;
+  ``results/memorization_scores_cifar10_cscore/``); more runs: ``--config.sweep.runs=128``.
 """
 
 from rethink_jax.configs import common

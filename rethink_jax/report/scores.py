@@ -612,25 +612,37 @@ def _mean(values, where) -> float:
 
 
 def _cost(runs: dict) -> str:
-  """Training time of the sweep (each vmapped group counted once) and its images per second."""
-  seconds = images = programs = 0.0
+  """Training time of the sweep and its images per second; with several ratios, the same per
+  ratio. A run of a vmapped group counts its share of the group's time (1 / the group's runs),
+  so runs reused from a larger program count only their part of it."""
+  groups: dict = {}
   for run in runs.values():
     s = run["summary"]
     if s:
       share = 1 / s.get("vmapped_runs", 1)  # a vmapped group's runs each record the group's time
-      seconds += s["train_seconds"] * share
-      programs += share
-      images += s["step"] * run["config"].get("batch_size", 0)
+      g = groups.setdefault(run.get("meta", {}).get("ratio"), [0.0, 0.0, 0.0, 0])
+      g[0] += s["train_seconds"] * share
+      g[1] += s["step"] * run["config"].get("batch_size", 0)
+      g[2] += share
+      g[3] += 1
+  seconds, images, programs, count = (sum(g[q] for g in groups.values()) for q in range(4))
   if not seconds:
     return "No finished run records its training time."
   from rethink_jax import segments
 
+  whole = abs(programs - round(programs)) < 1e-6
+  rate = f"{images:,.0f} images, {images / seconds:,.0f} images/s; evaluation and I/O excluded"
+  text = (f"{duration(seconds)} of training steps for {count} runs in {round(programs)} "
+          f"program{'s' * (round(programs) != 1)} ({rate})." if whole else
+          f"{duration(seconds)} of training steps for {count} runs, {programs:.2f} programs' worth (some runs are "
+          f"part of a larger vmapped program, reused: a run counts its share of its program's time): {rate}.")
+  if len(groups) > 1 and None not in groups:
+    text += " Per ratio: " + "; ".join(
+        f"{ratio:.2f}: {g[3]} runs, {duration(g[0])}, {g[1] / g[0]:,.0f} images/s" if g[0] else
+        f"{ratio:.2f}: {g[3]} runs" for ratio, g in sorted(groups.items())) + "."
   rss = [seg["peak_rss_gb"] for run in runs.values() if pathlib.Path(run["dir"]).is_dir()
          for seg in segments.read_segments(run["dir"]) if seg.get("peak_rss_gb") is not None]
-  return (f"{duration(seconds)} of training steps for {sum(bool(r['summary']) for r in runs.values())} runs "
-          f"in {round(programs)} program{'s' * (round(programs) != 1)} ({images:,.0f} images, "
-          f"{images / seconds:,.0f} images/s; evaluation and I/O excluded)."
-          + (f" Peak resident memory of a training process: {max(rss):.2f} GB." if rss else ""))
+  return text + (f" Peak resident memory of a training process: {max(rss):.2f} GB." if rss else "")
 
 
 def _markdown(arrays: dict, info: dict, runs: dict) -> str:
