@@ -93,9 +93,9 @@ def _minnorm_grid(saved: dict) -> list[str]:
   rows = [r for r in saved["results"] if "setting" in r]
   varied = list(dict.fromkeys(k for r in rows for k in r["setting"]))
   ridges = sorted({_ridge(r) for r in rows})
-  table: dict[str, dict] = {}
+  table: dict[tuple, dict] = {}
   for r in rows:
-    entry = table.setdefault(_setting_key(r["setting"]), {"setting": r["setting"], "errors": {}, "row": r})
+    entry = table.setdefault(tuple(sorted(r["setting"].items())), {"setting": r["setting"], "errors": {}, "row": r})
     entry["errors"][_ridge(r)] = r["test_error"]
   best = {ridge: min(e["errors"].get(ridge, float("inf")) for e in table.values()) for ridge in ridges}
   cell = lambda e, ridge: ("—" if ridge not in e["errors"] else
@@ -121,13 +121,6 @@ def _minnorm_grid(saved: dict) -> list[str]:
   out.append(f"Lowest held-out error: {pct(top['test_error'])}% with {name(top)}, ridge {_ridge(top):g} x mean "
              "diagonal.")
   return out
-
-
-def _setting_key(setting: dict) -> str:
-  """A setting as a hashable key, its entries in a fixed order."""
-  import json
-
-  return json.dumps(setting, sort_keys=True)
 
 
 def theorem1(saved: dict) -> list[str]:
