@@ -1,7 +1,9 @@
 """The memorization_scores report from one short sweep of the experiment's cpu preset (6 runs on
-random 70% subsets of the embedded sample with 20% of its labels corrupted, 8 epochs each):
-the scores it writes equal the estimators recomputed from the run directories, and the same
-report is rebuilt from ``scores.npz`` and the json records alone."""
+random 50% and 6 on random 70% subsets of the embedded sample with 20% of its labels
+corrupted, 8 epochs each): the scores it writes equal the estimators recomputed from the run
+directories, and the same report is rebuilt from ``scores.npz`` and the json records alone.
+The one-ratio sweep takes its 70% runs from the two-ratio one (``--reuse``), as the C-score
+results reused the 64-run sweep's."""
 
 import json
 import pathlib
@@ -26,15 +28,31 @@ OUTPUTS = (ms.SCORES, "memorization_scores.md") + FIGURES
 pytestmark = pytest.mark.xdist_group("memorization_scores_sweep")
 
 
-@pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
-  """The sweep directory, trained and reported by the command line."""
-  workdir = tmp_path_factory.mktemp("memorization_scores")
+def _command(workdir, *flags):
   out = subprocess.run([sys.executable, "-m", "rethink_jax", "memorization_scores", f"--config.sweep.runs={RUNS}",
-                        "--config.num_epochs=8", "--workdir", str(workdir)],
+                        "--config.num_epochs=8", "--workdir", str(workdir), *flags],
                        capture_output=True, text=True, timeout=600, cwd=REPO)
   assert out.returncode == 0, out.stderr[-4000:]
-  assert sorted(re.findall(r"^wrote .*/([^/\n]+)$", out.stdout, re.M)) == sorted(OUTPUTS)
+  return out.stdout
+
+
+@pytest.fixture(scope="module")
+def two_ratios(tmp_path_factory):
+  """A sweep over two subset ratios, 6 runs each (one vmapped program per ratio): the C-score over ratios."""
+  workdir = tmp_path_factory.mktemp("memorization_scores_ratios")
+  stdout = _command(workdir, "--config.sweep.ratios=(0.5,0.7)")
+  assert sorted(re.findall(r"^wrote .*/([^/\n]+)$", stdout, re.M)) == sorted(OUTPUTS + ("heldout-by-ratio.png",))
+  return workdir
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory, two_ratios):
+  """The one-ratio (0.7) sweep directory, its runs taken from ``two_ratios`` and reported by the command line."""
+  workdir = tmp_path_factory.mktemp("memorization_scores")
+  stdout = _command(workdir, "--reuse", str(two_ratios))
+  assert len(re.findall(r"^\[ratio0\.70-run\d{3}\] reused from ", stdout, re.M)) == RUNS
+  assert "vmapped program" not in stdout  # nothing trained again
+  assert sorted(re.findall(r"^wrote .*/([^/\n]+)$", stdout, re.M)) == sorted(OUTPUTS)
   return workdir
 
 
@@ -156,21 +174,9 @@ def test_own_arrays_leave_out_the_image_figures(sweep, tmp_path):
   np.testing.assert_array_equal(saved["memorization"], ms.read_scores(sweep)["memorization"])
 
 
-@pytest.fixture(scope="module")
-def two_ratios(tmp_path_factory):
-  """A sweep over two subset ratios, 3 runs each, 2 epochs: the C-score over ratios."""
-  workdir = tmp_path_factory.mktemp("memorization_scores_ratios")
-  out = subprocess.run([sys.executable, "-m", "rethink_jax", "memorization_scores", "--config.sweep.runs=3",
-                        "--config.sweep.ratios=(0.5,0.7)", "--config.num_epochs=2", "--workdir", str(workdir)],
-                       capture_output=True, text=True, timeout=600, cwd=REPO)
-  assert out.returncode == 0, out.stderr[-4000:]
-  assert sorted(re.findall(r"^wrote .*/([^/\n]+)$", out.stdout, re.M)) == sorted(OUTPUTS + ("heldout-by-ratio.png",))
-  return workdir
-
-
 def test_several_ratios_give_the_cscore_and_its_curves(two_ratios):
   saved = ms.read_scores(two_ratios)
-  assert saved["ratios"].tolist() == [0.5, 0.7] and saved["runs"].tolist() == [3, 3]
+  assert saved["ratios"].tolist() == [0.5, 0.7] and saved["runs"].tolist() == [RUNS, RUNS]
   runs = records.read_sweep(two_ratios)[1]
   by_ratio = {}
   for name in sorted(runs):
@@ -191,9 +197,10 @@ def test_several_ratios_give_the_cscore_and_its_curves(two_ratios):
   for r, ratio in enumerate((0.5, 0.7)):
     tests = [t for _, _, t in by_ratio[ratio]]
     held = float(np.nanmean(saved["heldout_accuracy"][r].astype(np.float64)))
-    assert f"| {ratio:.2f} | 3 | {min(tests):.3f}-{max(tests):.3f} | {held:.3f} |" in text
+    assert f"| {ratio:.2f} | {RUNS} | {min(tests):.3f}-{max(tests):.3f} | {held:.3f} |" in text
   assert "Mean held-out accuracy over the 2 subset ratios" in text and "- `heldout-by-ratio.png`" in text
-  assert "for 6 runs in 2 programs (" in text and "Per ratio: 0.50: 3 runs, " in text and "; 0.70: 3 runs, " in text
+  assert f"for {2 * RUNS} runs in 2 programs (" in text
+  assert f"Per ratio: 0.50: {RUNS} runs, " in text and f"; 0.70: {RUNS} runs, " in text
   assert (two_ratios / "heldout-by-ratio.png").stat().st_size > 5000
   # the figure's groups: disjoint, every example with a C-score in one, named by their bins
   groups = ms._cscore_groups(saved)
@@ -207,7 +214,7 @@ def test_several_ratios_give_the_cscore_and_its_curves(two_ratios):
 
 
 def test_runs_reused_from_a_larger_program_count_their_share(two_ratios, tmp_path):
-  """The 0.70 runs as if taken from a 6-run program (``--reuse``): each counts 1/6 of its
+  """The 0.70 runs as if taken from a 12-run program (``--reuse``): each counts 1/12 of its
   program's time, so the sweep is 1.5 programs' worth, and its time is the 0.50 group's plus
   half of the 0.70 group's."""
   copy = _records_copy(two_ratios, tmp_path / "reused")
@@ -217,9 +224,9 @@ def test_runs_reused_from_a_larger_program_count_their_share(two_ratios, tmp_pat
     s = run["summary"]
     seconds[run["meta"]["ratio"]] = s["train_seconds"]
     if run["meta"]["ratio"] == 0.7:
-      records.write_json(pathlib.Path(run["dir"]) / records.SUMMARY, {**s, "vmapped_runs": 6})
+      records.write_json(pathlib.Path(run["dir"]) / records.SUMMARY, {**s, "vmapped_runs": 2 * RUNS})
   ms.memorization_scores(copy)
   text = (copy / "memorization_scores.md").read_text()
-  cost = re.search(r"^([\d.]+) s of training steps for 6 runs, 1\.50 programs' worth \(", text, re.M)
+  cost = re.search(rf"^([\d.]+) s of training steps for {2 * RUNS} runs, 1\.50 programs' worth \(", text, re.M)
   assert cost, text[text.index("### Cost"):][:600]
   assert float(cost.group(1)) == pytest.approx(seconds[0.5] + seconds[0.7] / 2, abs=0.06)
