@@ -35,6 +35,20 @@ def _abstract(tree):
   return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), tree)
 
 
+def _abstract_train_state(config, input_shape, num_classes):
+  """The model's graph definition and its initial train state as shapes: traced, never run
+  (an eager initialization of Inception V3 takes tens of seconds on CPU)."""
+  graphdef = []
+
+  def init():
+    g, state = train.create_train_state(config, train.stream_keys(0)["init"], input_shape, num_classes)
+    graphdef.append(g)
+    return state
+
+  state = jax.eval_shape(init)
+  return graphdef[0], state
+
+
 def _assert_portable(fn, *args):
   for platform in ACCELERATORS:
     exported = export.export(fn, platforms=[platform])(*args)
@@ -56,13 +70,13 @@ def test_the_detector_sees_cpu_only_custom_calls():
 def test_single_run_step_lowers_for_accelerators(name):
   config = common.set_model(common.base_config(), name)
   keys = train.stream_keys(0)
-  graphdef, state = train.create_train_state(config, keys["init"], (28, 28, 3), 10)
+  graphdef, state = _abstract_train_state(config, (28, 28, 3), 10)
   mesh = train.make_mesh()
   stepper = train.DataStepper(train.make_train_step(graphdef, config, keys["dropout"]), config, mesh, keys["shuffle"],
                               50_000, augment_stream=keys["augment"])
   data = train.DeviceData(jax.ShapeDtypeStruct((50_000, 32, 32, 3), jnp.uint8),
                           jax.ShapeDtypeStruct((50_000,), jnp.int32))
-  _assert_portable(stepper.step, _abstract(state), data, jax.ShapeDtypeStruct((50_000,), jnp.int32),
+  _assert_portable(stepper.step, state, data, jax.ShapeDtypeStruct((50_000,), jnp.int32),
                    _abstract(loop.StepSums.zeros()))
 
 
@@ -70,7 +84,7 @@ def test_vmapped_step_lowers_for_accelerators():
   k, n = 11, 50_000
   config = common.set_model(common.base_config(), "inception_small")
   keys = train.stream_keys(0)
-  graphdef, state = train.create_train_state(config, keys["init"], (28, 28, 3), 10)
+  graphdef, state = _abstract_train_state(config, (28, 28, 3), 10)
   stacked = jax.tree.map(lambda x: jax.ShapeDtypeStruct((k,) + x.shape, x.dtype), state)
   key_data = jax.random.key_data(keys["dropout"])
   streams = {name: jax.ShapeDtypeStruct((k,) + key_data.shape, key_data.dtype) for name in ("dropout", "augment")}
@@ -84,13 +98,13 @@ def test_imagenet_inception_v3_step_lowers_for_accelerators():
   config = imagenet_configs.get_config("random_labels")
   config.compute_dtype = "bfloat16"
   keys = train.stream_keys(0)
-  graphdef, state = train.create_train_state(config, keys["init"], (299, 299, 3), 1000)
+  graphdef, state = _abstract_train_state(config, (299, 299, 3), 1000)
   assert models.count_params(state.params) == 23_817_352
   b = 64
   batch = {"image": jax.ShapeDtypeStruct((b, 299, 299, 3), jnp.uint8), "label": jax.ShapeDtypeStruct((b,), jnp.int32),
            "index": jax.ShapeDtypeStruct((b,), jnp.int32)}
   step = imagenet.make_imagenet_step(graphdef, config, train.make_mesh(), keys, 1000)
-  _assert_portable(step, _abstract(state), batch, _abstract(loop.StepSums.zeros()))
+  _assert_portable(step, state, batch, _abstract(loop.StepSums.zeros()))
 
 
 @pytest.mark.parametrize("kernel", ["gaussian", "laplacian", "linear"])
