@@ -282,6 +282,14 @@ def test_command_runs_random_patches_end_to_end_resumes_and_refuses_another_conf
   table = report.script_results(tmp_path / "held").read_text()
   assert "| held-out error |" in table and "test set is not used" in table and "paper" not in table
   assert too_many.returncode == 2 and "config.data.heldout = 300: must be less than the 300" in too_many.stderr
+  # the finished featurization given its command again: nothing computed, its record left as it was
+  before = (tmp_path / "held" / "results.json").read_bytes()
+  again_held = subprocess.run([sys.executable, str(script), "--workdir", str(tmp_path / "held"),
+                               "--config.num_filters=200", "--config.data.heldout=100", *plain],
+                              capture_output=True, text=True, timeout=300, cwd=tmp_path)
+  assert again_held.returncode == 0, again_held.stderr[-2000:]
+  assert "1 of 1 featurizations done earlier, kept" in again_held.stdout and "held-out error" not in again_held.stdout
+  assert (tmp_path / "held" / "results.json").read_bytes() == before
   assert not (tmp_path / "held2").exists()
   assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr[-2000:]
   assert "gram.npz holds the partial Gram matrix of another computation (it differs in num_filters)" in refused.stderr

@@ -148,13 +148,16 @@ def run(c, workdir: str) -> None:
 
   show(rows)
   if "random_conv" in c.methods:
-    settings, done = grid_settings(c), [r.get("setting") for r in earlier]
-    if earlier:
+    settings = grid_settings(c)
+    kept = [r for r in earlier if r["method"] != "Gaussian kernel on pixels"]
+    # a grid's rows name their featurization; without a grid every kept row is of the one there is
+    done = [r.get("setting") for r in kept] if len(settings) > 1 else settings * bool(kept)
+    if kept:
       print(f"{workdir / records.RESULTS}: {len({str(s) for s in done})} of {len(settings)} featurizations done "
             "earlier, kept", flush=True)
-      rows += [r for r in earlier if r["method"] != "Gaussian kernel on pixels"]
+      rows += kept
     for setting in settings:
-      if len(settings) > 1 and setting in done:
+      if setting in done:
         continue
       new_rows = random_features_rows(with_setting(c, setting), x, y, xt, yt, n)
       for r in new_rows:
@@ -163,7 +166,8 @@ def run(c, workdir: str) -> None:
       rows += new_rows
       show(new_rows)
       write(rows)  # each featurization's rows kept as soon as they exist: a killed grid resumes after them
-  write(rows)
+  if rows != earlier:  # a finished run given its command again leaves its record as it was
+    write(rows)
 
 
 def random_features_rows(c, x, y, xt, yt, n: int) -> list[dict]:
@@ -186,8 +190,9 @@ def random_features_rows(c, x, y, xt, yt, n: int) -> list[dict]:
 
 
 def earlier_rows(c, workdir: pathlib.Path) -> list[dict]:
-  """The rows a grid run of this very config already wrote to ``workdir`` (a re-run resumes
-  after them); refuses a ``results.json`` of another config there, before anything is computed."""
+  """The rows a run of this very config already wrote to ``workdir`` (a re-run computes only
+  the featurizations not there: a grid resumes after the last one kept, a finished run is not
+  computed again); refuses a ``results.json`` of another config there, before anything is computed."""
   path = workdir / records.RESULTS
   if not path.exists():
     return []
@@ -198,7 +203,7 @@ def earlier_rows(c, workdir: pathlib.Path) -> list[dict]:
   if diff:
     raise records.RecordError(f"{path} holds the results of another config (" + "; ".join(diff[:3])
                               + "); use another --workdir, or remove it to compute this one there.")
-  return saved["results"] if len(grid_settings(c)) > 1 else []
+  return saved["results"]
 
 
 def features_record(c) -> dict:
