@@ -151,7 +151,7 @@ def run(c, workdir: str) -> None:
     settings = grid_settings(c)
     kept = [r for r in earlier if r["method"] != "Gaussian kernel on pixels"]
     # a grid's rows name their featurization; without a grid every kept row is of the one there is
-    done = [r.get("setting") for r in kept] if len(settings) > 1 else settings * bool(kept)
+    done = [r.get("setting") for r in kept] if len(settings) > 1 else (settings if kept else [])
     if kept:
       print(f"{workdir / records.RESULTS}: {len({str(s) for s in done})} of {len(settings)} featurizations done "
             "earlier, kept", flush=True)
