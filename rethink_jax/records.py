@@ -666,7 +666,8 @@ RESULTS = "results.json"
 # The scripts outside the training engine that write results.json (the min-norm and Theorem 1
 # experiments, and the benchmarks of benchmarks/); report renders each.
 RESULT_SCRIPTS = ("minnorm_mnist", "minnorm_cifar", "theorem1", "train_throughput", "vmapped_sweep",
-                  "minnorm_scaling", "conv_profile", "track_examples", "accelerator", "subset_runs")
+                  "minnorm_scaling", "conv_profile", "track_examples", "accelerator", "subset_runs",
+                  "patch_features")
 
 # The files that record a run or a sweep (kept in results/; checkpoints and TensorBoard
 # events are not, per-example records only as compact copies).

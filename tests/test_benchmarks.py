@@ -5,6 +5,7 @@ import statistics
 import subprocess
 import sys
 
+import pytest
 from helpers import cli_batch
 
 from rethink_jax import records, report
@@ -106,6 +107,24 @@ def test_track_examples_records_both_arms_and_what_the_records_take(tmp_path):
   assert f"| ratio on / off | **{saved['ratios'][0]:.3f}x**" in text and "256 training images" in text
 
 
+def test_patch_features_records_every_stage_and_the_report_renders_them(tmp_path):
+  out = _bench("patch_features", "--images", "20", "--filters", "100", "--reps", "2", "--out", str(tmp_path / "pf"),
+               cwd=tmp_path)
+  assert out.returncode == 0, out.stderr[-2000:]
+  saved = records.read_json(tmp_path / "pf" / records.RESULTS)
+  assert saved["script"] == "patch_features" and saved["config"]["filters"] == 100
+  assert sorted(saved["seconds"]) == ["convolution", "features", "features_100", "joined_100", "products"]
+  assert saved["config"]["chunk"] == 14  # default_chunk(100 filters, 27 x 27 maps): calls of 14 and 6 images
+  assert all(len(v) == 2 and min(v) > 0 for v in saved["seconds"].values())
+  # the forecast is the measured medians scaled: per image per 1,000 filters, times 60,000 images
+  med = statistics.median(saved["seconds"]["features"])
+  assert saved["featurize_seconds_per_1000"]["features"] == pytest.approx(med / 20 * 1000 / 100 * 60_000, rel=1e-9)
+  text = report.script_results(tmp_path / "pf").read_text()
+  ratio = statistics.median(saved["seconds"]["joined_100"]) / med
+  assert f"Joined at 100 per call / pooled apart at 14 per call: **{ratio:.2f}x**" in text
+  assert "20 training images" in text
+
+
 def test_benchmark_arguments_are_checked_before_any_work(tmp_path):
   (tmp_path / "file").write_text("")
   cases = (
@@ -130,6 +149,11 @@ def test_benchmark_arguments_are_checked_before_any_work(tmp_path):
       ("track_examples", ("--model", "resnet"), "choose from"),
       ("track_examples", ("--max-train", "100000"), "at most the 2,000 training examples"),
       ("track_examples", ("--out", "file"), "exists and is not a directory"),
+      ("patch_features", ("--filters", "0"), "must be positive"),
+      ("patch_features", ("--chunk", "-1"), "--chunk must be positive"),
+      ("patch_features", ("--data-dir", "nowhere"), "nowhere: not a directory"),
+      ("patch_features", ("--out", "file"), "exists and is not a directory"),
+      ("patch_features", ("--images", "100000"), "the data holds 2,000 training images"),
       ("accelerator", ("--out", "acc"), "--data-dir is needed"),
       ("accelerator", ("--smoke", "--out", "acc", "--budget-seconds", "0"), "must be positive"),
       ("accelerator", ("--smoke", "--out", "file"), "exists and is not a directory"),

@@ -127,10 +127,11 @@ def test_patch_features_orders_regions_signs_filters_and_standardize_stats_match
   inv_std = patches.local_inv_std(x, 6, 10.0)
   w = patches.random_patch_whitener(jax.random.key(0), cifar.x_train, whiten_patches=2000)
   filters, bias = patches.random_patch_filters(jax.random.key(5), cifar.x_train, 5, w)
-  f = np.asarray(patches.patch_features(x, inv_std, filters, bias, 0.25, 2))
-  y = patches.pool_regions(patches.symmetric_rectify(patches.patch_responses(x, inv_std, filters, bias), 0.25), 2)
-  assert f.shape == (4, 2 * 2 * 2 * 5)
-  np.testing.assert_allclose(f.reshape(4, 2, 2, 2, 5), np.asarray(y).reshape(4, 2, 2, 2, 5), rtol=1e-6)
+  for k in (2, 3):  # the rectified halves are pooled apart: the same numbers as the stages composed
+    f = np.asarray(patches.patch_features(x, inv_std, filters, bias, 0.25, k))
+    y = patches.pool_regions(patches.symmetric_rectify(patches.patch_responses(x, inv_std, filters, bias), 0.25), k)
+    assert f.shape == (4, k * k * 2 * 5)
+    np.testing.assert_allclose(f.reshape(4, k, k, 2, 5), np.asarray(y).reshape(4, k, k, 2, 5), rtol=1e-6)
   g = np.random.default_rng(0).normal(size=(300, 6)).astype(np.float32) * 3 + 1
   g[:, 2] = 4.0  # constant: scale 0
   mean, scale = patches.standardize_stats(g, chunk=128)
@@ -148,6 +149,19 @@ def test_featurization_is_deterministic_given_its_key(cifar):
   assert a.shape == (5, 24 * 8) and np.all(a >= 0)
   np.testing.assert_array_equal(a, b)
   assert not np.allclose(a, c)
+
+
+def test_features_do_not_depend_on_the_images_per_call(cifar):
+  x, xt = cifar.x_train[:30], cifar.x_test[:9]
+  want = patches.random_patch_features(jax.random.key(0), x, xt, 24, chunk=1, **SMALL)
+  for chunk in (None, 4, 9, 50):  # None: default_chunk; 4: the last call padded; 50: one padded call
+    np.testing.assert_allclose(patches.random_patch_features(jax.random.key(0), x, xt, 24, chunk=chunk, **SMALL),
+                               want, rtol=1e-6, atol=1e-6)
+  # cache-sized calls: 4 MiB of float32 responses, at least one image
+  assert [patches.default_chunk(f, 27, 27) for f in (10, 500, 1000, 5000)] == [143, 2, 1, 1]
+  for bad in (0, -3, 2.5):
+    with pytest.raises(ValueError, match="chunk"):
+      patches.random_patch_features(jax.random.key(0), x, xt, 24, chunk=bad, **SMALL)
 
 
 @pytest.mark.parametrize("standardize", [True, False])

@@ -213,9 +213,15 @@ def pool_regions(maps, regions: int) -> jax.Array:
 @functools.partial(jax.jit, static_argnames=("regions",))
 def patch_features(images, inv_std, filters_hwio, bias, threshold: float, regions: int) -> jax.Array:
   """``[N, regions * regions * 2F]`` features of prepared images (:func:`prepare_images`), in (region row,
-  region column, sign, filter) order: responses, symmetric rectifier, pooling."""
-  y = pool_regions(symmetric_rectify(patch_responses(images, inv_std, filters_hwio, bias), threshold), regions)
-  return y.reshape(len(images), -1)
+  region column, sign, filter) order: responses, symmetric rectifier, pooling.
+
+  Equals ``pool_regions(symmetric_rectify(r))``, computed as the two rectified halves pooled
+  apart and joined after pooling: joining the full-size maps first writes and reads a
+  ``[N, H', W', 2F]`` copy, which on CPU cost twice the convolution itself."""
+  r = patch_responses(images, inv_std, filters_hwio, bias)
+  pos = pool_regions(jax.nn.relu(r - threshold), regions)
+  neg = pool_regions(jax.nn.relu(-r - threshold), regions)
+  return jnp.concatenate([pos, neg], axis=-1).reshape(len(images), -1)
 
 
 def standardize_stats(features, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
@@ -263,11 +269,24 @@ def _block_key(key: jax.Array, b: int) -> jax.Array:
   return jax.random.fold_in(jax.random.fold_in(key, FILTER_STREAM), b)
 
 
+RESPONSE_BYTES = 4 << 20
+"""The response maps one call of :func:`patch_features` may hold, by default: small enough to
+stay in cache. Past about 12-16 MB per call the featurization ran 1.8x slower on 2 AMD EPYC
+cores (``benchmarks/patch_features.py``)."""
+
+
+def default_chunk(num_filters: int, map_height: int, map_width: int) -> int:
+  """Images per :func:`patch_features` call whose ``[chunk, map_height, map_width, num_filters]`` float32 responses
+  fit :data:`RESPONSE_BYTES` (at least 1): 2 for 500 filters on 27 x 27 maps."""
+  return max(1, RESPONSE_BYTES // (4 * map_height * map_width * num_filters))
+
+
 def _block_features(x: np.ndarray, inv_std: np.ndarray, filters, bias, threshold: float, regions: int,
-                    chunk: int) -> np.ndarray:
-  """:func:`patch_features` of prepared images ``x``, ``chunk`` images per call (the last chunk padded, so one
-  compiled program serves every chunk), float32 on the host."""
+                    chunk: int | None) -> np.ndarray:
+  """:func:`patch_features` of prepared images ``x``, ``chunk`` images per call (``None``: :func:`default_chunk`;
+  the last chunk padded, so one compiled program serves every chunk), float32 on the host."""
   n = len(x)
+  chunk = chunk if chunk is not None else default_chunk(filters.shape[-1], *inv_std.shape[1:3])
   out = None
   for i in range(0, n, chunk):
     xi, si = x[i:i + chunk], inv_std[i:i + chunk]
@@ -283,8 +302,10 @@ def _block_features(x: np.ndarray, inv_std: np.ndarray, filters, bias, threshold
 
 
 def _check_params(x_train, num_filters: int, filter_block: int, size: int, regions: int, zca_eps: float,
-                  norm_eps: float, whiten_patches: int) -> None:
+                  norm_eps: float, whiten_patches: int, chunk: int | None) -> None:
   h, w = np.shape(x_train)[1:3]
+  if chunk is not None and not (isinstance(chunk, (int, np.integer)) and chunk > 0):
+    raise ValueError(f"chunk (images per call) must be a positive integer or None, got {chunk!r}.")
   if not (num_filters > 0 and filter_block > 0 and whiten_patches > 0):
     raise ValueError(f"num_filters, filter_block and whiten_patches must be positive, got {num_filters}, "
                      f"{filter_block}, {whiten_patches}.")
@@ -297,11 +318,11 @@ def _check_params(x_train, num_filters: int, filter_block: int, size: int, regio
 
 def random_patch_features(key: jax.Array, x_train, images, num_filters: int, *, filter_block: int = 500,
                           size: int = 6, threshold: float = 0.25, zca_eps: float = 0.1, norm_eps: float = 10.0,
-                          regions: int = 2, whiten_patches: int = 100_000, chunk: int = 100) -> np.ndarray:
+                          regions: int = 2, whiten_patches: int = 100_000, chunk: int | None = None) -> np.ndarray:
   """The unscaled features ``[N, num_filters * 2 * regions^2]`` float32 of ``images``, with the filters (drawn from
   ``x_train``) and the whitener of :func:`random_patch_gram` for the same arguments; block ``b``'s columns come
   ``b``-th. Materializes every feature: for small sets and tests."""
-  _check_params(x_train, num_filters, filter_block, size, regions, zca_eps, norm_eps, whiten_patches)
+  _check_params(x_train, num_filters, filter_block, size, regions, zca_eps, norm_eps, whiten_patches, chunk)
   whitener = random_patch_whitener(key, x_train, size=size, zca_eps=zca_eps, norm_eps=norm_eps,
                                    whiten_patches=whiten_patches)
   x = prepare_images(images)
@@ -357,14 +378,15 @@ def _save_checkpoint(path: str, identity: dict, k_train: np.ndarray, k_test: np.
 def random_patch_gram(key: jax.Array, x_train, x_test, num_filters: int, *, filter_block: int = 500,
                       size: int = 6, threshold: float = 0.25, zca_eps: float = 0.1, norm_eps: float = 10.0,
                       regions: int = 2, standardize: bool = True, whiten_patches: int = 100_000,
-                      block: int = 1000, chunk: int = 100, dtype=np.float64, checkpoint: str | None = None,
+                      block: int = 1000, chunk: int | None = None, dtype=np.float64, checkpoint: str | None = None,
                       checkpoint_every: int = 1) -> tuple[np.ndarray, np.ndarray]:
   """The linear kernel of the random-patch features without storing them: ``(K_train [n, n], K_test_train [m, n])``.
 
   ``x_train`` ``[n, H, W, C]`` and ``x_test`` are images on the 0-255 scale. The whitener is
   fitted once (:func:`random_patch_whitener`); filter block ``b`` (``filter_block`` filters,
   the last one shorter) draws its patches with ``fold_in(fold_in(key, 1), b)``, computes the
-  features of all training and test images (``chunk`` images per jitted call), standard-scales
+  features of all training and test images (``chunk`` images per jitted call, by default
+  :func:`default_chunk`'s cache-sized count), standard-scales
   both with the training block's exact per-feature statistics when ``standardize``, and adds
   ``F_b F_b^T`` (lower triangle, ``block`` rows at a time, in ``dtype``) and ``F_test,b F_b^T``;
   with ``standardize``, 1 is added to every entry at the end (the intercept feature, module
@@ -379,7 +401,7 @@ def random_patch_gram(key: jax.Array, x_train, x_test, num_filters: int, *, filt
   block, any parameter, ``dtype``, the images) raises :class:`GramCheckpointError` naming
   what differs. ``block`` and ``chunk`` change only memory and speed and are not checked.
   """
-  _check_params(x_train, num_filters, filter_block, size, regions, zca_eps, norm_eps, whiten_patches)
+  _check_params(x_train, num_filters, filter_block, size, regions, zca_eps, norm_eps, whiten_patches, chunk)
   n, m = len(x_train), len(x_test)
   dtype = np.dtype(dtype)
   num_blocks = -(-num_filters // filter_block)

@@ -217,3 +217,34 @@ def accelerator(saved: dict) -> list[str]:
   if "total_seconds" in saved:
     lines += ["", f"Whole run: {saved['total_seconds'] / 60:.1f} min."]
   return lines
+
+
+def patch_features(saved: dict) -> list[str]:
+  """``benchmarks/patch_features.py``: one filter block's featurization, stage by stage, and the Gram's products.
+
+  Reads ``seconds`` (``{"convolution", "features", "features_100", "joined_100", "products"}``:
+  seconds per timed pass), ``products_gflops``, ``featurize_seconds_per_1000`` (per stage) and
+  ``products_seconds_per_1000`` (the forecast for all of CIFAR-10), ``config``: ``images``,
+  ``filters``, ``chunk``, ``reps`` and ``regions``; and ``cpu_threads``."""
+  import statistics
+
+  sec, cfg = saved["seconds"], saved["config"]
+  med = {k: statistics.median(v) for k, v in sec.items()}
+  c = cfg["chunk"]
+  label = {"convolution": f"convolution alone, {c} images per call",
+           "features": f"`patch_features` (rectified halves pooled apart), {c} images per call",
+           "features_100": "`patch_features`, 100 images per call",
+           "joined_100": "rectified halves joined, then pooled (the stages composed), 100 images per call",
+           "products": "Gram products: one 1,000-row tile at n = 50,000"}
+  lines = ["| stage | median | min | max | per 1,000 filters on all of CIFAR-10 |", "|---|---:|---:|---:|---:|"]
+  feat, prod = saved["featurize_seconds_per_1000"], saved["products_seconds_per_1000"]
+  for key in ("convolution", "features", "features_100", "joined_100", "products"):
+    whole = prod if key == "products" else feat[key]
+    lines.append(f"| {label[key]} | {med[key] * 1e3:,.1f} ms | {min(sec[key]) * 1e3:,.1f} ms | "
+                 f"{max(sec[key]) * 1e3:,.1f} ms | {whole:,.0f} s |")
+  return lines + ["", f"{cfg['images']:,} training images, one block of {cfg['filters']:,} filters, "
+                  f"{cfg['regions']}x{cfg['regions']} regions, {cfg['reps']} timed passes per stage after one that "
+                  f"compiles; the last column scales each median to 60,000 images and 1,000 filters (products: the "
+                  f"lower triangle of K_train and all of K_test at {saved['products_gflops']:.0f} GFLOP/s). "
+                  f"Joined at 100 per call / pooled apart at {c} per call: "
+                  f"**{med['joined_100'] / med['features']:.2f}x**. {_cpu(saved)}"]

@@ -23,7 +23,9 @@ TABLES = {"minnorm_mnist": ("Section 5: min-norm interpolation on MNIST", minnor
           "accelerator": ("One accelerator: train step, vmapped sweep, min-norm and the headline run",
                           benchmarks.accelerator),
           "subset_runs": ("Subset-trained runs: one vmapped program against runs one after another",
-                          benchmarks.subset_runs)}
+                          benchmarks.subset_runs),
+          "patch_features": ("The random-patch Gram matrix per filter: featurization and products",
+                             benchmarks.patch_features)}
 """Each script's table: ``{script: (title, function)}``, the function reading the script's
 ``results.json`` (the fields its docstring names) into the table's lines."""
 
