@@ -217,7 +217,7 @@ def patch_features(images, inv_std, filters_hwio, bias, threshold: float, region
 
   Equals ``pool_regions(symmetric_rectify(r))``, computed as the two rectified halves pooled
   apart and joined after pooling: joining the full-size maps first writes and reads a
-  ``[N, H', W', 2F]`` copy, which on CPU cost twice the convolution itself."""
+  ``[N, H', W', 2F]`` copy, which made it 1.7x slower on 2 CPU cores."""
   r = patch_responses(images, inv_std, filters_hwio, bias)
   pos = pool_regions(jax.nn.relu(r - threshold), regions)
   neg = pool_regions(jax.nn.relu(-r - threshold), regions)
@@ -270,9 +270,10 @@ def _block_key(key: jax.Array, b: int) -> jax.Array:
 
 
 RESPONSE_BYTES = 4 << 20
-"""The response maps one call of :func:`patch_features` may hold, by default: small enough to
-stay in cache. Past about 12-16 MB per call the featurization ran 1.8x slower on 2 AMD EPYC
-cores (``benchmarks/patch_features.py``)."""
+"""The response maps one call of :func:`patch_features` may hold, by default. Past about
+12-16 MB per call the featurization ran 1.8x slower on 2 AMD EPYC cores, much of the
+difference spent in the kernel (system time) rather than in the computation
+(``benchmarks/patch_features.py``)."""
 
 
 def default_chunk(num_filters: int, map_height: int, map_width: int) -> int:
