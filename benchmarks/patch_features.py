@@ -5,7 +5,7 @@ filter: its featurization, stage by stage and by images per call, and its produc
                                       [--out DIR]
 
 On ``--images`` CIFAR-10 training images (without --data-dir: the embedded sample) and one
-block of ``--filters`` filters (KeystoneML's settings: 6x6 patches, 2x2 regions), it times
+block of ``--filters`` filters (the settings ``minnorm_cifar.py`` runs with: 6x6 patches, 2x2 regions), it times
 ``--reps`` times, after one untimed pass that compiles, featurizing the images ``--chunk``
 per call (0: ``patches.default_chunk``, cache-sized):
   convolution     the convolution alone (``patch_responses``' ``conv_general_dilated``);
@@ -30,7 +30,6 @@ import sys
 import time
 
 N_TRAIN, N_TEST = 50_000, 10_000
-REGIONS = 2
 
 
 def _parse(argv):
@@ -71,7 +70,11 @@ def main(argv=None) -> int:
   import numpy as np
 
   from rethink_jax import data, records
+  from rethink_jax.configs import minnorm_cifar
   from rethink_jax.minnorm import patches
+
+  feat = minnorm_cifar.get_config().features  # the settings the experiment runs with
+  size, eps, threshold, regions = feat.patch_size, feat.patch_norm_eps, feat.threshold, feat.regions
 
   try:
     ds = data.load("cifar10", source="files" if args.data_dir else "sample", data_dir=args.data_dir or None)
@@ -81,24 +84,25 @@ def main(argv=None) -> int:
     parser.error(f"--images {args.images}: the data holds {len(ds.x_train):,} training images")
   key = jax.random.key(0)
   x_train = ds.x_train
-  whitener = patches.random_patch_whitener(key, x_train, whiten_patches=min(100_000, 20 * len(x_train)))
-  filters, bias = patches.random_patch_filters(key, x_train, args.filters, whitener)
+  whitener = patches.random_patch_whitener(key, x_train, size=size, zca_eps=feat.zca_eps, norm_eps=eps,
+                                           whiten_patches=min(feat.whiten_patches, 20 * len(x_train)))
+  filters, bias = patches.random_patch_filters(key, x_train, args.filters, whitener, size=size, norm_eps=eps)
   x = jax.numpy.asarray(patches.prepare_images(x_train[:args.images]))
-  inv_std = patches.local_inv_std(x, 6, 10.0)
+  inv_std = patches.local_inv_std(x, size, eps)
 
   chunk = args.chunk or patches.default_chunk(args.filters, *inv_std.shape[1:3])
   conv = jax.jit(lambda x: jax.lax.conv_general_dilated(
       x, filters, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"), precision=jax.lax.Precision.HIGHEST))
   joined = jax.jit(lambda x, s: patches.pool_regions(
-      patches.symmetric_rectify(patches.patch_responses(x, s, filters, bias), 0.25), REGIONS))
-  features = lambda x, s: patches.patch_features(x, s, filters, bias, 0.25, REGIONS)
+      patches.symmetric_rectify(patches.patch_responses(x, s, filters, bias), threshold), regions))
+  features = lambda x, s: patches.patch_features(x, s, filters, bias, threshold, regions)
 
   def per_call(fn, c):  # every image, c per call (a shorter last call compiles in the untimed pass)
     return lambda: [jax.block_until_ready(fn(x[i:i + c], inv_std[i:i + c])) for i in range(0, len(x), c)]
 
   stages = {"convolution": per_call(lambda x, s: conv(x), chunk), "features": per_call(features, chunk),
             "features_100": per_call(features, 100), "joined_100": per_call(joined, 100)}
-  width = 2 * REGIONS * REGIONS * args.filters
+  width = 2 * regions * regions * args.filters
   rng = np.random.default_rng(0)
   f = rng.standard_normal((N_TRAIN, width), dtype=np.float32)
   k = np.zeros((1000, N_TRAIN), np.float32)
@@ -113,7 +117,7 @@ def main(argv=None) -> int:
   products_s = 2 * (N_TRAIN * N_TRAIN / 2 + N_TEST * N_TRAIN) * width * 1000 / args.filters / rate
   featurize_s = {name: med[name] / args.images * 1000 / args.filters * (N_TRAIN + N_TEST) for name in stages}
 
-  print(f"{args.images} images, {args.filters} filters, {REGIONS}x{REGIONS} regions, {chunk} images per call, "
+  print(f"{args.images} images, {args.filters} filters, {regions}x{regions} regions, {chunk} images per call, "
         f"{args.reps} timed runs each "
         f"({jax.devices()[0].platform}, jax {jax.__version__})")
   for name, v in seconds.items():
@@ -124,7 +128,7 @@ def main(argv=None) -> int:
   if args.out:
     import ml_collections
     config = ml_collections.ConfigDict({"images": args.images, "filters": args.filters, "chunk": chunk,
-                                        "reps": args.reps, "regions": REGIONS})
+                                        "reps": args.reps, "regions": regions})
     pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
     path = records.write_results(args.out, config, ds.provenance, script="patch_features", seconds=seconds,
                                  products_gflops=rate / 1e9, featurize_seconds_per_1000=featurize_s,

@@ -270,10 +270,10 @@ def _block_key(key: jax.Array, b: int) -> jax.Array:
 
 
 RESPONSE_BYTES = 4 << 20
-"""The response maps one call of :func:`patch_features` may hold, by default. Past about
-12-16 MB per call the featurization ran 1.8x slower on 2 AMD EPYC cores, much of the
-difference spent in the kernel (system time) rather than in the computation
-(``benchmarks/patch_features.py``)."""
+"""The response maps one call of :func:`patch_features` may hold, by default. With 100 images
+(146 MB) per call the featurization ran 1.7x slower than with 2 on 2 AMD EPYC cores
+(``benchmarks/patch_features.py``), much of the difference spent in the kernel (system time)
+rather than in the computation."""
 
 
 def default_chunk(num_filters: int, map_height: int, map_width: int) -> int:
