@@ -177,17 +177,41 @@ def test_random_conv_gram_equals_features_gram():
     p.predict(c.x_test[:2])
 
 
-def test_random_conv_features_host_path_equals_xla_convolution():
+def _conv_relu_pool_reference(x, filters, bias, grid):
+  """Plain numpy: every 6x6x3 window's dot product with every filter, ReLU(. - bias), cell means."""
+  windows = np.lib.stride_tricks.sliding_window_view(x, filters.shape[:2], axis=(1, 2))  # [n, h, w, c, 6, 6]
+  y = np.maximum(np.einsum("nhwcij,ijcf->nhwf", windows, filters, dtype=np.float64) - bias, 0.0)
+  n, h, w, f = y.shape
+  ch, cw = h // grid, w // grid
+  cells = [[y[:, gy * ch:(gy + 1) * ch, gx * cw:(gx + 1) * cw].mean(axis=(1, 2)) for gx in range(grid)]
+           for gy in range(grid)]
+  return np.stack([np.stack(row, axis=1) for row in cells], axis=1).reshape(n, -1)
+
+
+def test_random_conv_features_equal_a_numpy_reference_for_any_images_per_call():
   from rethink_jax.minnorm import features
 
   c = data.load("cifar10")
-  x = features._standardize(c.x_train[:23])  # 23 images: chunks of 5 and a short last one
-  filters = features._random_filters(jax.random.key(1), 40, 6, 3)
+  x = features._standardize(c.x_train[:23])
+  key = jax.random.key(1)
+  filters = np.asarray(features._random_filters(key, 40, 6, 3), np.float64)
   for grid in (2, 3):
-    host = features._conv_relu_pool_host(x, filters, 1.0, grid)
-    xla = np.asarray(features._conv_relu_pool(jax.numpy.asarray(x), filters, 1.0, grid))
-    assert host.shape == xla.shape == (23, grid * grid * 40)
-    np.testing.assert_allclose(host, xla, rtol=1e-5, atol=1e-6)
+    ref = _conv_relu_pool_reference(x.astype(np.float64), filters, 1.0, grid)
+    # block caps the images per call: 23 in one call; 4 per call, the last one padded; 1 per call
+    for block in (1000, 4, 1):
+      got = features._features(key, x, 40, 6, grid, 1.0, block)
+      assert got.shape == (23, grid * grid * 40) and got.dtype == np.float32
+      np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-5, err_msg=f"grid {grid}, block {block}")
+
+
+def test_images_per_call_keeps_the_maps_within_the_budget():
+  from rethink_jax.minnorm import features
+
+  per_image = 4 * 27 * 27 * 1000
+  chunk = features._images_per_call(1000, 27, 27, block=1000)
+  assert chunk * per_image <= features.RESPONSE_BYTES < (chunk + 1) * per_image
+  assert features._images_per_call(1000, 27, 27, block=2) == min(2, chunk)
+  assert features._images_per_call(10**7, 27, 27, block=1000) == 1  # one image over budget: still one per call
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

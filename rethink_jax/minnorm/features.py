@@ -89,55 +89,40 @@ def _conv_relu_pool(images, filters, bias, grid: int):
   return y.reshape(n, -1)
 
 
-def _pool_matrix(h: int, w: int, grid: int) -> np.ndarray:
-  """``[grid * grid, h * w]``: averages over the cells of a ``grid x grid`` partition (as ``_conv_relu_pool``)."""
-  ch, cw = h // grid, w // grid
-  m = np.zeros((grid, grid, h, w), np.float32)
-  for gy in range(grid):
-    for gx in range(grid):
-      m[gy, gx, gy * ch:(gy + 1) * ch, gx * cw:(gx + 1) * cw] = 1.0 / (ch * cw)
-  return m.reshape(grid * grid, h * w)
-
-
-def _conv_relu_pool_host(images: np.ndarray, filters, bias: float, grid: int, chunk: int = 5) -> np.ndarray:
-  """``_conv_relu_pool`` with BLAS on the host, a few images at a time (the CPU path).
-
-  On XLA:CPU the convolution (3 input channels, so a matrix product with an inner
-  dimension of only ``6 * 6 * 3 = 108``) and the ReLU and pooling passes over its large
-  output ran at 35 GFLOP/s on 2 cores; as one BLAS product per 5 images, whose output stays
-  in cache for the in-place ReLU and the pooling product, 48 GFLOP/s (1,000 images,
-  500 filters; measured).
-  """
-  size, channels = filters.shape[0], filters.shape[2]
-  # patches ordered (channel, row, column), and the filters to match
-  w = np.asarray(jnp.transpose(filters, (2, 0, 1, 3)).reshape(size * size * channels, -1), np.float32)
-  windows = np.lib.stride_tricks.sliding_window_view(images, (size, size), axis=(1, 2))
-  n, h, wd = windows.shape[:3]
-  pool = _pool_matrix(h, wd, grid)
-  out = np.empty((n, grid * grid * w.shape[1]), np.float32)
-  for i in range(0, n, chunk):
-    patches = np.ascontiguousarray(windows[i:i + chunk]).reshape(-1, w.shape[0])
-    y = patches @ w
-    y -= bias
-    np.maximum(y, 0.0, out=y)
-    c = len(patches) // (h * wd)
-    out[i:i + c] = np.matmul(pool, y.reshape(c, h * wd, -1)).reshape(c, -1)
-  return out
-
-
 def _standardize(images) -> np.ndarray:
   x = np.asarray(images, np.float32)
   x = x - x.mean(axis=(1, 2, 3), keepdims=True)
   return x / np.maximum(x.std(axis=(1, 2, 3), keepdims=True), 1.0 / math.sqrt(x[0].size))
 
 
+RESPONSE_BYTES = 12 << 20
+"""The ReLU maps one call of ``_conv_relu_pool`` may hold on CPU: a few images per call, so that
+the maps are still in cache when the ReLU and the pooling read them (as the random-patch
+features do, :data:`rethink_jax.minnorm.patches.RESPONSE_BYTES`)."""
+
+
+def _images_per_call(num_filters: int, map_height: int, map_width: int, block: int) -> int:
+  """``block`` images per call on an accelerator; on CPU as many as keep the float32 maps within
+  :data:`RESPONSE_BYTES` (at least 1, at most ``block``)."""
+  if jax.default_backend() != "cpu":
+    return block
+  return max(1, min(block, RESPONSE_BYTES // (4 * map_height * map_width * num_filters)))
+
+
 def _features(key, x: np.ndarray, num_filters: int, size: int, grid: int, bias: float, block: int) -> np.ndarray:
-  """float32 features of already standardized images ``x``."""
+  """float32 features of already standardized images ``x``, a few images per jitted call (the last
+  call padded to the same shape, so one compiled program serves every call)."""
   filters = _random_filters(key, num_filters, size, x.shape[-1])
-  if jax.default_backend() == "cpu":
-    return _conv_relu_pool_host(x, filters, bias, grid)
-  return np.concatenate([np.asarray(_conv_relu_pool(jnp.asarray(x[i:i + block]), filters, bias, grid))
-                         for i in range(0, len(x), block)])
+  n = len(x)
+  chunk = _images_per_call(num_filters, x.shape[1] - size + 1, x.shape[2] - size + 1, block)
+  out = np.empty((n, grid * grid * num_filters), np.float32)
+  for i in range(0, n, chunk):
+    xi = x[i:i + chunk]
+    m = len(xi)
+    if m < chunk < n:
+      xi = np.concatenate([xi, np.zeros((chunk - m,) + xi.shape[1:], xi.dtype)])
+    out[i:i + m] = np.asarray(_conv_relu_pool(xi, filters, bias, grid))[:m]
+  return out
 
 
 def random_conv_features(key: jax.Array, images, num_filters: int, *, size: int = 6, grid: int = 2,
