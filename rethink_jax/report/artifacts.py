@@ -79,7 +79,10 @@ def table1_curves(sweep_dir) -> pathlib.Path:
   ax.set_ylabel("accuracy (%): train solid, test dotted")
   ax.set_ylim(0, 102)
   ax.set_title(f"Table 1: train and test accuracy over training\n{_subject(runs)}", fontsize=10)
-  ax.legend(fontsize=8)
+  if ax.get_legend_handles_labels()[0]:  # rows started but not yet evaluated have no curve
+    ax.legend(fontsize=8)
+  else:
+    ax.text(0.5, 0.5, "no evaluation yet", ha="center", va="center", transform=ax.transAxes)
   out = atomic_png(fig, pathlib.Path(sweep_dir) / "table1.png")
   plt.close(fig)
   return out
@@ -146,12 +149,12 @@ def figure1a(sweep_dir) -> pathlib.Path:
     if run is None:
       continue
     rows = [r for r in run["metrics"] if "batch_loss" in r]
-    ax.plot([r["step"] for r in rows], [r["batch_loss"] for r in rows], label=KIND_LABELS[kind],
-            **line_style(i, len(rows)))
+    label = KIND_LABELS[kind] + ("" if rows else " (not run)")  # a sweep that grows: its legend says what is missing
+    ax.plot([r["step"] for r in rows], [r["batch_loss"] for r in rows], label=label, **line_style(i, len(rows)))
   ax.set_xlabel("steps")
   ax.set_ylabel("average training loss")
   ax.set_title(f"Figure 1a: fitting the randomization tests\n{_subject(runs)}", fontsize=10)
-  ax.legend()
+  ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: no curve is hidden under it
   out = atomic_png(fig, pathlib.Path(sweep_dir) / "figure1a.png")
   plt.close(fig)
   return out
