@@ -207,6 +207,9 @@ def test_random_conv_features_equal_a_numpy_reference_for_any_images_per_call():
 def test_images_per_call_keeps_the_maps_within_the_budget():
   from rethink_jax.minnorm import features
 
+  if jax.default_backend() != "cpu":  # accelerators take whole blocks
+    assert features._images_per_call(1000, 27, 27, block=1000) == 1000
+    return
   per_image = 4 * 27 * 27 * 1000
   chunk = features._images_per_call(1000, 27, 27, block=1000)
   assert chunk * per_image <= features.RESPONSE_BYTES < (chunk + 1) * per_image
