@@ -436,6 +436,26 @@ def test_precomputed_fit_in_place_restores_the_callers_matrix(mnist_small, dtype
     minnorm.fit(k, y[:600], "precomputed", copy_k=False, solver="cg")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_precomputed_fit_in_place_on_a_leading_block_is_the_fit_on_those_examples(mnist_small, dtype):
+  # a held-out split of a Gram matrix too large to copy: fit K[:m, :m] where it lies, predict with K[m:, :m]
+  x, y, _, _ = mnist_small
+  k = np.asarray(minnorm.gram(lambda a, b: minnorm.gaussian(a, b, 5.0), x[:700]), dtype)
+  before, m = k.copy(), 500
+  block = k[:m, :m]
+  assert not block.flags.c_contiguous
+  copied = minnorm.fit(np.ascontiguousarray(block), y[:m], "precomputed", ridge=1e-3, dtype=dtype)
+  in_place = minnorm.fit(block, y[:m], "precomputed", ridge=1e-3, copy_k=False)
+  np.testing.assert_array_equal(k, before)  # the block solved in place and put back; the rest never written
+  np.testing.assert_allclose(in_place.alpha, copied.alpha, rtol=1e-9, atol=1e-12)
+  np.testing.assert_allclose(minnorm.predict_precomputed(in_place, k[m:, :m]),
+                             minnorm.predict_precomputed(copied, k[m:, :m]), rtol=1e-9, atol=1e-12)
+  for strided in (k[:m:2, :m:2], k.T[:m, :m]):  # rows not contiguous: a copy would be needed, so refused
+    with pytest.raises(ValueError, match="contiguous rows"):
+      minnorm.fit(strided, y[:len(strided)], "precomputed", copy_k=False)
+  np.testing.assert_array_equal(k, before)
+
+
 def test_fit_range_checks_labels_before_any_cast_and_checks_num_classes():
   rng = np.random.default_rng(3)
   x, labels = rng.normal(size=(20, 30)), np.arange(20) % 4  # d > n: the linear kernel interpolates

@@ -316,6 +316,53 @@ def test_command_runs_random_patches_end_to_end_resumes_and_refuses_another_conf
     assert len(out.stderr.strip().splitlines()) == 1, (arg, out.stderr)
 
 
+def test_ridge_chosen_on_heldout_training_images_is_the_one_tested(tmp_path):
+  from helpers import cli_batch
+
+  script = REPO / "experiments" / "minnorm_cifar.py"
+  args = ["--config.methods=('random_conv',)", "--config.data.max_train=300", "--config.num_filters=64",
+          "--config.filter_block=32"]
+  ridges = (0.0, 0.01, 3.0)
+  jobs = [([script, "--workdir", tmp_path / "chosen", *args, f"--config.ridges={ridges}",
+            "--config.ridge_heldout=100"], tmp_path),
+          ([script, "--workdir", tmp_path / "held", *args, f"--config.ridges={ridges}", "--config.data.heldout=100"],
+           tmp_path)]
+  bad = [(["--config.ridge_heldout=300"], "config.ridge_heldout = 300: must be less than the 300 training images"),
+         (["--config.ridge_heldout=-1"], "config.ridge_heldout = -1: must be an integer >= 0"),
+         (["--config.ridge_heldout=100", "--config.data.heldout=50"], "chooses the ridge for a test-set run"),
+         (["--config.ridge_heldout=100", "--config.methods=('gaussian',)"], "add 'random_conv' to config.methods")]
+  methods = lambda extra: [] if "methods" in str(extra) else args[:1]  # the first of two such flags would win
+  jobs += [([script, "--workdir", tmp_path / f"bad{i}", *args[1:], *extra, *methods(extra)], tmp_path)
+           for i, (extra, _) in enumerate(bad)]
+  chosen, held, *refused = cli_batch.run(jobs)
+  assert chosen.returncode == 0 and held.returncode == 0, (chosen.stderr[-2000:], held.stderr[-2000:])
+  rows = json.loads((tmp_path / "chosen" / "results.json").read_text())["results"]
+  trials, tested = rows[:3], rows[3:]
+  assert [(r["ridge"], r["evaluation"], r["n_fit"], r["n_evaluated"]) for r in trials] == \
+      [(r, "heldout", 200, 100) for r in ridges]
+  # the held-out errors are those of a run fitted on the first 200 images and evaluated on the next 100
+  # (its own Gram matrix of those images: equal up to rounding, so at most one prediction differs)
+  separate = json.loads((tmp_path / "held" / "results.json").read_text())["results"]
+  assert all(abs(a["test_error"] - b["test_error"]) <= 0.01 for a, b in zip(trials, separate))
+  best = min(trials, key=lambda r: r["test_error"])
+  assert len(tested) == 1 and tested[0]["ridge"] == best["ridge"] and tested[0]["chosen_on_heldout"] == 100
+  assert "evaluation" not in tested[0] and tested[0]["residual"] < 1e-6
+  assert len({r["test_error"] for r in trials}) > 1  # the ridges differ on held-out images: the choice is real
+  # the tested row is the plain run at that ridge on all 300 images
+  plain = cli_batch.run([([script, "--workdir", tmp_path / "plain", *args, f"--config.ridges=({best['ridge']},)"],
+                          tmp_path)])[0]
+  assert plain.returncode == 0, plain.stderr[-2000:]
+  assert json.loads((tmp_path / "plain" / "results.json").read_text())["results"][0]["test_error"] == \
+      tested[0]["test_error"]
+  table = report.script_results(tmp_path / "chosen").read_text()
+  assert f"ridge {best['ridge']:g} x mean diag † | {100 * tested[0]['test_error']:.2f}% |" in table
+  assert f"**{100 * best['test_error']:.2f}%** at {best['ridge']:g}" in table
+  assert "fitted on the first 200 training images and scored on the last 100" in table
+  for i, ((extra, message), out) in enumerate(zip(bad, refused)):
+    assert out.returncode == 2 and message in out.stderr, (extra, out.stderr[-2000:])
+    assert not (tmp_path / f"bad{i}").exists()
+
+
 def test_grid_settings_are_every_combination_of_the_non_empty_entries():
   from rethink_jax.commands import minnorm_cifar as command
   from rethink_jax.configs import common, minnorm_cifar

@@ -25,7 +25,7 @@ def check(c) -> None:
   validation.check_entries(c, positive_ints=("num_filters", "filter_block", "features.patch_size",
                                              "features.regions", "features.whiten_patches",
                                              "gram_checkpoint_every"),
-                           non_negative_ints=("data.max_train", "data.heldout"),
+                           non_negative_ints=("data.max_train", "data.heldout", "ridge_heldout"),
                            positive_numbers=("bandwidth", "features.zca_eps", "features.patch_norm_eps"),
                            non_negative_numbers=("features.threshold",), non_negative_number_lists=("ridges",),
                            choices={"data.name": ('cifar10',), "data.source": data.SOURCES,
@@ -39,6 +39,21 @@ def check(c) -> None:
     raise validation.ConfigError(f"config.gram_checkpoint = {c.gram_checkpoint!r}: must be '' unless "
                                  "config.features.kind = 'random_patches' (the resumable accumulation is theirs).")
   check_grid(c)
+  check_ridge_heldout(c)
+
+
+def check_ridge_heldout(c) -> None:
+  """``ridge_heldout``: the ridge chosen on held-out training images, for a test-set run of the
+  random features (a run with ``data.heldout`` is choosing parameters already; a grid is too)."""
+  if not c.ridge_heldout:
+    return
+  if "random_conv" not in c.methods:
+    raise validation.ConfigError(f"config.ridge_heldout = {c.ridge_heldout}: chooses the ridge of the random_conv "
+                                 "rows; add 'random_conv' to config.methods, or set it to 0.")
+  if c.data.heldout or grid_settings(c) != [{}]:
+    raise validation.ConfigError(f"config.ridge_heldout = {c.ridge_heldout}: chooses the ridge for a test-set run; "
+                                 "this run is choosing parameters on held-out images already (config.data.heldout "
+                                 "or config.grid): set it to 0.")
 
 
 GRID_RULES = {"threshold": "tuple of [0,inf)", "zca_eps": "tuple of >0", "regions": "tuple of int>0"}
@@ -113,9 +128,10 @@ def run(c, workdir: str) -> None:
   validation.check_data(c, len(ds.y_train), len(ds.y_test), ds.x_train.shape[1:])
   check_patch_geometry(c, min(ds.x_train.shape[1:3]))
   n, held = c.data.max_train or len(ds.y_train), c.data.heldout
-  if held >= n:
-    raise validation.ConfigError(f"config.data.heldout = {held}: must be less than the {n} training images it is "
-                                 "taken from (the last ones), leaving some to train on.")
+  for key, value in (("data.heldout", held), ("ridge_heldout", c.ridge_heldout)):
+    if value >= n:
+      raise validation.ConfigError(f"config.{key} = {value}: must be less than the {n} training images it is "
+                                   "taken from (the last ones), leaving some to train on.")
   workdir = records.check_writable(workdir)  # before hours of work, after every check
   earlier = earlier_rows(c, workdir)
   env = records.environment()  # the code that runs: the checkout may change before the run ends
@@ -143,7 +159,8 @@ def run(c, workdir: str) -> None:
 
   def show(new_rows):
     for r in new_rows:
-      print(f"{r['method']:55s} {'held-out' if held else 'test'} error {100 * r['test_error']:5.2f}%  "
+      where = "held-out" if held or r.get("evaluation") == "heldout" else "test"
+      print(f"{r['method']:55s} {where} error {100 * r['test_error']:5.2f}%  "
             f"norm {r['norm']:10.1f}  residual {r['residual']:.1e}  {r['seconds']:.1f} s", flush=True)
 
   show(rows)
@@ -171,20 +188,34 @@ def run(c, workdir: str) -> None:
 
 
 def random_features_rows(c, x, y, xt, yt, n: int) -> list[dict]:
-  """The ``random_conv`` rows: one Gram matrix of ``config.features``, solved at every ridge."""
+  """The ``random_conv`` rows: one Gram matrix of ``config.features``, solved at every ridge;
+  with ``ridge_heldout``, first each ridge on held-out training images (rows with
+  ``evaluation: "heldout"``), then the test error at the ridge with the lowest held-out error only."""
   t0 = time.perf_counter()
   k_train, k_test, name = random_features_gram(c, x, xt)
   gram_seconds = time.perf_counter() - t0
-  scale = np.trace(k_train) / n  # ridge is relative to the mean diagonal
   rows = []
-  for ridge in c.ridges:
+
+  def solve(k_fit, y_fit, k_eval, y_eval, ridge, method, **extra):
     t1 = time.perf_counter()
-    p = minnorm.fit(k_train, y, "precomputed", ridge=ridge * scale, copy_k=False)  # solved in place, K restored
-    err = float(np.mean(minnorm.predict_precomputed(p, k_test).argmax(1) != yt))
-    rows.append({"method": f"{name}, ridge {ridge:g} x mean diag", "ridge": float(ridge), "test_error": err,
-                 "norm": p.norm(), "residual": p.residual, "gram_seconds": gram_seconds,
-                 "solve_seconds": time.perf_counter() - t1, "seconds": gram_seconds + time.perf_counter() - t1,
-                 **features_record(c)})
+    scale = np.trace(k_fit) / len(k_fit)  # ridge is relative to the mean diagonal of the system solved
+    p = minnorm.fit(k_fit, y_fit, "precomputed", ridge=ridge * scale, copy_k=False)  # in place, K restored
+    err = float(np.mean(minnorm.predict_precomputed(p, k_eval).argmax(1) != y_eval))
+    rows.append({"method": method, "ridge": float(ridge), "test_error": err, "norm": p.norm(),
+                 "residual": p.residual, "gram_seconds": gram_seconds, "solve_seconds": time.perf_counter() - t1,
+                 "seconds": gram_seconds + time.perf_counter() - t1, **extra, **features_record(c)})
+    return err
+
+  ridges = c.ridges
+  if c.ridge_heldout:
+    # the first m training images fitted in place in K's leading block, scored on the last ones: no copy of K
+    m, held = n - c.ridge_heldout, c.ridge_heldout
+    errors = [solve(k_train[:m, :m], y[:m], k_train[m:, :m], y[m:], ridge, f"{name}, ridge {ridge:g} x mean diag",
+                    evaluation="heldout", n_fit=m, n_evaluated=held) for ridge in ridges]
+    ridges = (ridges[int(np.argmin(errors))],)  # the first of equal errors: the order of config.ridges
+  for ridge in ridges:
+    chosen = {"chosen_on_heldout": c.ridge_heldout} if c.ridge_heldout else {}
+    solve(k_train, y, k_test, yt, ridge, f"{name}, ridge {ridge:g} x mean diag", **chosen)
   rss = records.peak_rss_gb()
   return [{**r, "peak_rss_gb": rss} for r in rows]
 
@@ -199,11 +230,20 @@ def earlier_rows(c, workdir: pathlib.Path) -> list[dict]:
   saved = records.read_json(path)
   if not isinstance(saved, dict) or saved.get("script") != "minnorm_cifar" or not isinstance(saved.get("config"), dict):
     raise records.RecordError(f"{path} is not a results.json of minnorm_cifar; use another --workdir.")
-  diff = records.identity_diff(records.identity(saved["config"]), records.identity(c))
+  diff = records.identity_diff(_identity(saved["config"]), _identity(c))
   if diff:
     raise records.RecordError(f"{path} holds the results of another config (" + "; ".join(diff[:3])
                               + "); use another --workdir, or remove it to compute this one there.")
   return saved["results"]
+
+
+# entries added after records were written, at the value that computes what those records did
+_ADDED_LATER = {"ridge_heldout": 0}
+
+
+def _identity(config) -> dict:
+  out = records.identity(config)
+  return {k: v for k, v in out.items() if not (k in _ADDED_LATER and v == _ADDED_LATER[k])}
 
 
 def features_record(c) -> dict:

@@ -44,6 +44,7 @@ def get_config(preset: str = "cpu"):
   c.num_filters = {"cpu": 2000, "subset": 4000, "paper": 32_000}[preset]
   c.filter_block = 500
   c.ridges = (0.0, 1e-3)
+  c.ridge_heldout = 0       # > 0: ridges tried on the last ridge_heldout training images, the best one tested
   c.methods = ("gaussian", "random_conv")  # either or both rows of the paper's Section 5 on CIFAR-10
   # the random-features Gram matrices: float64 on the sample, float32 at full size (10 GB instead of 20)
   c.gram_dtype = "float32" if preset == "paper" else "float64"

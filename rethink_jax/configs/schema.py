@@ -167,6 +167,9 @@ OTHER = {  # meanings of entries whose values each script's presets set
     "filter_block": "filters computed per block (memory against speed)",
     "ridges": "ridge values solved for (0: min-norm interpolation)",
     "ridge": "ridge value (0: min-norm interpolation)",
+    "ridge_heldout": ("> 0: solve each of ridges on all but the last ridge_heldout training images (the same Gram "
+                      "matrix's blocks) and score it on those; then the test error at the lowest held-out error's "
+                      "ridge only"),
     "methods": "which rows: gaussian, random_conv",
     "gram_dtype": "dtype of the random-features Gram matrix (float32 halves its memory)",
     "data.heldout": ("> 0: evaluate on the last heldout of the training images (not trained on) instead of the "

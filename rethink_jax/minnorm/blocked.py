@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import blas, lapack
 
-__all__ = ["factor_in_place", "solve_factored", "sym_matvec", "solve_refined", "DEFAULT_TILE"]
+__all__ = ["rows_contiguous", "factor_in_place", "solve_factored", "sym_matvec", "solve_refined", "DEFAULT_TILE"]
 
 DEFAULT_TILE = 2048
 PANEL_TILES = 8  # rows of a panel solved per call, in tiles
@@ -27,13 +27,22 @@ def _tiles(n: int, tile: int) -> list[tuple[int, int]]:
   return [(s, min(s + tile, n)) for s in range(0, n, tile)]
 
 
+def rows_contiguous(a: np.ndarray) -> bool:
+  """A square matrix whose rows each lie contiguously: C order, or a leading block
+  ``K[:m, :m]`` of a larger C-order matrix (BLAS reads it with the parent's row stride)."""
+  return (a.ndim == 2 and a.shape[0] == a.shape[1] and a.strides[1] == a.itemsize
+          and a.strides[0] >= a.shape[1] * a.itemsize)
+
+
 def _check(a: np.ndarray) -> None:
-  if a.ndim != 2 or a.shape[0] != a.shape[1] or not a.flags.c_contiguous:
-    raise ValueError(f"expected a C-contiguous square matrix, got {a.shape}.")
+  if not rows_contiguous(a):
+    raise ValueError(f"expected a square matrix with contiguous rows (C order, or a leading block of one), got shape "
+                     f"{a.shape}, strides {a.strides}.")
 
 
 def factor_in_place(a: np.ndarray, tile: int = DEFAULT_TILE, ridge: float = 0.0) -> np.ndarray:
-  """Cholesky-factors the symmetric matrix ``a`` (C order) into its lower triangle.
+  """Cholesky-factors the symmetric matrix ``a`` (rows contiguous: C order, or a leading block
+  of a C-order matrix) into its lower triangle.
 
   Reads only the lower triangle of ``a`` (on and below the diagonal) and writes ``L``
   there; the strict upper triangle is not touched. Returns the original diagonal

@@ -295,7 +295,10 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
     copy_k: for ``kernel="precomputed"`` with the Cholesky solver: ``False`` solves in the
       caller's array (float32 or float64, C order) and restores it before returning, so no
       second ``n x n`` matrix is allocated (the array is briefly overwritten: do not share
-      it with another thread meanwhile).
+      it with another thread meanwhile). A leading block ``K[:m, :m]`` of a C-order Gram
+      matrix works too, in place: a fit on the first ``m`` examples with no copy, whose
+      predictions on the others are ``predict_precomputed(p, K[m:, :m])`` (a held-out split
+      of a Gram matrix too large to copy).
     backend: ``"numpy"`` (the host path above), ``"jax"`` (Gram matrix, float32 Cholesky and
       float64 refinement on JAX's default device, :mod:`rethink_jax.minnorm.device`; Cholesky
       only, kernels given by name or as jax-traceable callables, not ``"precomputed"``), or
@@ -352,9 +355,11 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
                      "machine with more memory.")
   in_place = precomputed and not copy_k
   if in_place:
-    if solver == "cg" or not (z.flags.c_contiguous and z.dtype in (np.float32, np.float64) and z.flags.writeable):
-      raise ValueError("copy_k=False needs the Cholesky solver and a writable C-ordered float32 or float64 Gram "
-                       f"matrix; got solver={solver!r}, dtype {z.dtype}.")
+    if solver == "cg" or not (blocked.rows_contiguous(z) and z.dtype in (np.float32, np.float64)
+                              and z.flags.writeable):
+      raise ValueError("copy_k=False needs the Cholesky solver and a writable float32 or float64 Gram matrix with "
+                       "contiguous rows (C order, or a leading block K[:m, :m] of one); got "
+                       f"solver={solver!r}, dtype {z.dtype}.")
     k_mat, dtype = z, z.dtype
   else:
     k_mat = np.array(z, dtype=dtype, order="C") if precomputed else gram(k_fn, z, dtype=dtype)
