@@ -354,6 +354,14 @@ def test_ridge_chosen_on_heldout_training_images_is_the_one_tested(tmp_path):
   assert plain.returncode == 0, plain.stderr[-2000:]
   assert json.loads((tmp_path / "plain" / "results.json").read_text())["results"][0]["test_error"] == \
       tested[0]["test_error"]
+  # a record written before ridge_heldout existed is the same computation as ridge_heldout = 0: kept, not refused
+  path = tmp_path / "plain" / "results.json"
+  old = json.loads(path.read_text())
+  del old["config"]["ridge_heldout"]
+  path.write_text(json.dumps(old))
+  again = cli_batch.run([([script, "--workdir", tmp_path / "plain", *args, f"--config.ridges=({best['ridge']},)"],
+                          tmp_path)])[0]
+  assert again.returncode == 0 and "1 of 1 featurizations done earlier, kept" in again.stdout, again.stderr[-2000:]
   table = report.script_results(tmp_path / "chosen").read_text()
   assert f"ridge {best['ridge']:g} x mean diag † | {100 * tested[0]['test_error']:.2f}% |" in table
   assert f"**{100 * best['test_error']:.2f}%** at {best['ridge']:g}" in table

@@ -230,20 +230,11 @@ def earlier_rows(c, workdir: pathlib.Path) -> list[dict]:
   saved = records.read_json(path)
   if not isinstance(saved, dict) or saved.get("script") != "minnorm_cifar" or not isinstance(saved.get("config"), dict):
     raise records.RecordError(f"{path} is not a results.json of minnorm_cifar; use another --workdir.")
-  diff = records.identity_diff(_identity(saved["config"]), _identity(c))
+  diff = records.identity_diff(records.identity(saved["config"]), records.identity(c))
   if diff:
     raise records.RecordError(f"{path} holds the results of another config (" + "; ".join(diff[:3])
                               + "); use another --workdir, or remove it to compute this one there.")
   return saved["results"]
-
-
-# entries added after records were written, at the value that computes what those records did
-_ADDED_LATER = {"ridge_heldout": 0}
-
-
-def _identity(config) -> dict:
-  out = records.identity(config)
-  return {k: v for k, v in out.items() if not (k in _ADDED_LATER and v == _ADDED_LATER[k])}
 
 
 def features_record(c) -> dict:

@@ -206,7 +206,9 @@ _NESTED = ("rademacher.train.",)  # Theorem 1's Rademacher estimate nests a trai
 
 # The identity rule (rethink_jax.records.identity): the entries left out of what a run computes.
 HOW_KEYS = tuple(dict.fromkeys(k for schema in (RUN, IMAGENET) for k, key in schema.items() if not key.identity))
-NEUTRAL_DEFAULTS = {k: key.default for k, key in RUN.items() if key.neutral}
+# Entries outside RUN added after records were written: at these values they compute what those records did.
+OTHER_NEUTRAL = {"ridge_heldout": 0}
+NEUTRAL_DEFAULTS = {**{k: key.default for k, key in RUN.items() if key.neutral}, **OTHER_NEUTRAL}
 
 
 def config_from(schema: dict[str, Key]) -> ml_collections.ConfigDict:
