@@ -5,12 +5,15 @@ PyTorch (same architecture, same batch, same threads, same run); prints the rati
   python benchmarks/train_throughput.py [--models mlp_1x512,inception_small] [--repeats 3] [--out DIR]
 
 Convolutional models are timed with both convolution formulations (``conv_impl``: XLA's
-convolution and im2col as one matrix product) and PyTorch in NCHW and channels_last. Each
+convolution and im2col as one matrix product) and PyTorch in NCHW and channels_last. "JAX in
+a run" times the steps a training run executes (``train.DataStepper``: each batch gathered
+from 50,000 stored uint8 images, cropped and standardized on the device, then the same
+step), so a run's logged images/s can be set beside the step's own. Each
 variant is compiled (or warmed up) once, then timed ``--repeats`` times, JAX and PyTorch
 alternating (the order flips every repetition), so a noisy neighbour slows both sides
 rather than make a ratio. Printed: mean and standard deviation over the repetitions; the
-ratio is the best JAX variant's mean over the best PyTorch variant's, with its range over
-the repetitions. ``--out DIR`` also writes ``DIR/results.json`` (every repetition), which
+ratio is the best JAX variant's mean over the best PyTorch variant's (both timing the step
+alone), with its range over the repetitions. ``--out DIR`` also writes ``DIR/results.json`` (every repetition), which
 ``python -m rethink_jax.report DIR`` renders as ``train_throughput.md``.
 
 PyTorch is not a dependency: ``pip install -e '.[bench]'`` (on a CPU machine,
@@ -37,11 +40,7 @@ from rethink_jax.configs import common
 
 def jax_timer(name: str, batch_size: int, warmup: int, conv_impl: str = "xla"):
   """A function ``steps -> images/s`` timing the jitted train step of ``name`` (compiled once)."""
-  config = common.set_model(common.base_config(), name)
-  config.batch_size = batch_size
-  config.conv_impl = conv_impl
-  keys = train.stream_keys(0)
-  graphdef, state = train.create_train_state(config, keys["init"], (28, 28, 3), 10)
+  config, graphdef, state, keys = _jax_setup(name, batch_size, conv_impl)
   step = jax.jit(train.make_train_step(graphdef, config, keys["dropout"]), donate_argnums=0)
   rng = np.random.default_rng(0)
   batch = {"image": jnp.asarray(rng.normal(size=(batch_size, 28, 28, 3)), jnp.float32),
@@ -59,6 +58,40 @@ def jax_timer(name: str, batch_size: int, warmup: int, conv_impl: str = "xla"):
 
   run(warmup)
   return run
+
+
+def jax_run_timer(name: str, batch_size: int, warmup: int, num_stored: int = 50_000):
+  """Like :func:`jax_timer`, but the steps a training run executes: ``train.DataStepper``
+  over ``num_stored`` stored 32x32x3 uint8 images on the device (CIFAR-10's training set
+  size), each step gathering its batch from the epoch's permutation, cropping and
+  standardizing it before the train step."""
+  config, graphdef, state, keys = _jax_setup(name, batch_size, "xla")
+  mesh = train.make_mesh()
+  stepper = train.DataStepper(train.make_train_step(graphdef, config, keys["dropout"]), config, mesh,
+                              keys["shuffle"], num_stored)
+  rng = np.random.default_rng(0)
+  data = train.DeviceData(train.put_replicated(mesh, rng.integers(0, 256, (num_stored, 32, 32, 3), np.uint8)),
+                          train.put_replicated(mesh, rng.integers(0, 10, num_stored).astype(np.int32)))
+  box = {"state": train.replicate(mesh, state), "sums": None, "step": 0}
+
+  def run(steps: int) -> float:
+    t0 = time.perf_counter()
+    box["state"], box["sums"] = stepper.run(box["state"], data, box["step"], steps, box["sums"])
+    jax.block_until_ready(box["state"])
+    box["step"] += steps
+    return steps * batch_size / (time.perf_counter() - t0)
+
+  run(warmup)
+  return run
+
+
+def _jax_setup(name: str, batch_size: int, conv_impl: str):
+  config = common.set_model(common.base_config(), name)
+  config.batch_size = batch_size
+  config.conv_impl = conv_impl
+  keys = train.stream_keys(0)
+  graphdef, state = train.create_train_state(config, keys["init"], (28, 28, 3), 10)
+  return config, graphdef, state, keys
 
 
 def torch_model(name: str):
@@ -146,6 +179,11 @@ def torch_timer(name: str, batch_size: int, warmup: int, channels_last: bool):
   return run, n_params
 
 
+# The variants that time the train step alone, as PyTorch's side does (the ratio compares these);
+# "jax_run" adds the run's batch gathering and preprocessing.
+STEP_VARIANTS = frozenset({"jax", "jax_im2col"})
+
+
 def _mean_sd(xs: list[float]) -> str:
   return f"{statistics.mean(xs):.1f} ± {statistics.stdev(xs) if len(xs) > 1 else 0.0:.1f}"
 
@@ -180,7 +218,7 @@ def main():
   print(f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r} (set by rethink_jax.cpu_flags; RETHINK_JAX_CPU_FLAGS=0 keeps XLA's defaults)")
   print(f"batch {args.batch_size}, full train step (forward, backward, SGD momentum, BN); "
         f"img/s as mean ± sd over {args.repeats} repetitions\n")
-  header = f"{'model':22s} {'params':>10s} {'jax img/s':>14s} {'jax im2col':>14s}"
+  header = f"{'model':22s} {'params':>10s} {'jax img/s':>14s} {'jax im2col':>14s} {'jax in a run':>14s}"
   if torch:
     header += f" {'torch img/s':>14s} {'torch CL':>14s} {'jax/torch':>18s}"
   print(header)
@@ -193,6 +231,7 @@ def main():
     jax_side = {"jax": jax_timer(name, args.batch_size, warmup)}
     if not small:
       jax_side["jax_im2col"] = jax_timer(name, args.batch_size, warmup, conv_impl="im2col")
+    jax_side["jax_run"] = jax_run_timer(name, args.batch_size, warmup)
     torch_side = {}
     if torch:
       torch_side["torch"], tn = torch_timer(name, args.batch_size, warmup, channels_last=False)
@@ -208,10 +247,10 @@ def main():
           timed[k].append(run(steps))
     row = {"model": name, "params": n, "steps": steps, "images_per_s": timed}
     line = f"{name:22s} {n:>10,d} {_mean_sd(timed['jax']):>14s} " \
-           f"{_mean_sd(timed['jax_im2col']) if 'jax_im2col' in timed else '—':>14s}"
+           f"{_mean_sd(timed['jax_im2col']) if 'jax_im2col' in timed else '—':>14s} {_mean_sd(timed['jax_run']):>14s}"
     if torch:
       best = lambda keys: max(keys, key=lambda k: statistics.mean(timed[k]))
-      bj, bt = best(jax_side), best(torch_side)
+      bj, bt = best(STEP_VARIANTS.intersection(jax_side)), best(torch_side)
       per_rep = [a / b for a, b in zip(timed[bj], timed[bt])]
       row["ratio"] = statistics.mean(timed[bj]) / statistics.mean(timed[bt])
       row["ratio_per_repeat"] = per_rep

@@ -9,6 +9,7 @@ import pytest
 from helpers import cli_batch
 
 from rethink_jax import records, report
+from rethink_jax.report import benchmarks as benchmark_tables
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -26,13 +27,19 @@ def test_train_throughput_records_every_repetition_and_the_report_renders_them(t
   assert saved["script"] == "train_throughput" and saved["torch"] is None
   (row,) = saved["rows"]
   assert row["model"] == "mlp_1x512" and row["params"] == 1_209_866 and "ratio" not in row
-  timed = row["images_per_s"]["jax"]
-  assert len(timed) == 2 and all(x > 0 for x in timed)
+  assert set(row["images_per_s"]) == {"jax", "jax_run"}  # an MLP has no im2col variant
+  timed, in_run = row["images_per_s"]["jax"], row["images_per_s"]["jax_run"]
+  assert len(timed) == len(in_run) == 2 and all(x > 0 for x in timed + in_run)
   text = report.script_results(tmp_path / "tt").read_text()
   assert text.startswith("# Train-step throughput, JAX and PyTorch\n")
-  mean_sd = f"{statistics.mean(timed):,.1f} ± {statistics.stdev(timed):,.1f}"
-  assert f"| mlp_1x512 | 1,209,866 | {mean_sd} | — | — | — | — |" in text
-  assert "over 2 repetitions" in text and "PyTorch not installed" in text
+  mean_sd = lambda xs: f"{statistics.mean(xs):,.1f} ± {statistics.stdev(xs):,.1f}"
+  assert "| JAX im2col | JAX in a run | torch img/s |" in text
+  assert f"| mlp_1x512 | 1,209,866 | {mean_sd(timed)} | — | {mean_sd(in_run)} | — | — | — |" in text
+  assert "over 2 repetitions" in text and "PyTorch not installed" in text and "the ratio leaves it out" in text
+  # A record made before the run variant existed renders without its column.
+  del row["images_per_s"]["jax_run"]
+  old = "\n".join(benchmark_tables.train_throughput(saved))
+  assert f"| mlp_1x512 | 1,209,866 | {mean_sd(timed)} | — | — | — | — |" in old and "in a run" not in old
 
 
 def test_vmapped_sweep_records_its_wall_times(tmp_path):
