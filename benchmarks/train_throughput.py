@@ -13,8 +13,9 @@ variant is compiled (or warmed up) once, then timed ``--repeats`` times, JAX and
 alternating (the order flips every repetition), so a noisy neighbour slows both sides
 rather than make a ratio. Printed: mean and standard deviation over the repetitions; the
 ratio is the best JAX variant's mean over the best PyTorch variant's (both timing the step
-alone), with its range over the repetitions. ``--out DIR`` also writes ``DIR/results.json`` (every repetition), which
-``python -m rethink_jax.report DIR`` renders as ``train_throughput.md``.
+alone), with its range over the repetitions. ``--out DIR`` also writes ``DIR/results.json``
+(every repetition), which ``python -m rethink_jax.report DIR`` renders as
+``train_throughput.md``.
 
 PyTorch is not a dependency: ``pip install -e '.[bench]'`` (on a CPU machine,
 ``pip install torch==2.13.0`` for the CPU build these figures were measured with).
