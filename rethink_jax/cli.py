@@ -411,7 +411,9 @@ def run_sweep_script(experiment: str, build: Callable, report: Callable, argv: l
     if config.get("workdir"):  # each run's directory is --workdir/<run name>
       raise validation.ConfigError(f"config.workdir = {config.workdir!r}: a sweep's directory is --workdir "
                                    f"(default runs/{experiment}); --config.workdir names a single run's.")
-    return build(config)
+    runs = build(config)
+    sweep.check_only(runs, only.value)  # here too: --dry_run checks it
+    return runs
 
   def describe(config):
     from rethink_jax import validation

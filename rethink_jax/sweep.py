@@ -18,7 +18,7 @@ from rethink_jax import locking, monitoring, records, report, train
 from rethink_jax import validation
 from rethink_jax.configs.common import SweepRuns
 
-__all__ = ["run_sweep", "check_reuse", "find_reusable", "run_dir_name", "load_sweep", "SweepRuns", "SWEEP_FILE"]
+__all__ = ["run_sweep", "check_only", "check_reuse", "find_reusable", "run_dir_name", "load_sweep", "SweepRuns", "SWEEP_FILE"]
 
 SWEEP_FILE = records.SWEEP
 
@@ -44,8 +44,7 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
     raise ValueError("run_sweep needs SweepRuns (the paper artifact it reproduces), as each config module's build_runs returns.")
   if artifact not in report.ARTIFACTS:  # checked before anything is written: the report must know how to build it
     raise ValueError(f"Unknown paper artifact {artifact!r}; choose one of {', '.join(report.ARTIFACTS)}.")
-  if only is not None and only not in runs:
-    raise ValueError(f"No run named {only!r} in this sweep; its runs are {sorted(runs)}.")
+  check_only(runs, only)
   engine = "imagenet" if artifact == "table2" else "single"
   sweep_dir = pathlib.Path(sweep_dir).expanduser()
   reuse = check_reuse(reuse, sweep_dir)  # before anything is written
@@ -113,6 +112,13 @@ def run_sweep(runs: SweepRuns, sweep_dir, *, only: str | None = None, train_fn=N
                 f"top-5 {monitoring.fraction(s['test_top5'])}")
     print(f"[{name}] {accuracy} steps {s['step']} ({s['train_seconds']:.0f} s)", flush=True)
   return summaries
+
+
+def check_only(runs: SweepRuns, only: str | None) -> None:
+  """``only`` (a run's name, or None for all) names a run of ``runs``, else
+  :class:`~rethink_jax.validation.ConfigError` listing them, one line."""
+  if only is not None and only not in runs:
+    raise validation.ConfigError(f"--only {only}: no run of that name in this sweep; its runs are {', '.join(sorted(runs))}.")
 
 
 def check_reuse(reuse, sweep_dir) -> list[pathlib.Path]:

@@ -194,6 +194,9 @@ MISTAKES = [  # (script, args, the start of the one error line): each fails on i
                                                                   "must be one of"),
     ("table1", ("--config.optim.lr=0.1", "--config.model=alexnet_small"), "error: config.optim.lr = 0.1 is not used "
                                                                           "while config.sweep.paper_lr is True"),
+    ("fitting_curves", ("--only", "random_label"), "error: --only random_label: no run of that name in this sweep; "
+                                                   "its runs are gaussian, random_labels, random_pixels,"),
+    ("fitting_curves", ("--only", "random_label", "--dry_run"), "error: --only random_label: no run of that name"),
 ]
 
 
