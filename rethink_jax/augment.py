@@ -46,8 +46,9 @@ def random_flip(key: jax.Array, images_NHWC: jax.typing.ArrayLike) -> jax.Array:
 def random_rotation(key: jax.Array, images_NHWC: jax.typing.ArrayLike, max_degrees: float) -> jax.Array:
   """Rotation about the centre by an angle uniform in ``[-max_degrees, max_degrees]``.
 
-  Bilinear interpolation; pixels that come from outside the image are zero (on the
-  whitened scale used by the engine, zero is the image mean).
+  Bilinear interpolation; pixels that come from outside the image are zero. The engine
+  (:func:`rethink_jax.train.make_input_fn`) rotates images scaled to [0, 1], before per-image
+  standardization: they enter black and count in each image's mean and variance.
   """
   images = _check(images_NHWC)
   n, h, w, c = images.shape

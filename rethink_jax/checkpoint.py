@@ -37,6 +37,7 @@ class Checkpoints:
     self.check_identity()
 
   def latest_step(self) -> int | None:
+    """The step of the newest complete checkpoint, or None if there is none."""
     return self._manager.latest_step()
 
   def check_identity(self) -> None:
@@ -75,11 +76,14 @@ class Checkpoints:
     return self._manager.restore(step, args=args.Composite(state=args.StandardRestore(state)))["state"]
 
   def save(self, step: int, state: Any, sums: Any, meta: dict) -> None:
+    """Saves the train state, the step sums since the last log and ``meta`` (with this run's
+    identity) as checkpoint ``step``; orbax finalises it atomically."""
     args = self._ocp.args
     self._manager.save(step, args=args.Composite(state=args.StandardSave(state), sums=args.StandardSave(sums),
                                                  meta=args.JsonSave({**meta, "identity": self.identity})),
                        force=True)
 
   def close(self) -> None:
+    """Waits for a save in flight to finish, then releases the manager."""
     self._manager.wait_until_finished()
     self._manager.close()

@@ -386,6 +386,7 @@ class CorruptionRecord:
   labels_file_sha256: str | None = None
 
   def to_dict(self) -> dict[str, Any]:
+    """The record as plain values, as ``config.json`` and ``summary.json`` keep it."""
     return dataclasses.asdict(self)
 
 

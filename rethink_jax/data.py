@@ -24,7 +24,8 @@ Sources (``load(name, source=...)``):
 * ``"tfds"``: TensorFlow Datasets (``cifar10``, ``cifar100``, whose ``label`` is the fine
   label, ``mnist``). Reads a prepared dataset with ``tfds.data_source``
   (no TensorFlow needed when prepared in ``array_record`` format) and falls back to
-  ``tfds.load`` when TensorFlow is installed (``pip install rethink-jax[tfds]``).
+  ``tfds.load`` when TensorFlow is installed (the ``tfds`` extra: ``pip install -e '.[tfds]'``
+  in a clone).
 
 A file that is empty, truncated or corrupt (a cut gzip or zip, a wrong idx magic number, a
 pickle without CIFAR's keys, an ``.npz`` without the four arrays or with wrong shapes) is
@@ -667,7 +668,8 @@ def _load_tfds(name: str, data_dir) -> Dataset:
       raise DataError(
           f"Could not read TFDS {name!r} with tfds.data_source ({_why(first)}). "
           f"Prepare it with `tfds build {name} --file_format=array_record` (no TensorFlow needed "
-          "to read it), or `pip install rethink-jax[tfds]` to read TFRecord datasets.") from first
+          "to read it), or install the tfds extra (`pip install -e '.[tfds]'` in a clone) to read TFRecord "
+          "datasets.") from first
     try:
       splits = tfds.as_numpy(tfds.load(name, split=["train", "test"], batch_size=-1, **kwargs))
     except Exception as e:

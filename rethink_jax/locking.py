@@ -46,6 +46,7 @@ class Claim:
     return self._fd is not None
 
   def release(self) -> None:
+    """Gives the directory up (idempotent); the lock file stays."""
     if self._fd is not None:
       os.close(self._fd)  # closing the descriptor drops the flock; the file stays for the next owner
       self._fd = None

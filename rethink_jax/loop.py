@@ -74,7 +74,9 @@ class Program(Protocol):
   batch_size: int
   fit_metric: str        # the evaluation metric time to fit watches, e.g. "train_accuracy"
 
-  def zero_sums(self) -> StepSums: ...
+  def zero_sums(self) -> StepSums:
+    """The step sums at zero, placed as :meth:`train` expects them."""
+    ...
 
   def train(self, state: Any, sums: StepSums, first_step: int, num_steps: int, active: np.ndarray
             ) -> tuple[Any, StepSums]:
@@ -84,7 +86,9 @@ class Program(Protocol):
     """One dict of evaluation metrics per run; with ``config.track_examples``, each also holds
     ``examples``: the per-example arrays of the training set (``records.EXAMPLE_SERIES``)."""
 
-  def learning_rate(self, step: int) -> float: ...
+  def learning_rate(self, step: int) -> float:
+    """The schedule's learning rate at ``step`` (logged with each row)."""
+    ...
 
   def predictions(self, state: Any) -> list[dict[str, np.ndarray]]:
     """Per run, every example's outputs on the whole training set and the test set
@@ -107,7 +111,7 @@ class Run:
 
 def begin(config, workdir, engine: str) -> tuple[pathlib.Path, dict | None]:
   """An engine's first step, before anything is loaded or written: checks ``config``
-  (:func:`rethink_jax.configs.validation.check`) and the run directory; returns the run
+  (:func:`rethink_jax.validation.check`) and the run directory; returns the run
   directory and, if it already holds this run finished, its summary."""
   from rethink_jax import validation
 

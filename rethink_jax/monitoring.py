@@ -60,12 +60,14 @@ class TensorBoard:
     self._writer = tb_summary.Writer(tb_summary.DirectoryOutput(str(logdir)))
 
   def write(self, row: dict) -> None:
+    """Adds every numeric entry of a metrics row as a scalar at the row's step, then flushes."""
     for key, value in row.items():
       if key not in _NOT_SCALARS and isinstance(value, (int, float)) and not isinstance(value, bool):
         self._writer.add_scalar(scalar_tag(key), float(value), int(row["step"]))
     self._writer.flush()
 
   def close(self) -> None:
+    """Closes the event file."""
     self._writer.close()
 
 
@@ -89,14 +91,17 @@ class Wandb:
                            dir=str(workdir), config=config, resume="allow", reinit=True)
 
   def write(self, row: dict) -> None:
+    """Logs every numeric entry of a metrics row at the row's step."""
     values = {scalar_tag(k): v for k, v in row.items() if k != "step" and isinstance(v, (int, float))}
     self._run.log(values, step=int(row["step"]))
 
   def close(self) -> None:
+    """Finishes the W&B run."""
     self._run.finish()
 
 
 def wandb_available() -> bool:
+  """Whether ``wandb`` can be imported (the optional Weights & Biases logger)."""
   return _wandb_module() is not None
 
 
@@ -126,6 +131,7 @@ class Progress:
       print(text, file=sys.stderr, flush=True)
 
   def advance(self, step: int) -> None:
+    """Moves the bar to ``step`` (no-op without a terminal)."""
     if self._bar is not None:
       self._bar.update(step - self._bar.n)
 
@@ -153,5 +159,6 @@ class Progress:
     print(" | ".join(parts), file=sys.stderr, flush=True)
 
   def close(self) -> None:
+    """Closes the bar, if any."""
     if self._bar is not None:
       self._bar.close()

@@ -157,6 +157,7 @@ def remove_stale_temp_files(directory) -> list[pathlib.Path]:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+  """Writes ``text`` to ``path`` atomically (:func:`atomic_write`): a reader sees the old file or the new one."""
   atomic_write(path, lambda f: f.write(text))
 
 
@@ -165,6 +166,7 @@ def _dumps(obj: Any, **kw) -> str:
 
 
 def write_json(path, obj: Any) -> None:
+  """Writes ``obj`` as indented JSON with sorted keys, atomically (NaN and arrays allowed)."""
   atomic_write_text(path, _dumps(obj, indent=2) + "\n")
 
 
@@ -181,6 +183,7 @@ def read_json(path) -> Any:
 
 
 def write_jsonl(path, rows: Iterable[dict]) -> None:
+  """Writes ``rows`` as JSON lines, one dict per line, atomically (the whole file at once)."""
   atomic_write_text(path, "".join(_dumps(r) + "\n" for r in rows))
 
 
@@ -236,6 +239,7 @@ class MetricsLog:
       write_jsonl(self.path, self.rows)
 
   def append(self, row: dict) -> None:
+    """Keeps ``row`` and, when writing, appends it to the file as one line."""
     self.rows.append(row)
     if self.write:
       with open(self.path, "a") as f:
@@ -420,6 +424,8 @@ class ExamplesLog:
     self.flush()
 
   def append(self, step: int, epoch: float, arrays: dict) -> None:
+    """Adds one evaluation's per-example series (each of shape ``[n]``) at ``step`` and
+    ``epoch``; written at the next :meth:`flush`."""
     import numpy as np
 
     n = len(self.static["corrupted"])
@@ -439,6 +445,8 @@ class ExamplesLog:
     self._dirty = False
 
   def arrays(self) -> dict:
+    """Everything the file holds: ``eval_steps``, ``eval_epochs``, each series stacked as
+    ``[evaluations, n]``, and the run's static arrays (labels, ``corrupted``)."""
     import numpy as np
 
     n = len(self.static["corrupted"])
@@ -612,6 +620,8 @@ def check_writable(workdir: str | os.PathLike) -> pathlib.Path:
 
 
 def git_hash() -> str | None:
+  """The commit of the code that runs (``+dirty`` if tracked files differ from it), or None
+  outside a git checkout: every run record and segment names it."""
   here = pathlib.Path(__file__).resolve().parent
   try:
     out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)

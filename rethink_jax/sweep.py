@@ -18,7 +18,8 @@ from rethink_jax import locking, monitoring, records, report, train
 from rethink_jax import validation
 from rethink_jax.configs.common import SweepRuns
 
-__all__ = ["run_sweep", "check_only", "check_reuse", "find_reusable", "run_dir_name", "load_sweep", "SweepRuns", "SWEEP_FILE"]
+__all__ = ["run_sweep", "check_only", "check_reuse", "find_reusable", "run_dir_name", "load_sweep", "SweepRuns",
+           "SWEEP_FILE"]
 
 SWEEP_FILE = records.SWEEP
 
@@ -118,7 +119,8 @@ def check_only(runs: SweepRuns, only: str | None) -> None:
   """``only`` (a run's name, or None for all) names a run of ``runs``, else
   :class:`~rethink_jax.validation.ConfigError` listing them, one line."""
   if only is not None and only not in runs:
-    raise validation.ConfigError(f"--only {only}: no run of that name in this sweep; its runs are {', '.join(sorted(runs))}.")
+    raise validation.ConfigError(f"--only {only}: no run of that name in this sweep; its runs are "
+                                 f"{', '.join(sorted(runs))}.")
 
 
 def check_reuse(reuse, sweep_dir) -> list[pathlib.Path]:

@@ -273,6 +273,8 @@ class DataStepper:
     self._perm_epoch, self._perm = None, None
 
   def epoch_permutation(self, epoch: int) -> jax.Array:
+    """The order of the training examples in ``epoch`` (drawn from the shuffle stream, kept
+    until the epoch changes)."""
     if epoch != self._perm_epoch:
       self._perm_epoch, self._perm = epoch, self.permutation(jnp.asarray(epoch, jnp.int32))
     return self._perm
@@ -504,7 +506,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | None = 
   """Trains one run to the end (or to fit), writing and resuming its run directory.
 
   Everything is checked before anything is written: the config
-  (:func:`rethink_jax.configs.validation.check`), the run directory (a run with another
+  (:func:`rethink_jax.validation.check`), the run directory (a run with another
   identity, or checkpoints without their ``config.json``, raise
   :class:`ConfigMismatchError`), the data and the batch size. A run directory that already
   holds this run, finished, returns its summary without training; unfinished, it resumes

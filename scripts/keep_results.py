@@ -3,11 +3,12 @@ rebuilds its tables and figures there.
 
   python scripts/keep_results.py runs/table1 results/table1_mlp
 
-Copies config.json, metrics.jsonl, summary.json, sweep.json and results.json (never
-checkpoints, TensorBoard events or per-example arrays) below SRC to the same places below
-DEST, then runs the report on DEST. With --partial it keeps a sweep whose runs are not all
-finished (a long run's progress so far): its tables mark those rows unfinished. docs/results.md includes the tables and figures from
-there; tests/test_results_page.py checks that they are what the report makes of the records.
+Copies config.json, metrics.jsonl, summary.json, segments.json, sweep.json and results.json
+(records.RECORD_FILES; never checkpoints, TensorBoard events or per-example arrays) below SRC
+to the same places below DEST, then runs the report on DEST. With --partial it keeps a sweep
+whose runs are not all finished (a long run's progress so far): its tables mark those rows
+unfinished. docs/results.md includes the tables and figures from there;
+tests/test_results_page.py checks that they are what the report makes of the records.
 """
 
 import argparse

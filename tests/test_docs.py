@@ -30,3 +30,34 @@ def test_every_docs_page_is_in_the_nav():
   nav = (ROOT / "mkdocs.yml").read_text()
   pages = {p.name for p in (ROOT / "docs").glob("*.md")}
   assert pages and all(page in nav for page in pages), sorted(p for p in pages if p not in nav)
+
+
+def _public_without_docstring(module) -> list[str]:
+  import inspect
+
+  missing = []
+  for name in getattr(module, "__all__", ()):
+    obj = getattr(module, name, None)
+    if not (inspect.isfunction(obj) or inspect.isclass(obj)) or getattr(obj, "__module__", None) != module.__name__:
+      continue  # constants, and names re-exported from another module (checked there)
+    if not inspect.getdoc(obj):
+      missing.append(f"{module.__name__}.{name}")
+    if inspect.isclass(obj):
+      missing += [f"{module.__name__}.{name}.{attr}" for attr, value in vars(obj).items()
+                  if not attr.startswith("_") and inspect.isfunction(value) and not value.__doc__]
+  return missing
+
+
+def test_public_api_has_docstrings():
+  """Every function and class a module lists in ``__all__``, and each public method of those
+  classes, says what it does (the API reference renders them)."""
+  import importlib
+  import pkgutil
+
+  import rethink_jax
+
+  names = [m.name for m in pkgutil.walk_packages(rethink_jax.__path__, "rethink_jax.")]
+  modules = [importlib.import_module(name) for name in names if ".sample_data" not in name]
+  assert len(modules) > 30
+  missing = [entry for module in modules for entry in _public_without_docstring(module)]
+  assert not missing, missing

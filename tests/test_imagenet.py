@@ -228,10 +228,14 @@ def test_tfds_format_random_labels_resume_and_table2(tmp_path):
 
 def test_imagenet_script_end_to_end(tmp_path):
   root = write_jpeg_tree(tmp_path / "data", {"train": 4, "val": 1})
-  out = subprocess.run([sys.executable, str(REPO / "experiments" / "imagenet.py"), "--workdir", str(tmp_path / "runs"),
-                        "--config", str(REPO / "rethink_jax/configs/imagenet.py") + ":tiny",
-                        "--config.model=mlp_1x512", "--config.data.image_size=32", "--config.data.source=jpeg",
-                        f"--config.data.data_dir={root}"], capture_output=True, text=True, timeout=600, cwd=REPO)
+  argv = [sys.executable, str(REPO / "experiments" / "imagenet.py"), "--workdir", str(tmp_path / "runs"),
+          "--config", str(REPO / "rethink_jax/configs/imagenet.py") + ":tiny", "--config.model=mlp_1x512",
+          "--config.data.image_size=32", "--config.data.source=jpeg", f"--config.data.data_dir={root}"]
+  dry = subprocess.run(argv + ["--dry_run"], capture_output=True, text=True, timeout=600, cwd=REPO)
+  assert dry.returncode == 0 and not (tmp_path / "runs").exists(), dry.stderr[-4000:]
+  out = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=REPO)
   assert out.returncode == 0, out.stderr[-4000:]
-  assert (pathlib.Path(records.read_sweep(tmp_path / "runs")[1]["tiny"]["dir"]) / "summary.json").exists()
+  run_dir = pathlib.Path(records.read_sweep(tmp_path / "runs")[1]["tiny"]["dir"])
+  assert (run_dir / "summary.json").exists()
+  assert f"run directory {run_dir}\n" in dry.stdout  # the dry run names the directory the run then used
   assert (tmp_path / "runs" / "figure2a.png").exists() and (tmp_path / "runs" / "table2.md").exists()

@@ -1,6 +1,6 @@
 """Table 2 and Figure 2a (ImageNet, Inception V3): one row of Table 2 per call.
 
-Each call trains (or resumes) one row into ``--workdir/<row>`` and rebuilds ``table2.md``
+Each call trains (or resumes) one row into ``--workdir/<row>-<identity hash>`` and rebuilds ``table2.md``
 and ``figure2a.png`` from every row finished so far in ``--workdir``.
 
   python experiments/imagenet.py --config rethink_jax/configs/imagenet.py:all --config.data.data_dir=~/tensorflow_datasets
@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> None:
   """Runs this experiment with the flags of ``argv`` (default: the command line, ``sys.argv``)."""
   config_flag = cli.define_config_flag(os.path.join(cli.config_dir(), "imagenet.py"),
                                        "Config file:row (all, aug, wd, none, random_labels, tiny).", argv)
-  workdir_flag = flags.DEFINE_string("workdir", "runs/imagenet", "Sweep directory; each row runs in <workdir>/<row>.")
+  workdir_flag = flags.DEFINE_string("workdir", "runs/imagenet",
+                                     "Sweep directory; each row runs in <workdir>/<row>-<identity hash>.")
   where = cli.dry_run_lines(check, workdir_flag,
-                            lambda config: f"run directory {os.path.join(workdir_flag.value, config.row)}")
+                            lambda config: "run directory " + os.path.join(
+                                workdir_flag.value, sweep.run_dir_name(workdir_flag.value, config.row, config)))
   app.run(_main(config_flag, workdir_flag), argv=argv, flags_parser=cli.flags_parser(where))

@@ -24,7 +24,7 @@ NUM_CLASSES = 1000
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
 PREPARE_TFDS = (
     "Download ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar from https://image-net.org into "
-    "{manual_dir}, then run `pip install 'rethink-jax[tfds]'` and "
+    "{manual_dir}, then install the tfds extra (`pip install -e '.[tfds]'` in a clone) and "
     "`tfds build imagenet2012 --data_dir={data_dir} --manual_dir={manual_dir} --file_format=array_record`.")
 
 

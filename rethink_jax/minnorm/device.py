@@ -44,6 +44,8 @@ def accelerator_present() -> bool:
 
 
 def float64_supported() -> bool:
+  """Whether the default backend computes in float64 (CPU and GPU do; a TPU does not, and
+  its residual is computed in double-float32 instead)."""
   import jax
 
   return jax.default_backend() != "tpu"

@@ -74,6 +74,8 @@ class Layout:
 
 
 def layout(n: int, num_devices: int, tile: int = 2048) -> Layout:
+  """How ``n`` rows are split into blocks over ``num_devices`` devices (blocks of at most
+  about ``tile`` rows, padded so every device holds as many): see :class:`Layout`."""
   return Layout(n, num_devices, tile)
 
 
