@@ -48,7 +48,7 @@ __all__ = ["RunDirError", "RecordError", "ConfigMismatchError", "CONFIG", "METRI
            "cpu_name", "atomic_write", "atomic_write_text", "remove_stale_temp_files", "write_json", "read_json", "write_jsonl", "read_jsonl",
            "MetricsLog", "ExamplesLog", "read_examples", "SUBSET", "PREDICTIONS", "SCORES", "PREDICTION_ARRAYS", "write_subset",
            "read_subset", "write_predictions", "read_predictions", "read_npz", "compact_examples", "EXAMPLE_SERIES", "EXAMPLE_STATIC",
-           "identity", "identity_hash", "identity_diff", "check_run_dir", "total_steps", "finished_summary",
+           "identity", "identity_hash", "identity_diff", "check_run_dir", "total_steps", "finished_summary", "read_summary",
            "make_summary", "write_sweep", "read_sweep", "check_writable", "environment", "git_hash", "write_results",
            "RESULTS", "RESULT_SCRIPTS", "RECORD_FILES", "copy_records",
            "peak_rss_gb"]
@@ -196,7 +196,10 @@ def read_jsonl(path, *, drop_torn_tail: bool = False) -> list[dict]:
   path = pathlib.Path(path)
   if not path.exists():
     return []
-  text = path.read_text()
+  try:
+    text = path.read_text()
+  except UnicodeDecodeError as e:
+    raise RecordError(f"{path} is not text ({e}); the file is corrupt.") from None
   lines = text.split("\n")
   rows = []
   for i, line in enumerate(lines):
@@ -550,7 +553,7 @@ def finished_summary(workdir, config) -> dict | None:
   saved = check_run_dir(workdir, config)
   if saved is None or not (workdir / SUMMARY).exists():
     return None
-  summary = read_json(workdir / SUMMARY)
+  summary = read_summary(workdir / SUMMARY)
   if summary["step"] >= total_steps(config, saved["steps_per_epoch"]):
     return summary
   if schema.setting(config, "stop_at_fit") and summary.get("time_to_fit") is not None:
@@ -587,8 +590,45 @@ def write_sweep(sweep_dir, artifact: str, runs: dict[str, dict]) -> None:
   write_json(pathlib.Path(sweep_dir) / SWEEP, {"artifact": artifact, "runs": runs})
 
 
+def read_summary(path) -> dict:
+  """A run's ``summary.json``, checked before a report uses it: a JSON object whose ``step``
+  is an integer, whose accuracies are numbers in [0, 1], whose other measurements are
+  numbers (a loss may be NaN) and whose ``time_to_fit`` is null or names a step; otherwise
+  :class:`RecordError` naming the file and the entry."""
+  path = pathlib.Path(path)
+  summary = read_json(path)
+  if not isinstance(summary, dict):
+    raise RecordError(f"{path} is not a run summary (a JSON object).")
+
+  def bad(key, what):
+    return RecordError(f"{path}: {key} = {summary.get(key)!r}, {what}; the file is corrupt or was edited by hand.")
+
+  def is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+  if not (isinstance(summary.get("step"), int) and not isinstance(summary["step"], bool) and summary["step"] >= 0):
+    raise bad("step", "not a step (an integer >= 0)")
+  for key, value in summary.items():
+    if key.endswith(("accuracy", "_top1", "_top5")):
+      if not (is_number(value) and 0.0 <= value <= 1.0):
+        raise bad(key, "not an accuracy (a number in [0, 1])")
+    elif key.endswith("loss") or key in ("epoch", "train_seconds", "images_per_second"):
+      if not (is_number(value) and (key.endswith("loss") or math.isfinite(value))):
+        raise bad(key, "not a number")
+  fit = summary.get("time_to_fit")
+  if fit is not None and not (isinstance(fit, dict) and isinstance(fit.get("step"), int)):
+    raise bad("time_to_fit", "neither null nor a {step, ...} record")
+  return summary
+
+
 def read_sweep(sweep_dir) -> tuple[str, dict[str, dict]]:
-  """``(artifact, {name: {"meta", "config", "summary" (or None), "metrics", "dir"}})`` of a sweep."""
+  """``(artifact, {name: {"meta", "config", "summary" (or None), "metrics", "dir"}})`` of a sweep.
+
+  Every run directory must lie in the sweep directory and, where its ``config.json`` records
+  a config, hold the run ``sweep.json`` lists (the same identity): a directory swapped or copied in
+  from another run raises :class:`RecordError` rather than being reported under this
+  run's name. Summaries are checked (:func:`read_summary`), all before a report writes anything.
+  """
   sweep_dir = pathlib.Path(sweep_dir)
   spec = read_json(sweep_dir / SWEEP)
   if not isinstance(spec, dict) or not isinstance(spec.get("artifact"), str) or not isinstance(spec.get("runs"), dict):
@@ -596,8 +636,22 @@ def read_sweep(sweep_dir) -> tuple[str, dict[str, dict]]:
                       "by an older version or by hand. Re-run the experiment script to rewrite it.")
   out = {}
   for name, entry in spec["runs"].items():
-    workdir = sweep_dir / entry.get("dir", name)  # sweeps written before run directories carried the hash: the name
-    summary = read_json(workdir / SUMMARY) if (workdir / SUMMARY).exists() else None
+    if not (isinstance(entry, dict) and isinstance(entry.get("config"), dict) and isinstance(entry.get("meta"), dict)):
+      raise RecordError(f"{sweep_dir / SWEEP}: run {name!r} is not an entry with a config and meta; the file is "
+                        "corrupt or was edited by hand.")
+    dirname = entry.get("dir", name)  # sweeps written before run directories carried the hash: the name
+    if not isinstance(dirname, str) or pathlib.Path(dirname).name != dirname or dirname in ("", ".", ".."):
+      raise RecordError(f"{sweep_dir / SWEEP}: run {name!r} has dir {dirname!r}; a run's directory is a name "
+                        "inside the sweep directory.")
+    workdir = sweep_dir / dirname
+    saved = read_json(workdir / CONFIG) if (workdir / CONFIG).exists() else None
+    if isinstance(saved, dict) and isinstance(saved.get("config"), dict):
+      diff = identity_diff(identity(saved["config"]), identity(entry["config"]))
+      if diff:
+        raise RecordError(f"{workdir} does not hold run {name!r} of {sweep_dir / SWEEP} ({'; '.join(diff[:3])}"
+                          + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "") + "): a run directory from "
+                          "elsewhere? Put the run's own directory back, or re-run the experiment script.")
+    summary = read_summary(workdir / SUMMARY) if (workdir / SUMMARY).exists() else None
     out[name] = {"meta": entry["meta"], "config": entry["config"], "summary": summary,
                  "metrics": read_jsonl(workdir / METRICS, drop_torn_tail=True), "dir": str(workdir)}
   return spec["artifact"], out

@@ -153,6 +153,51 @@ def test_report_dispatches_on_the_recorded_artifact_and_names_bad_files(tmp_path
     report.build(tmp_path / "a")
 
 
+def test_a_swapped_run_directory_or_a_bad_summary_is_refused_before_anything_is_written(tmp_path):
+  rows = [{"step": s, "batch_loss": 2.3 - s / 100, "test_accuracy": 0.5} for s in (10, 20)]
+  runs = [(k, {"kind": k}, _summary(1.0, 0.5, step=20), rows) for k in ("true_labels", "random_labels")]
+  _fixture_sweep(tmp_path, runs, "figure1a", config={"model": "mlp_1x512", "seed": 0})
+  saved = records.read_json(tmp_path / "true_labels" / "config.json")
+
+  def record_config(model):
+    records.write_json(tmp_path / "true_labels" / "config.json", {**saved, "config": {"model": model, "seed": 0}})
+
+  record_config("mlp_1x512")
+  assert report.build(tmp_path)  # the run's own directory: reported
+  for produced in ("figure1a.png", "figure1a.md"):
+    (tmp_path / produced).unlink()
+  # another run's directory in its place: refused, naming what differs
+  record_config("alexnet_small")
+  with pytest.raises(records.RecordError, match=r"true_labels does not hold run 'true_labels' of .*sweep.json "
+                                                r"\(model: 'alexnet_small' \(saved\) vs 'mlp_1x512' \(now\)\)"):
+    report.build(tmp_path)
+  record_config("mlp_1x512")
+  for key, value, message in (("test_accuracy", "high", "not an accuracy"), ("train_accuracy", float("nan"),
+                                                                           "not an accuracy"),
+                              ("step", 2.5, "not a step"), ("train_seconds", None, "not a number"),
+                              ("time_to_fit", {"epoch": 2}, "neither null nor a")):
+    records.write_json(tmp_path / "random_labels" / "summary.json", {**_summary(1.0, 0.5, step=20), key: value})
+    with pytest.raises(records.RecordError, match=f"random_labels/summary.json: {key} = .*, {message}"):
+      report.build(tmp_path)
+  assert not any(p.name.startswith("figure1a") for p in tmp_path.iterdir())  # nothing written before the error
+  records.write_json(tmp_path / "random_labels" / "summary.json", _summary(1.0, 0.5, step=20))
+  spec = records.read_json(tmp_path / "sweep.json")
+  spec["runs"]["random_labels"]["dir"] = "../elsewhere"
+  records.write_json(tmp_path / "sweep.json", spec)
+  with pytest.raises(records.RecordError, match=r"has dir '../elsewhere'; a run's directory is a name inside"):
+    report.build(tmp_path)
+  spec["runs"]["random_labels"] = "random_labels"
+  records.write_json(tmp_path / "sweep.json", spec)
+  with pytest.raises(records.RecordError, match=r"run 'random_labels' is not an entry with a config and meta"):
+    report.build(tmp_path)
+
+
+def test_a_metrics_file_that_is_not_text_is_named(tmp_path):
+  (tmp_path / "metrics.jsonl").write_bytes(b'{"step": 1}\n\xff\xfe\x00garbage\n')
+  with pytest.raises(records.RecordError, match=r"metrics.jsonl is not text"):
+    records.read_jsonl(tmp_path / "metrics.jsonl")
+
+
 def test_reading_records_does_not_import_the_training_engine():
   code = ("import sys, rethink_jax.report, rethink_jax.records; "
           "print(sorted(m for m in sys.modules if m.split('.')[-1] in ('train', 'loop', 'multirun', 'imagenet', "

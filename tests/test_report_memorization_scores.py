@@ -162,8 +162,11 @@ def test_own_arrays_leave_out_the_image_figures(sweep, tmp_path):
   copy = tmp_path / "arrays"
   shutil.copytree(sweep, copy, ignore=shutil.ignore_patterns("_vmapped", "tensorboard", "*.png", ms.SCORES))
   spec = json.loads((copy / records.SWEEP).read_text())
-  for entry in spec["runs"].values():
+  for entry in spec["runs"].values():  # as runs on the user's own arrays record it, in sweep.json and config.json
     entry["config"]["data"]["source"] = "arrays"
+    saved = records.read_json(copy / entry["dir"] / records.CONFIG)
+    saved["config"]["data"]["source"] = "arrays"
+    records.write_json(copy / entry["dir"] / records.CONFIG, saved)
   records.write_json(copy / records.SWEEP, spec)
   written = sorted(p.name for p in ms.memorization_scores(copy))
   assert written == sorted([ms.SCORES, "memorization_scores.md", "scores-histograms.png", "standard-error.png"])

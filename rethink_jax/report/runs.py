@@ -52,7 +52,7 @@ def single_run(run_dir) -> list[pathlib.Path]:
   if not isinstance(saved, dict) or "config" not in saved:
     raise records.RecordError(f"{run_dir / records.CONFIG} is not a run's config record.")
   rows = records.read_jsonl(run_dir / records.METRICS, drop_torn_tail=True)
-  summary = records.read_json(run_dir / records.SUMMARY) if (run_dir / records.SUMMARY).exists() else None
+  summary = records.read_summary(run_dir / records.SUMMARY) if (run_dir / records.SUMMARY).exists() else None
   for warning in metrics_warnings(run_dir, rows, summary):
     print(f"warning: {warning}", file=sys.stderr)
   model, what = _describe_run(saved, summary)
