@@ -264,8 +264,8 @@ COMPACT_SERIES = ("correct", "pred_is_clean_label")
 
 
 def read_examples(path) -> dict:
-  """The arrays of an ``examples.npz`` (a run directory or the file), checked for shape and
-  kind; a missing or corrupt file raises :class:`RecordError` naming it. A compact copy
+  """The arrays of an ``examples.npz`` (a run directory or the file), checked for shape, dtype
+  and order (evaluation steps increasing); a missing or corrupt file raises :class:`RecordError` naming it. A compact copy
   (:func:`compact_examples`) reads the same, without ``margin``."""
   import numpy as np
 
@@ -283,6 +283,17 @@ def read_examples(path) -> dict:
   missing = [k for k in ("eval_steps", *series, *EXAMPLE_STATIC) if k not in out]
   if missing:
     raise RecordError(f"{path} lacks {missing}; it is not an examples record of this version.")
+  kinds = {"eval_steps": "iu", "corrupted": "b", "labels": "iu", "clean_labels": "iu",
+           **{k: "b" if EXAMPLE_SERIES[k] == "bool" else "f" for k in series}}
+  for k, kind in kinds.items():  # a float "correct" or string labels would be counted silently wrong
+    if out[k].dtype.kind not in kind:
+      raise RecordError(f"{path}: {k} has dtype {out[k].dtype}, expected "
+                        f"{ {'b': 'bool', 'iu': 'integers', 'f': 'floats'}[kind] }.")
+  if out["eval_steps"].ndim != 1 or out["corrupted"].ndim != 1:
+    raise RecordError(f"{path}: eval_steps and corrupted must be 1-D (shapes {out['eval_steps'].shape}, "
+                      f"{out['corrupted'].shape}).")
+  if (out["eval_steps"] < 0).any() or (np.diff(out["eval_steps"]) <= 0).any():
+    raise RecordError(f"{path}: eval_steps must be increasing steps >= 0.")
   t, n = len(out["eval_steps"]), len(out["corrupted"])
   if "eval_epochs" in out and out["eval_epochs"].shape != (t,):
     raise RecordError(f"{path}: eval_epochs has shape {out['eval_epochs'].shape}, expected ({t},) like eval_steps.")
@@ -292,6 +303,9 @@ def read_examples(path) -> dict:
   for k in series:
     if out[k].shape != (t, n):
       raise RecordError(f"{path}: {k} has shape {out[k].shape}, expected ({t}, {n}).")
+  for k in ("labels", "clean_labels"):
+    if n and out[k].min() < 0:
+      raise RecordError(f"{path}: {k} holds negative classes.")
   return out
 
 

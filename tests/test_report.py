@@ -343,7 +343,7 @@ def test_a_single_run_with_truncated_metrics_is_reported_with_a_warning(tmp_path
   assert out.stderr.startswith(f"warning: {tmp_path / 'run' / 'metrics.jsonl'} ") and warning in out.stderr
 
 
-def test_examples_records_whose_arrays_disagree_in_length_are_refused(tmp_path):
+def test_examples_records_with_arrays_of_the_wrong_shape_dtype_or_order_are_refused(tmp_path):
   import numpy as np
 
   t, n = 3, 5
@@ -357,3 +357,10 @@ def test_examples_records_whose_arrays_disagree_in_length_are_refused(tmp_path):
     np.savez(tmp_path / f"{key}.npz", **{**good, key: bad})
     with pytest.raises(records.RecordError, match=f"{key} has shape"):
       records.read_examples(tmp_path / f"{key}.npz")
+  for key, bad, message in (("correct", np.full((t, n), 0.5), "correct has dtype float64, expected bool"),
+                            ("labels", np.array(list("abcde")), "labels has dtype <U1, expected integers"),
+                            ("eval_steps", np.array([0, 2, 1]), "eval_steps must be increasing"),
+                            ("labels", np.array([0, 1, -1, 2, 3]), "labels holds negative classes")):
+    np.savez(tmp_path / "bad.npz", **{**good, key: bad})
+    with pytest.raises(records.RecordError, match=message):
+      records.read_examples(tmp_path / "bad.npz")
