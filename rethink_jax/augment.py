@@ -12,23 +12,20 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from rethink_jax.preprocess import check_images, check_key, is_traced
 
 __all__ = ["random_crop", "random_flip", "random_rotation"]
 
 
-def _check(images) -> jax.Array:
-  images = jnp.asarray(images)
-  if images.ndim != 4:
-    raise ValueError(f"expected [N, H, W, C] images, got shape {images.shape}.")
-  return images
-
-
 def random_crop(key: jax.Array, images_NHWC: jax.typing.ArrayLike, size: int) -> jax.Array:
   """A ``size x size`` crop at a uniformly random position, independently per image."""
-  images = _check(images_NHWC)
+  key = check_key(key, "random_crop")
+  images = check_images(images_NHWC, "random_crop")
   n, h, w, c = images.shape
-  if not 0 < size <= min(h, w):
-    raise ValueError(f"crop size must lie in [1, {min(h, w)}], got {size}.")
+  if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 0 < size <= min(h, w):
+    raise ValueError(f"random_crop: crop size must be an int in [1, {min(h, w)}], got {size!r}.")
   ky, kx = jax.random.split(key)
   tops = jax.random.randint(ky, (n,), 0, h - size + 1)
   lefts = jax.random.randint(kx, (n,), 0, w - size + 1)
@@ -38,7 +35,8 @@ def random_crop(key: jax.Array, images_NHWC: jax.typing.ArrayLike, size: int) ->
 
 def random_flip(key: jax.Array, images_NHWC: jax.typing.ArrayLike) -> jax.Array:
   """Horizontal flip with probability 1/2, independently per image."""
-  images = _check(images_NHWC)
+  key = check_key(key, "random_flip")
+  images = check_images(images_NHWC, "random_flip")
   flip = jax.random.bernoulli(key, 0.5, (images.shape[0],))
   return jnp.where(flip[:, None, None, None], images[:, :, ::-1, :], images)
 
@@ -50,7 +48,14 @@ def random_rotation(key: jax.Array, images_NHWC: jax.typing.ArrayLike, max_degre
   (:func:`rethink_jax.train.make_input_fn`) rotates images scaled to [0, 1], before per-image
   standardization: they enter black and count in each image's mean and variance.
   """
-  images = _check(images_NHWC)
+  key = check_key(key, "random_rotation")
+  images = check_images(images_NHWC, "random_rotation")
+  if not is_traced(max_degrees):  # a traced angle (a sweep) is taken as given
+    d = np.asarray(max_degrees)
+    if d.shape != () or d.dtype.kind not in "iuf":
+      raise TypeError(f"random_rotation: max_degrees must be a finite number >= 0, got {max_degrees!r}.")
+    if not np.isfinite(d) or d < 0:  # NaN would rotate every image by NaN
+      raise ValueError(f"random_rotation: max_degrees must be a finite number >= 0, got {max_degrees!r}.")
   n, h, w, c = images.shape
   angles = jnp.deg2rad(jax.random.uniform(key, (n,), minval=-max_degrees, maxval=max_degrees))
   yy, xx = jnp.meshgrid(jnp.arange(h, dtype=jnp.float32), jnp.arange(w, dtype=jnp.float32), indexing="ij")

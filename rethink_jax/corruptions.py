@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from typing import Any, Callable
 
 import jax
@@ -49,7 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rethink_jax.data import CIFAR10N_VARIANTS, Dataset, load_cifar10n
-from rethink_jax.preprocess import check_images
+from rethink_jax.preprocess import check_finite, check_images, check_key, is_traced
 
 __all__ = [
     "partial_labels", "random_labels", "partial_labels_by_index", "shuffled_pixels", "random_pixels", "gaussian",
@@ -60,17 +61,6 @@ __all__ = [
 # CIFAR-10 classes: 0 airplane, 1 automobile, 2 bird, 3 cat, 4 deer, 5 dog, 6 frog, 7 horse, 8 ship, 9 truck.
 # The class-pair flips of Patrini et al. (2017), used as "asymmetric noise" since.
 CIFAR10_ASYMMETRIC = {9: 1, 2: 0, 4: 7, 3: 5, 5: 3}
-
-def _check_key(key) -> jax.Array:
-  key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
-  if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
-    if key.shape != ():
-      raise ValueError(f"Expected a single PRNG key, got a key array of shape {key.shape}.")
-    return key
-  if key.dtype == jnp.uint32 and key.shape == (2,):  # legacy jax.random.PRNGKey
-    return key
-  raise TypeError(f"Expected a jax.random.key(...), got {key.dtype} array of shape {key.shape}.")
-
 
 _MAX_CLASSES = int(np.iinfo(np.int32).max)  # drawn labels are int32 at widest (JAX's default integer)
 
@@ -114,19 +104,29 @@ def _check_labels(labels, num_classes, fn: str) -> jax.Array:
   return jnp.asarray(y)
 
 
-def _check_p(p) -> None:
-  try:
-    value = float(p)
-  except TypeError:  # a tracer (p under jit/vmap) or an array: cannot be checked here
-    return
-  if not 0.0 <= value <= 1.0:  # also rejects NaN
-    raise ValueError(f"Corruption probability p must lie in [0, 1], got {p!r}.")
+def _check_p(p, fn: str, shape: tuple[int, ...] = ()) -> None:
+  """``p`` a probability in ``[0, 1]``: a scalar, or one per label (``shape``, where the function
+  takes that). Its shape is checked always; its dtype and values when concrete (a traced ``p``,
+  as in a ``vmap`` sweep, is a number by construction)."""
+  a = None if is_traced(p) else (p if isinstance(p, jax.Array) else np.asarray(p))
+  if a is not None and not (jnp.issubdtype(a.dtype, jnp.integer) or jnp.issubdtype(a.dtype, jnp.floating)):
+    raise TypeError(f"{fn}: p must be a probability in [0, 1] (a number), got {p!r}.")
+  p_shape = tuple(jnp.shape(p))
+  if p_shape not in ((), tuple(shape)):
+    raise ValueError(f"{fn}: p must be a scalar" + (f" or one probability per label, shape {tuple(shape)}" if shape
+                     else "") + f"; got shape {p_shape}.")
+  if a is not None:
+    a = np.asarray(a)
+    bad = ~((a >= 0) & (a <= 1))  # NaN is bad too
+    if bad.any():
+      raise ValueError(f"{fn}: p must lie in [0, 1], got " + (f"{p!r}." if not p_shape else
+                       f"{np.unique(a[bad])[:5].tolist()} ({int(bad.sum())} of {a.size} values)."))
 
 
 def _partial(key, labels, p, num_classes, fn: str) -> jax.Array:
-  key = _check_key(key)
+  key = check_key(key, fn)
   labels = _check_labels(labels, num_classes, fn)
-  _check_p(p)
+  _check_p(p, fn, labels.shape)
   dtype = _label_dtype(labels.dtype, num_classes)  # randint clips to its dtype: draw where K - 1 fits
   k_mask, k_class = jax.random.split(key)
   replace = jax.random.uniform(k_mask, labels.shape) < p
@@ -146,7 +146,8 @@ def partial_labels(key: jax.Array, labels: jax.typing.ArrayLike, p: float | jax.
     key: a ``jax.random.key``.
     labels: ``[N]`` integer labels in ``[0, num_classes)`` (any integer dtype; values
       checked when concrete, taken as given under ``jit``).
-    p: corruption probability in ``[0, 1]``.
+    p: corruption probability in ``[0, 1]``, or ``[N]`` of them, one per label (values
+      checked when concrete).
     num_classes: number of classes ``K`` (static).
 
   Returns:
@@ -176,7 +177,7 @@ def partial_labels_by_index(key: jax.Array, indices: jax.typing.ArrayLike, label
 
   Args:
     key: a ``jax.random.key``.
-    indices: ``[B]`` non-negative example indices.
+    indices: ``[B]`` integer example indices in ``[0, 2**31)`` (checked when concrete).
     labels: ``[B]`` their true integer labels in ``[0, num_classes)`` (values checked
       when concrete; inside the jitted train step they are taken as given).
     p: corruption probability in ``[0, 1]`` (``1.0``: random labels).
@@ -185,13 +186,12 @@ def partial_labels_by_index(key: jax.Array, indices: jax.typing.ArrayLike, label
   Returns:
     ``[B]`` labels, of the input's dtype when it holds ``K - 1`` and ``int32`` otherwise.
   """
-  key = _check_key(key)
-  labels = _check_labels(labels, num_classes, "partial_labels_by_index")
-  _check_p(p)
+  fn = "partial_labels_by_index"
+  key = check_key(key, fn)
+  labels = _check_labels(labels, num_classes, fn)
+  _check_p(p, fn, labels.shape)
   dtype = _label_dtype(labels.dtype, num_classes)
-  indices = jnp.asarray(indices)
-  if indices.shape != labels.shape:
-    raise ValueError(f"indices {indices.shape} and labels {labels.shape} must have the same shape.")
+  indices = _check_indices(indices, labels.shape, fn)
 
   def one(i, label):
     k = jax.random.fold_in(key, i)
@@ -201,12 +201,26 @@ def partial_labels_by_index(key: jax.Array, indices: jax.typing.ArrayLike, label
   return jax.vmap(one)(indices, labels)
 
 
+def _check_indices(indices, shape: tuple[int, ...], fn: str) -> jax.Array:
+  """Integer example indices shaped like the labels, in ``[0, 2**31)`` when concrete.
+
+  Checked before ``jnp.asarray``, as labels are: a negative index would fold in as ``2**32 - 1``
+  and an ``int64`` one past ``2**31`` would wrap, each silently drawing another example's label.
+  """
+  i = indices if isinstance(indices, jax.Array) else np.asarray(indices)
+  if not jnp.issubdtype(i.dtype, jnp.integer):  # floats would fold in truncated, bools as 0 and 1
+    raise TypeError(f"{fn}: indices must be integers, got dtype {i.dtype}.")
+  if i.shape != tuple(shape):
+    raise ValueError(f"{fn}: indices {i.shape} and labels {tuple(shape)} must have the same shape.")
+  v = _concrete(i)
+  if v is not None and v.size and (v.min() < 0 or v.max() > _MAX_CLASSES):
+    raise ValueError(f"{fn}: indices must be example indices in [0, 2**31 - 1], got values in [{v.min()}, {v.max()}].")
+  return jnp.asarray(i)
+
+
 def _concrete(x) -> np.ndarray | None:
   """``x`` as a numpy array, or ``None`` under a trace (values cannot be checked there)."""
-  try:
-    return np.asarray(x)
-  except (TypeError, jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-    return None
+  return None if is_traced(x) else np.asarray(x)
 
 
 def _check_transition(T) -> jax.Array:
@@ -249,7 +263,7 @@ def transition_labels(key: jax.Array, labels: jax.typing.ArrayLike, T: jax.typin
   Returns:
     ``[N]`` labels, of the input's dtype when it holds ``K - 1`` and ``int32`` otherwise.
   """
-  key = _check_key(key)
+  key = check_key(key, "transition_labels")
   T = _check_transition(T)
   labels = _check_labels(labels, T.shape[0], "transition_labels")
   logits = jnp.log(jnp.clip(T.astype(jnp.float32), 0.0, None))  # log 0 = -inf: never drawn
@@ -258,10 +272,26 @@ def transition_labels(key: jax.Array, labels: jax.typing.ArrayLike, T: jax.typin
   return drawn.astype(_label_dtype(labels.dtype, T.shape[0]))
 
 
+def _check_class_map(class_map, num_classes: int, fn: str) -> dict[int, int]:
+  """``class_map`` (default :data:`CIFAR10_ASYMMETRIC`): int classes in ``[0, K)``, none mapped to itself."""
+  class_map = CIFAR10_ASYMMETRIC if class_map is None else class_map
+  if not isinstance(class_map, Mapping):
+    raise TypeError(f"{fn}: class_map must be a dict {{source class: target class}}, got {type(class_map).__name__}.")
+  for src, dst in class_map.items():
+    if any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) for c in (src, dst)):
+      raise TypeError(f"{fn}: class_map entries must be int classes, got {src!r} -> {dst!r}.")
+    if not (0 <= src < num_classes and 0 <= dst < num_classes):
+      raise ValueError(f"{fn}: class_map entry {src} -> {dst} is outside [0, {num_classes}).")
+    if src == dst:  # T[i, i] would be set twice and the row would sum to p
+      raise ValueError(f"{fn}: class_map maps class {src} to itself; leave unchanged classes out.")
+  return {int(src): int(dst) for src, dst in class_map.items()}
+
+
 def asymmetric_matrix(p: float, num_classes: int = 10, class_map: dict[int, int] | None = None) -> np.ndarray:
   """The noise matrix of :func:`asymmetric_labels`: ``T[i, map[i]] = p``, ``T[i, i] = 1 - p``."""
-  _check_p(p)
-  class_map = CIFAR10_ASYMMETRIC if class_map is None else class_map
+  num_classes = _check_num_classes(num_classes, "asymmetric_matrix")
+  _check_p(p, "asymmetric_matrix")
+  class_map = _check_class_map(class_map, num_classes, "asymmetric_matrix")
   T = np.eye(num_classes)
   for src, dst in class_map.items():
     T[src, src], T[src, dst] = 1.0 - p, p
@@ -280,20 +310,17 @@ def asymmetric_labels(key: jax.Array, labels: jax.typing.ArrayLike, p: float | j
     key: a ``jax.random.key``.
     labels: ``[N]`` integer labels in ``[0, num_classes)`` (checked when concrete; under
       ``jit`` taken as given).
-    p: flip probability in ``[0, 1]`` (may be traced, so a sweep can ``vmap`` over it).
+    p: flip probability in ``[0, 1]``, or one per label (may be traced, so a sweep can ``vmap`` over it).
     class_map: ``{source class: target class}``; default :data:`CIFAR10_ASYMMETRIC`.
     num_classes: ``K`` (static).
 
   Returns:
     ``[N]`` labels, of the input's dtype when it holds ``K - 1`` and ``int32`` otherwise.
   """
-  key = _check_key(key)
+  key = check_key(key, "asymmetric_labels")
   labels = _check_labels(labels, num_classes, "asymmetric_labels")
-  _check_p(p)
-  class_map = CIFAR10_ASYMMETRIC if class_map is None else class_map
-  for src, dst in class_map.items():
-    if not (0 <= src < num_classes and 0 <= dst < num_classes):
-      raise ValueError(f"class_map entry {src} -> {dst} is outside [0, {num_classes}).")
+  _check_p(p, "asymmetric_labels", labels.shape)
+  class_map = _check_class_map(class_map, num_classes, "asymmetric_labels")
   target = np.arange(num_classes)
   for src, dst in class_map.items():
     target[src] = dst
@@ -314,7 +341,7 @@ def shuffled_pixels(key: jax.Array, images_NHWC: jax.typing.ArrayLike) -> jax.Ar
   image size, so calling this on train and test with the same key applies the same
   permutation to both, as the paper does.
   """
-  key = _check_key(key)
+  key = check_key(key, "shuffled_pixels")
   images = check_images(images_NHWC, "shuffled_pixels")
   h, w = images.shape[1:3]
   return _permute_pixels(images, jax.random.permutation(key, h * w))
@@ -326,7 +353,7 @@ def random_pixels(key: jax.Array, images_NHWC: jax.typing.ArrayLike) -> jax.Arra
   Image ``i`` is permuted with ``fold_in(key, i)``, so its permutation does not depend
   on how many images are in the batch.
   """
-  key = _check_key(key)
+  key = check_key(key, "random_pixels")
   images = check_images(images_NHWC, "random_pixels")
   n, h, w, c = images.shape
   keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(n))
@@ -356,14 +383,30 @@ def gaussian(key: jax.Array, images_NHWC: jax.typing.ArrayLike, *,
   Returns:
     ``float32`` images of the input's shape, on the input's scale (not clipped).
   """
-  key = _check_key(key)
-  images = check_images(images_NHWC, "gaussian")
+  key = check_key(key, "gaussian")
+  images = check_images(images_NHWC, "gaussian")  # NaN or inf would make every moment, and all noise, NaN
+  for name, value in (("mean", mean), ("var", var)):
+    if value is not None:
+      _check_moment(value, images.shape[-1], name)
   if mean is None or var is None:
     m, v = channel_moments(images)
     mean = m if mean is None else mean
     var = v if var is None else var
   noise = jax.random.normal(key, images.shape, jnp.float32)
   return jnp.asarray(mean, jnp.float32) + jnp.sqrt(jnp.asarray(var, jnp.float32)) * noise
+
+
+def _check_moment(value, channels: int, name: str) -> None:
+  """A mean or variance for :func:`gaussian`: one number or one per channel, finite (a variance >= 0)."""
+  a = value if isinstance(value, jax.Array) else np.asarray(value)
+  if not (jnp.issubdtype(a.dtype, jnp.integer) or jnp.issubdtype(a.dtype, jnp.floating)):
+    raise TypeError(f"gaussian: {name} must be a number or one per channel, got dtype {a.dtype}.")
+  if a.ndim > 1 or a.size not in (1, channels):
+    raise ValueError(f"gaussian: {name} must be a scalar or one value per channel, shape ({channels},); "
+                     f"got shape {a.shape}.")
+  check_finite(a, "gaussian", name)
+  if name == "var" and not is_traced(a) and bool((a < 0).any()):  # sqrt of a negative variance is NaN
+    raise ValueError(f"gaussian: var must be >= 0, got {np.asarray(value).tolist()}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -515,12 +558,18 @@ def register(name: str, kind: Kind) -> None:
 def kinds(changes: str | None = None, takes_p: bool | None = None) -> tuple[str, ...]:
   """Every corruption name, built-in and registered (:func:`register`); only those that
   change ``changes`` (``"labels"`` or ``"inputs"``), or that take ``p`` (``takes_p``)."""
+  if changes not in (None, "labels", "inputs"):  # another word would silently match nothing
+    raise ValueError(f"kinds: changes must be 'labels', 'inputs' or None, got {changes!r}.")
+  if takes_p not in (None, True, False):
+    raise ValueError(f"kinds: takes_p must be True, False or None, got {takes_p!r}.")
   return tuple(k for k, v in REGISTRY.items()
                if (changes is None or v.changes == changes) and (takes_p is None or v.takes_p == takes_p))
 
 
 def run_name(kind: str, p: float = 0.0, variant: str = "") -> str:
   """How a corruption names a run directory: ``random_labels``, ``partial_labels0.4``, ``cifar10n-worst``."""
+  if not isinstance(kind, str) or kind not in REGISTRY:
+    raise ValueError(f"run_name: unknown corruption {kind!r}; choose one of {kinds()}.")
   return kind + (f"{p:g}" if REGISTRY[kind].takes_p else "") + (f"-{variant}" if kind == "cifar10n" else "")
 
 
@@ -552,8 +601,11 @@ def apply(key: jax.Array, dataset: Dataset, kind: str, p: float | None = None, *
   Returns:
     ``(corrupted dataset, record)``.
   """
-  key = _check_key(key)
-  if kind not in REGISTRY:
+  key = check_key(key, "apply")
+  if not isinstance(dataset, Dataset):
+    raise TypeError(f"apply: dataset must be a rethink_jax.data.Dataset (data.load or data.from_arrays), got "
+                    f"{type(dataset).__name__}.")
+  if not isinstance(kind, str) or kind not in REGISTRY:
     raise ValueError(f"Unknown corruption {kind!r}; choose one of {kinds()}.")
   spec = REGISTRY[kind]
   if spec.takes_p != (p is not None):
@@ -567,7 +619,7 @@ def apply(key: jax.Array, dataset: Dataset, kind: str, p: float | None = None, *
   if spec.cifar10_only and (dataset.name != "cifar10" or dataset.num_classes != 10):
     raise ValueError(f"{kind!r} is defined on CIFAR-10's classes, not on {dataset.name!r}.")
   if p is not None:
-    _check_p(p)
+    _check_p(p, "apply")
   new, splits, changed, extra = spec.corrupt(key, dataset, p, variant=variant, labels_file=labels_file,
                                              corrupt_test=corrupt_test)
   what = kind + (f" p={p}" if p is not None else "") + (f" {variant}" if variant else "") + \

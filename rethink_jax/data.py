@@ -167,10 +167,14 @@ def _check_label_values(y: np.ndarray, num_classes: int, where: str) -> None:
                     f"{np.unique(y[bad])[:5].tolist()} ({int(bad.sum())} of {y.size} labels, dtype {y.dtype}).")
 
 
+def _check_num_classes(k, name: str) -> None:
+  if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= k <= np.iinfo(np.int32).max:
+    raise DataError(f"{name}: num_classes must be an int in [2, 2**31 - 1], got {k!r}.")
+
+
 def _validate(ds: Dataset) -> None:
   k = ds.num_classes
-  if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 2 <= k <= np.iinfo(np.int32).max:
-    raise DataError(f"{ds.name}: num_classes must be an int in [2, 2**31 - 1], got {k!r}.")
+  _check_num_classes(k, ds.name)
   for split in ("train", "test"):
     x, y = getattr(ds, f"x_{split}"), getattr(ds, f"y_{split}")
     if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
@@ -179,11 +183,16 @@ def _validate(ds: Dataset) -> None:
       raise DataError(f"{ds.name}: x_{split} must be NHWC with 4 dimensions, got shape {x.shape}.")
     if x.dtype != np.uint8 and not np.issubdtype(x.dtype, np.floating):
       raise DataError(f"{ds.name}: x_{split} must be uint8 (or float), got {x.dtype}.")
+    # Once per dataset, on the host: min and max carry any NaN or inf and copy nothing.
+    if x.dtype != np.uint8 and x.size and not (np.isfinite(x.min()) and np.isfinite(x.max())):
+      raise DataError(f"{ds.name}: x_{split} holds NaN or infinite values.")
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
       raise DataError(f"{ds.name}: y_{split} must be a 1-D integer array, got {y.shape} {y.dtype}.")
     if len(x) != len(y):
       raise DataError(f"{ds.name}: {len(x)} images but {len(y)} labels in the {split} split.")
     _check_label_values(y, k, f"{ds.name}: y_{split}")
+  if not len(ds.x_train):
+    raise DataError(f"{ds.name}: x_train holds no images; a dataset needs at least one training example.")
   if ds.x_train.shape[1:] != ds.x_test.shape[1:]:
     raise DataError(f"{ds.name}: train images {ds.x_train.shape[1:]} and test images "
                     f"{ds.x_test.shape[1:]} differ in shape.")
@@ -208,6 +217,7 @@ def from_arrays(name: str, x_train, y_train, x_test, y_test, *, num_classes: int
   """
   if not isinstance(name, str) or not name:
     raise DataError(f"from_arrays: name must be a non-empty string, got {name!r}.")
+  _check_num_classes(num_classes, f"from_arrays({name!r})")  # before the labels are compared with it
   arrays = {}
   for key, a in (("x_train", x_train), ("y_train", y_train), ("x_test", x_test), ("y_test", y_test),
                  ("clean_y_train", clean_y_train)):

@@ -41,7 +41,20 @@ def _bool(x, name: str, min_ndim: int) -> jax.Array:
     raise TypeError(f"{name} must be a bool array, got {x.dtype}.")
   if x.ndim < min_ndim:
     raise ValueError(f"{name} must have at least {min_ndim} axes ([..., T, n] or [..., n]), got shape {x.shape}.")
+  if min_ndim == 2 and x.shape[-2] == 0:
+    raise ValueError(f"{name} has no evaluations (shape {x.shape}, [..., T, n] with T = 0).")
   return x
+
+
+def _check_corrupted(corrupted: jax.Array, correct: jax.Array) -> None:
+  """``corrupted`` ``[..., n]`` must be ``correct`` ``[..., T, n]`` without its T axis (or without
+  some of its leading axes too: one corruption for every run); else it would broadcast silently."""
+  if corrupted.shape[-1] != correct.shape[-1]:
+    raise ValueError(f"corrupted has {corrupted.shape[-1]} examples but correct has {correct.shape[-1]}.")
+  per_run = correct.shape[:-2] + correct.shape[-1:]
+  if corrupted.ndim > len(per_run) or corrupted.shape != per_run[len(per_run) - corrupted.ndim:]:
+    raise ValueError(f"corrupted must be [..., n] matching correct {correct.shape} without its evaluation axis, "
+                     f"i.e. {per_run}; got shape {corrupted.shape}.")
 
 
 def _never(index: jax.Array, happened: jax.Array) -> jax.Array:
@@ -110,8 +123,7 @@ def fraction_fitted(correct: jax.typing.ArrayLike, corrupted: jax.typing.ArrayLi
   """
   correct = _bool(correct, "correct", 2)
   corrupted = _bool(corrupted, "corrupted", 1)
-  if corrupted.shape[-1] != correct.shape[-1]:
-    raise ValueError(f"corrupted has {corrupted.shape[-1]} examples but correct has {correct.shape[-1]}.")
+  _check_corrupted(corrupted, correct)
   c = correct.astype(jnp.float32)
   noisy = corrupted[..., None, :].astype(jnp.float32)
 
@@ -146,6 +158,7 @@ def clean_predictions_before_memorized(correct: jax.typing.ArrayLike, pred_is_cl
   corrupted = _bool(corrupted, "corrupted", 1)
   if clean.shape != correct.shape:
     raise ValueError(f"pred_is_clean_label {clean.shape} and correct {correct.shape} must have the same shape.")
+  _check_corrupted(corrupted, correct)
   steps = correct.shape[-2]
   good = learned_for_good(correct)
   until = jnp.where(good >= 0, good, steps)                                   # [..., n]
@@ -168,9 +181,21 @@ def evaluation_epochs(index: np.typing.ArrayLike, eval_steps: np.typing.ArrayLik
     steps_per_epoch: the run's steps per epoch (its ``config.json``).
   """
   index, eval_steps = np.asarray(index), np.asarray(eval_steps)
-  if steps_per_epoch <= 0:
-    raise ValueError(f"steps_per_epoch must be positive, got {steps_per_epoch}.")
+  if not np.issubdtype(index.dtype, np.integer):  # a float or bool index would be cast or misread
+    raise TypeError(f"index must hold integer evaluation indices, got dtype {index.dtype}.")
+  if eval_steps.dtype.kind not in "iuf":
+    raise TypeError(f"eval_steps must hold steps (numbers), got dtype {eval_steps.dtype}.")
+  if eval_steps.ndim != 1 or not len(eval_steps):
+    raise ValueError(f"eval_steps must be a non-empty [T] array of steps, got shape {eval_steps.shape}.")
+  spe = np.asarray(steps_per_epoch)
+  if spe.shape != () or spe.dtype.kind not in "iuf":
+    raise TypeError(f"steps_per_epoch must be a positive number, got {steps_per_epoch!r}.")
+  if not np.isfinite(spe) or spe <= 0:  # NaN would turn every epoch into NaN, as if never reached
+    raise ValueError(f"steps_per_epoch must be a positive number, got {steps_per_epoch!r}.")
   if index.size and index.max() >= len(eval_steps):
     raise ValueError(f"evaluation index {index.max()} is beyond the {len(eval_steps)} evaluations.")
+  if index.size and index.min() < -1:  # -1 alone means "never"; -5 is no evaluation
+    raise ValueError(f"evaluation index {index.min()} is invalid: indices lie in [0, {len(eval_steps)}), or -1 "
+                     "for never.")
   epochs = eval_steps[np.clip(index, 0, None)] / steps_per_epoch
   return np.where(index >= 0, epochs, np.nan)

@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rethink_jax.preprocess import check_key
+
 __all__ = ["subset_size", "draw_mask", "mask_indices"]
 
 
@@ -41,6 +43,7 @@ def draw_mask(key: jax.Array, n: int, ratio: float) -> jax.Array:
   """A uniformly random subset of ``subset_size(n, ratio)`` of ``n`` examples, as a ``[n]`` bool
   mask: the first ``size`` entries of ``permutation(key, n)``. Pure: the same key gives the
   same subset."""
+  key = check_key(key, "draw_mask")
   return _draw(key, int(n), subset_size(int(n), float(ratio)))
 
 

@@ -27,6 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
+from rethink_jax.preprocess import check_finite, check_key
+
 __all__ = ["Depth2Params", "DepthKParams", "depth2_interpolant", "depth2_apply", "depthk_interpolant",
            "depthk_apply", "num_params", "conditioning", "RademacherEstimate", "empirical_rademacher",
            "depth2_fit_predict", "linear_fit_predict", "rademacher_signs", "summarize_rademacher",
@@ -66,15 +68,30 @@ def _as_2d_targets(y, n: int) -> tuple[np.ndarray, bool]:
   return y2, scalar
 
 
-def _check_points(z) -> np.ndarray:
+def _check_points(z, name: str = "z", flat: bool = True) -> np.ndarray:
+  """``z`` as a numpy array of ``n >= 1`` finite points: ``[n, d]`` (``flat``) or ``[n, ...]``, in its own dtype."""
   z = np.asarray(z)
-  if z.ndim != 2:
-    raise ValueError(f"z must be [n, d] points, got shape {z.shape}; flatten images first.")
+  if flat and z.ndim != 2:
+    raise ValueError(f"{name} must be [n, d] points, got shape {z.shape}; flatten images first.")
+  if z.ndim < 1:
+    raise ValueError(f"{name} must be [n, ...] points, got a scalar.")
   if len(z) == 0:
-    raise ValueError("z has no points.")
-  z = z.astype(np.float64)
-  if not np.all(np.isfinite(z)):
-    raise ValueError("z has non-finite values.")
+    raise ValueError(f"{name} has no points.")
+  if z.dtype.kind not in "biuf":
+    raise TypeError(f"{name} must hold numbers, got dtype {z.dtype}.")
+  if z.dtype.kind == "f" and not (np.isfinite(z.min()) and np.isfinite(z.max())):  # NaN propagates to both
+    raise ValueError(f"{name} has non-finite values.")
+  return z
+
+
+def _check_new_points(z_new, d: int, fn: str):
+  """Points to evaluate a network on: ``[m, d]``, finite when concrete (this runs under ``jit`` too)."""
+  z = z_new if isinstance(z_new, jax.Array) else np.asarray(z_new)
+  if z.ndim != 2 or z.shape[1] != d:
+    raise ValueError(f"{fn}: z_new must be [m, {d}] points (the network's input size), got shape {z.shape}.")
+  if z.dtype.kind not in "biuf" and not jnp.issubdtype(z.dtype, jnp.floating):
+    raise TypeError(f"{fn}: z_new must hold numbers, got dtype {z.dtype}.")
+  check_finite(z, fn, "z_new")
   return z
 
 
@@ -160,13 +177,14 @@ def depth2_interpolant(z: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *,
     :class:`Depth2Params` in float64. Duplicate points with equal targets are fitted by
     the same neuron; duplicates with different targets raise ``ValueError``.
   """
-  z = _check_points(z)
+  z = _check_points(z).astype(np.float64)
   y2, scalar = _as_2d_targets(y, len(z))
   if not 0.0 < theta < 1.0:
     raise ValueError(f"theta must lie in (0, 1), got {theta}.")
+  key = check_key(jax.random.key(0) if key is None else key, "depth2_interpolant")
   keep = _dedupe(z, y2)
   z, y2 = z[keep], y2[keep]
-  a, proj = _direction(z, jax.random.key(0) if key is None else key, min_relative_gap)
+  a, proj = _direction(z, key, min_relative_gap)
   order = np.argsort(proj)
   b, w = _knots_and_weights(proj[order], y2[order], theta, solver)
   return Depth2Params(a=a, b=b, w=w[:, 0] if scalar else w)
@@ -177,6 +195,7 @@ def depth2_apply(params: Depth2Params, z_new) -> jax.Array:
 
   Evaluated in blocks of points so memory stays ``O(block * n)``.
   """
+  z_new = _check_new_points(z_new, len(params.a), "depth2_apply")
   with jax.enable_x64(True):
     return _depth2_apply64(jax.tree_util.tree_map(jnp.asarray, params), jnp.asarray(z_new, jnp.float64))
 
@@ -199,7 +218,7 @@ def conditioning(params: Depth2Params, z) -> dict[str, float]:
   ``min_gap`` and ``range`` of the sorted projections, ``max_abs_weight``, and (for
   ``n <= 4000``) the 2-norm condition number of ``A``.
   """
-  x = np.sort(_check_points(z) @ params.a)
+  x = np.sort(_check_points(z).astype(np.float64) @ params.a)
   out = {"n": len(x), "min_gap": float(np.min(np.diff(x))) if len(x) > 1 else float("inf"),
          "range": float(x[-1] - x[0]), "max_abs_weight": float(np.max(np.abs(params.w)))}
   if len(x) <= 4000:
@@ -288,6 +307,7 @@ def depthk_interpolant(z, y, k: int, *, key: jax.Array | None = None, theta: flo
 
 def depthk_apply(params: DepthKParams, z_new) -> jax.Array:
   """Evaluates a :class:`DepthKParams` network on ``[m, d]`` points in float64."""
+  z_new = _check_new_points(z_new, params.layers[0][0].shape[0], "depthk_apply")
   with jax.enable_x64(True):
     h = jnp.asarray(z_new, jnp.float64)
     for W, c in params.layers:
@@ -322,14 +342,25 @@ def empirical_rademacher(fit_predict: Callable[[np.ndarray, np.ndarray], np.ndar
     num_draws: number of sign vectors.
     key: ``jax.random`` key for the signs (default ``key(0)``).
   """
+  if isinstance(num_draws, bool) or not isinstance(num_draws, (int, np.integer)):
+    raise TypeError(f"num_draws must be an int >= 2, got {num_draws!r}.")
   if num_draws < 2:
-    raise ValueError("num_draws must be >= 2 to report a standard error.")
-  x = np.asarray(x)
-  key = jax.random.key(0) if key is None else key
+    raise ValueError(f"num_draws must be an int >= 2 (to report a standard error), got {num_draws}.")
+  if not callable(fit_predict):
+    raise TypeError(f"fit_predict must be a function (x, sigma) -> scores, got {type(fit_predict).__name__}.")
+  x = _check_points(x, "x", flat=False)
+  key = check_key(jax.random.key(0) if key is None else key, "empirical_rademacher")
   values = []
   for i in range(num_draws):
     sigma = rademacher_signs(key, i, len(x))
-    h = np.sign(np.asarray(fit_predict(x, sigma), np.float64)).reshape(-1)
+    scores = np.asarray(fit_predict(x, sigma))
+    # a length-1 or [n, n] answer would broadcast against sigma; NaN has no sign
+    if scores.shape not in ((len(x),), (len(x), 1)) or scores.dtype.kind not in "biuf":
+      raise ValueError(f"fit_predict must return one score per point of x, shape ({len(x)},); got "
+                       f"{scores.dtype} of shape {scores.shape} on draw {i}.")
+    if not np.all(np.isfinite(scores)):
+      raise ValueError(f"fit_predict returned NaN or infinite scores on draw {i}; its fit failed.")
+    h = np.sign(scores.astype(np.float64)).reshape(-1)
     h[h == 0] = 1.0
     values.append(float(np.mean(sigma * h)))
   return summarize_rademacher(values)
@@ -337,6 +368,7 @@ def empirical_rademacher(fit_predict: Callable[[np.ndarray, np.ndarray], np.ndar
 
 def rademacher_signs(key: jax.Array, draw: int, n: int) -> np.ndarray:
   """The ``draw``-th sign vector in ``{-1, +1}^n``, from ``fold_in(key, draw)``."""
+  key = check_key(key, "rademacher_signs")
   return np.where(np.asarray(jax.random.bernoulli(jax.random.fold_in(key, draw), 0.5, (n,))), 1.0, -1.0)
 
 
@@ -347,6 +379,8 @@ def summarize_rademacher(values) -> RademacherEstimate:
   the draw's value is ``2 acc - 1``, which is how the training engine's runs are scored.
   """
   values = np.asarray(values, np.float64)
+  if values.ndim != 1 or len(values) < 2 or not np.all(np.isfinite(values)):
+    raise ValueError(f"values must be a list of at least 2 finite per-draw values, got {values.tolist()!r:.80}.")
   return RademacherEstimate(float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values))), values)
 
 

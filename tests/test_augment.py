@@ -68,3 +68,24 @@ def test_jittable_and_bad_input():
     augment.random_crop(jax.random.key(0), x, 9)
   with pytest.raises(ValueError, match="N, H, W, C"):
     augment.random_flip(jax.random.key(0), x[0])
+
+
+@pytest.mark.parametrize("degrees, error", [(float("nan"), ValueError), (float("inf"), ValueError), (-5.0, ValueError),
+                                            ("25", TypeError), (None, TypeError)])
+def test_rotation_refuses_a_non_finite_or_negative_angle(degrees, error):
+  with pytest.raises(error, match="random_rotation: max_degrees must be a finite number >= 0"):
+    augment.random_rotation(jax.random.key(0), _images(n=1), degrees)
+
+
+def test_keys_sizes_and_dtypes_are_named():
+  x = _images(n=2)
+  with pytest.raises(TypeError, match="random_flip: key must be a jax.random.key"):
+    augment.random_flip(0, x)
+  with pytest.raises(TypeError, match="random_crop: key must be a jax.random.key"):
+    augment.random_crop(None, x, 4)
+  with pytest.raises(ValueError, match="random_crop: crop size must be an int"):
+    augment.random_crop(jax.random.key(0), x, 2.5)
+  with pytest.raises(TypeError, match="random_rotation expects integer or float images"):
+    augment.random_rotation(jax.random.key(0), x.astype(str), 10.0)
+  # a traced angle (a sweep) is taken as given
+  jax.jit(augment.random_rotation)(jax.random.key(0), x, 10.0)

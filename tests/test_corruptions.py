@@ -431,3 +431,78 @@ def test_register_adds_a_kind_every_check_knows_and_refuses_the_built_in_names(m
   out, record = C.apply(jax.random.key(0), sample, "every_other")
   assert record.fraction_changed == 0.5 and (out.y_train[1::2] == sample.y_train[1::2]).all()
   assert "corrupted: every_other" in out.provenance
+
+
+# ----------------------------------------------------------------------------- bad input, named
+
+def test_gaussian_refuses_non_finite_images_and_bad_moments():
+  key, x = jax.random.key(0), np.zeros((2, 2, 2, 3), np.float32)
+  with pytest.raises(ValueError, match="gaussian: images holds NaN or infinite"):
+    C.gaussian(key, np.full((2, 2, 2, 1), np.inf, np.float32))
+  with pytest.raises(ValueError, match=r"gaussian: var must be >= 0, got -1.0"):
+    C.gaussian(key, x, mean=0.0, var=-1.0)
+  with pytest.raises(ValueError, match="gaussian: mean holds NaN or infinite"):
+    C.gaussian(key, x, mean=np.nan, var=1.0)
+  with pytest.raises(ValueError, match=r"gaussian: mean must be a scalar or one value per channel, shape \(3,\)"):
+    C.gaussian(key, x, mean=np.zeros(2), var=1.0)
+  with pytest.raises(TypeError, match="gaussian: var must be a number"):
+    C.gaussian(key, x, mean=0.0, var="1")
+  # traced moments (as apply passes them) are taken as given: still jittable
+  assert jax.jit(C.gaussian)(key, x, mean=jnp.zeros(3), var=jnp.ones(3)).shape == x.shape
+
+
+def test_p_arrays_are_checked_per_label_and_non_numbers_refused():
+  key, y = jax.random.key(0), np.arange(4)
+  with pytest.raises(ValueError, match=r"partial_labels: p must lie in \[0, 1\], got \[5.0\] \(1 of 4 values\)"):
+    C.partial_labels(key, y, np.array([0.1, 0.2, 0.3, 5.0]), 10)
+  with pytest.raises(ValueError, match=r"partial_labels: p must be a scalar or one probability per label, shape \(4"):
+    C.partial_labels(key, y, np.array([0.1, 0.2]), 10)
+  for p in ("0.5", None):
+    with pytest.raises(TypeError, match="partial_labels: p must be a probability"):
+      C.partial_labels(key, y, p, 10)
+  with pytest.raises(ValueError, match=r"asymmetric_matrix: p must be a scalar; got shape \(2,\)"):
+    C.asymmetric_matrix(np.array([0.1, 0.2]))
+  # one probability per label is allowed: 0 keeps a label, 1 redraws it
+  np.testing.assert_array_equal(C.partial_labels(key, y, np.zeros(4), 10), y)
+
+
+def test_partial_labels_by_index_refuses_negative_and_non_integer_indices():
+  key, y = jax.random.key(0), np.zeros(2, np.int32)
+  with pytest.raises(ValueError, match=r"partial_labels_by_index: indices must be example indices in \[0, 2\*\*31"):
+    C.partial_labels_by_index(key, np.array([0, -1]), y, 0.5, 10)
+  with pytest.raises(TypeError, match="partial_labels_by_index: indices must be integers, got dtype float"):
+    C.partial_labels_by_index(key, np.array([0.5, 1.0]), y, 0.5, 10)
+  # traced indices (inside the ImageNet train step) are taken as given
+  jitted = jax.jit(C.partial_labels_by_index, static_argnums=4)
+  eager = C.partial_labels_by_index(key, np.arange(2), y, 0.5, 10)
+  np.testing.assert_array_equal(jitted(key, jnp.arange(2), y, 0.5, 10), eager)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"class_map": {-1: 1}}, ValueError, r"asymmetric_matrix: class_map entry -1 -> 1 is outside \[0, 10\)"),
+    ({"class_map": {1: 1}}, ValueError, "asymmetric_matrix: class_map maps class 1 to itself"),
+    ({"class_map": {"a": 1}}, TypeError, "asymmetric_matrix: class_map entries must be int classes"),
+    ({"class_map": [(9, 1)]}, TypeError, "asymmetric_matrix: class_map must be a dict"),
+    ({"num_classes": 0}, ValueError, "asymmetric_matrix: num_classes must be an int"),
+    ({"num_classes": 3}, ValueError, r"class_map entry 9 -> 1 is outside \[0, 3\)"),
+])
+def test_asymmetric_matrix_checks_its_map_as_asymmetric_labels_does(kwargs, error, match):
+  with pytest.raises(error, match=match):
+    C.asymmetric_matrix(0.3, **kwargs)
+  if "class_map" in kwargs:
+    with pytest.raises(error, match=match.replace("asymmetric_matrix", "asymmetric_labels")):
+      C.asymmetric_labels(jax.random.key(0), np.arange(4), 0.3, **kwargs)
+
+
+def test_names_keys_and_datasets_are_checked(cifar):
+  with pytest.raises(ValueError, match="run_name: unknown corruption 'nope'"):
+    C.run_name("nope")
+  with pytest.raises(ValueError, match="kinds: changes must be 'labels', 'inputs' or None, got 'pixels'"):
+    C.kinds("pixels")
+  with pytest.raises(TypeError, match="apply: dataset must be a rethink_jax.data.Dataset .* got dict"):
+    C.apply(jax.random.key(0), {"x_train": cifar.x_train}, "random_labels")
+  with pytest.raises(TypeError, match="apply: p must be a probability"):
+    C.apply(jax.random.key(0), cifar, "partial_labels", p="0.5")
+  for key in (None, "abc", 3):
+    with pytest.raises(TypeError, match="apply: key must be a jax.random.key"):
+      C.apply(key, cifar, "random_labels")

@@ -939,3 +939,19 @@ def test_cifar100_trains_a_100_class_model(tmp_path):
   assert summary["num_params"] == C100_PARAMS == 1_256_036
   assert summary["step"] == 2 and summary["dataset"].startswith("cifar-100-python.tar.gz (CIFAR-100, 40 train")
   assert "first 32 train" in summary["dataset"]
+
+
+def test_from_arrays_refuses_non_finite_images_an_empty_training_split_and_bad_num_classes():
+  x, y = np.zeros((3, 2, 2, 1), np.float32), np.array([0, 1, 0])
+  bad = x.copy()
+  bad[1, 0, 0, 0] = np.nan
+  with pytest.raises(data.DataError, match="mine: x_train holds NaN or infinite values"):
+    data.from_arrays("mine", bad, y, x, y, num_classes=2)
+  with pytest.raises(data.DataError, match="mine: x_test holds NaN or infinite values"):
+    data.from_arrays("mine", x, y, np.full_like(x, np.inf), y, num_classes=2)
+  with pytest.raises(data.DataError, match="mine: x_train holds no images"):
+    data.from_arrays("mine", x[:0], y[:0], x, y, num_classes=2)
+  for k in (None, 0, 2.0):
+    with pytest.raises(data.DataError, match=rf"from_arrays\('mine'\): num_classes must be an int .* got {k!r}"):
+      data.from_arrays("mine", x, y, x, y, num_classes=k)
+  assert len(data.from_arrays("mine", x, y, x[:0], y[:0], num_classes=2).y_test) == 0  # no test split: allowed

@@ -144,3 +144,29 @@ def test_compact_examples_read_back_equal_without_margin_and_copy_records_keeps_
     assert v.dtype == bool or k not in records.COMPACT_SERIES
   with pytest.raises(records.RecordError, match="compact copy"):
     records.ExamplesLog(kept, static, 10)
+
+
+def test_shapes_that_would_broadcast_silently_are_refused():
+  with pytest.raises(ValueError, match=r"corrupted must be \[\.\.\., n\] matching correct \(5, 6\)"):
+    dynamics.fraction_fitted(CORRECT, CORRECT)  # [T, n] would broadcast to [T, T]
+  with pytest.raises(ValueError, match=r"corrupted must be \[\.\.\., n\] matching correct \(5, 6\)"):
+    dynamics.clean_predictions_before_memorized(CORRECT, CLEAN_PRED, np.stack([CORRUPTED] * 7))
+  with pytest.raises(ValueError, match="corrupted has 5 examples but correct has 6"):
+    dynamics.clean_predictions_before_memorized(CORRECT, CLEAN_PRED, CORRUPTED[:5])
+  with pytest.raises(ValueError, match=r"correct has no evaluations \(shape \(0, 6\)"):
+    dynamics.first_learned(CORRECT[:0])
+
+
+@pytest.mark.parametrize("index, eval_steps, spe, error, match", [
+    ([-5], [0, 10], 10, ValueError, "evaluation index -5 is invalid"),
+    ([0.0], [0, 10], 10, TypeError, "index must hold integer"),
+    ([True], [0, 10], 10, TypeError, "index must hold integer"),
+    ([-1], [], 10, ValueError, "eval_steps must be a non-empty"),
+    ([0], [[0, 10]], 10, ValueError, "eval_steps must be a non-empty"),
+    ([0], ["a", "b"], 10, TypeError, "eval_steps must hold steps"),
+    ([0], [0, 10], float("nan"), ValueError, "steps_per_epoch must be a positive number"),
+    ([0], [0, 10], "10", TypeError, "steps_per_epoch must be a positive number"),
+])
+def test_evaluation_epochs_refuses_bad_indices_steps_and_epochs(index, eval_steps, spe, error, match):
+  with pytest.raises(error, match=match):
+    dynamics.evaluation_epochs(np.array(index), np.array(eval_steps), spe)

@@ -169,3 +169,32 @@ def test_max_pool_bfloat16_and_bad_padding():
   np.testing.assert_array_equal(y, nnx.max_pool(x, (3, 3), strides=(2, 2), padding="SAME"))
   with pytest.raises(ValueError, match="padding"):
     max_pool(x, (3, 3), (2, 2), "FULL")
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"num_classes": 0}, ValueError, "num_classes must be an int >= 2, got 0"),
+    ({"num_classes": 1}, ValueError, "num_classes must be an int >= 2, got 1"),
+    ({"num_classes": 2.5}, TypeError, "num_classes must be an int >= 2"),
+    ({"num_classes": "10"}, TypeError, "num_classes must be an int >= 2"),
+    ({"num_classes": True}, TypeError, "num_classes must be an int >= 2"),
+    ({"input_shape": (3, 28, 28)}, ValueError, r"input_shape \(3, 28, 28\) looks channels-first"),
+    ({"input_shape": (28, 28)}, ValueError, r"input_shape must be \(H, W, C\), three positive ints"),
+    ({"input_shape": 28}, TypeError, r"input_shape must be \(H, W, C\)"),
+    ({"input_shape": (28, 0, 3)}, ValueError, r"input_shape must be \(H, W, C\)"),
+    ({"dtype": "float33"}, TypeError, "dtype must be a float dtype"),
+    ({"dtype": jnp.int32}, TypeError, "dtype must be a float dtype"),
+    ({"conv_impl": "fft"}, ValueError, "conv_impl must be one of"),
+    ({"dropout": "0.1"}, TypeError, "dropout must be a number in"),
+    ({"rngs": 0}, TypeError, r"rngs must be an nnx.Rngs"),
+])
+def test_create_checks_its_arguments_before_building(kwargs, error, match):
+  kwargs = {"rngs": nnx.Rngs(0), **kwargs}
+  with pytest.raises(error, match=r"create\('mlp_1x512'\): " + match):
+    models.create("mlp_1x512", **kwargs)
+
+
+def test_inception_v3_input_size_and_count_params_of_nothing():
+  with pytest.raises(ValueError, match=r"input_shape \(32, 32, 3\) is too small; inception_v3 needs H, W >= 75"):
+    models.create("inception_v3", 1000, input_shape=(32, 32, 3), rngs=nnx.Rngs(0))
+  with pytest.raises(TypeError, match="count_params: expected an nnx.Module or its parameter state, got NoneType"):
+    models.count_params(None)

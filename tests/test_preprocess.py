@@ -67,3 +67,33 @@ def test_bad_crop_and_dtype_raise():
     preprocess.center_crop(np.zeros((1, 8, 8, 3)), 9)
   with pytest.raises(TypeError, match="integer or float"):
     preprocess.to_unit(jnp.zeros((1, 2, 2, 1), bool))
+
+
+def test_check_images_refuses_nan_and_non_numbers_before_jax_but_not_under_jit():
+  x = np.zeros((1, 4, 4, 1), np.float32)
+  x[0, 1, 2, 0] = np.nan
+  with pytest.raises(ValueError, match="per_image_standardization: images holds NaN or infinite"):
+    preprocess.per_image_standardization(x)
+  with pytest.raises(ValueError, match="to_unit: images holds NaN or infinite"):
+    preprocess.to_unit(jnp.full((1, 2, 2, 1), jnp.inf))  # a concrete device array, checked on its device
+  with pytest.raises(TypeError, match="center_crop expects integer or float images, got <U1"):
+    preprocess.center_crop(np.full((1, 2, 2, 1), "a"), 1)
+  with pytest.raises(TypeError, match="integer or float images, got object"):
+    preprocess.to_unit(np.empty((1, 1, 1, 1), object))
+  assert np.isnan(jax.jit(preprocess.per_image_standardization)(x)).all()  # traced: values unknown, no check
+
+
+def test_center_crop_size_takes_numpy_ints_not_bools():
+  x = np.zeros((1, 4, 4, 1), np.uint8)
+  assert preprocess.center_crop(x, np.int64(2)).shape == (1, 2, 2, 1)
+  with pytest.raises(ValueError, match="center_crop size must be an int"):
+    preprocess.center_crop(x, True)
+
+
+@pytest.mark.parametrize("key, error", [(None, TypeError), (0, TypeError), ("abc", TypeError),
+                                        (np.zeros(2, np.int32), TypeError),
+                                        (jax.random.split(jax.random.key(0)), ValueError)])
+def test_check_key_names_the_function_and_the_argument(key, error):
+  with pytest.raises(error, match=r"f: rng must be a (single )?jax\.random\.key"):
+    preprocess.check_key(key, "f", "rng")
+  assert preprocess.check_key(jax.random.PRNGKey(0), "f").shape == (2,)  # legacy keys still work

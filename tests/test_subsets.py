@@ -111,3 +111,8 @@ def test_subset_settings_are_part_of_the_identity_and_checked(tmp_path):
     records.read_predictions(tmp_path / "bad.npz")
   with pytest.raises(records.RecordError, match="bad.npz"):
     records.read_subset(tmp_path / "bad.npz")
+
+
+def test_draw_mask_names_a_bad_key():
+  with pytest.raises(TypeError, match="draw_mask: key must be a jax.random.key"):
+    subsets.draw_mask(0, 10, 0.5)

@@ -175,3 +175,44 @@ def test_theorem1_script_refuses_bad_config_in_one_line(bad_config_runs, index):
   out, tmp_path = bad_config_runs[index]
   assert out.returncode == 2 and out.stderr.strip().startswith(f"error: {expected}"), out.stderr[-3000:]
   assert len(out.stderr.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("scores, match", [
+    (lambda x, s: np.full(len(x), np.nan), "fit_predict returned NaN or infinite scores on draw 0"),
+    (lambda x, s: s[:1], r"fit_predict must return one score per point of x, shape \(4,\); got float64 of shape \(1"),
+    (lambda x, s: np.ones((len(x), len(x))), r"one score per point of x, shape \(4,\); got float64 of shape \(4, 4\)"),
+])
+def test_rademacher_refuses_scores_that_are_not_one_finite_number_per_point(scores, match):
+  with pytest.raises(ValueError, match=match):
+    theory.empirical_rademacher(scores, np.eye(4), num_draws=2)
+
+
+def test_rademacher_sample_draws_and_key_are_checked():
+  x, fit = np.eye(3), theory.linear_fit_predict
+  with pytest.raises(ValueError, match="x has no points"):
+    theory.empirical_rademacher(fit, np.zeros((0, 3)), num_draws=2)
+  with pytest.raises(ValueError, match="x has non-finite values"):
+    theory.empirical_rademacher(fit, np.full((3, 3), np.nan), num_draws=2)
+  with pytest.raises(ValueError, match="x must be"):
+    theory.empirical_rademacher(fit, 3.0, num_draws=2)
+  for n in (2.5, "3", True):
+    with pytest.raises(TypeError, match="num_draws must be an int >= 2"):
+      theory.empirical_rademacher(fit, x, num_draws=n)
+  with pytest.raises(TypeError, match="empirical_rademacher: key must be a jax.random.key"):
+    theory.empirical_rademacher(fit, x, num_draws=2, key=0)
+  with pytest.raises(TypeError, match="depth2_interpolant: key must be a jax.random.key"):
+    theory.depth2_interpolant(x, np.ones(3), key=1)
+  with pytest.raises(ValueError, match="values must be a list of at least 2 finite"):
+    theory.summarize_rademacher([])
+
+
+def test_networks_refuse_points_of_the_wrong_size_or_nan():
+  z = np.random.default_rng(0).normal(size=(5, 3))
+  p2, pk = theory.depth2_interpolant(z, np.arange(5.0)), theory.depthk_interpolant(z, np.arange(5.0), 2)
+  for apply, params, fn in ((theory.depth2_apply, p2, "depth2_apply"), (theory.depthk_apply, pk, "depthk_apply")):
+    with pytest.raises(ValueError, match=rf"{fn}: z_new must be \[m, 3\] points"):
+      apply(params, z[:, :2])
+    with pytest.raises(ValueError, match=rf"{fn}: z_new must be \[m, 3\] points"):
+      apply(params, z[0])
+    with pytest.raises(ValueError, match=f"{fn}: z_new holds NaN or infinite values"):
+      apply(params, np.full((1, 3), np.nan))

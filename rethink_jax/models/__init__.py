@@ -28,9 +28,11 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from rethink_jax.models.alexnet import AlexNetSmall
+from rethink_jax.models.common import CONV_IMPLS
 from rethink_jax.models.inception import InceptionSmall
 from rethink_jax.models.inception_v3 import InceptionV3
 from rethink_jax.models.mlp import MLP
@@ -63,6 +65,47 @@ IMAGENET_NAMES = ("inception_v3",)
 
 
 _REGISTERED: list[str] = []  # names added by register(), after the paper's
+
+# Inception V3's VALID convolutions and pools need 75x75 inputs at least (as Keras requires).
+_MIN_SIZE = {"inception_v3": 75}
+
+
+def _is_int(v) -> bool:
+  return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _check_create(name: str, num_classes, rngs, input_shape, dropout, dtype, conv_impl) -> tuple[int, int, int]:
+  """The arguments of :func:`create`, checked before any weight is drawn; returns ``input_shape`` as a tuple."""
+  if not _is_int(num_classes):
+    raise TypeError(f"create({name!r}): num_classes must be an int >= 2, got {num_classes!r}.")
+  if num_classes < 2:
+    raise ValueError(f"create({name!r}): num_classes must be an int >= 2, got {num_classes}.")
+  if not isinstance(rngs, nnx.Rngs):
+    raise TypeError(f"create({name!r}): rngs must be an nnx.Rngs (e.g. nnx.Rngs(0)), got {type(rngs).__name__}.")
+  if not isinstance(input_shape, (tuple, list)):
+    raise TypeError(f"create({name!r}): input_shape must be (H, W, C), three positive ints, got {input_shape!r}.")
+  shape = tuple(input_shape)
+  if len(shape) != 3 or not all(_is_int(v) and v >= 1 for v in shape):
+    raise ValueError(f"create({name!r}): input_shape must be (H, W, C), three positive ints, got {input_shape!r}.")
+  h, w, c = shape
+  if h in (1, 3, 4) and c not in (1, 3, 4):  # a channels-first shape would build a network for the wrong input
+    raise ValueError(f"create({name!r}): input_shape {shape} looks channels-first; the models take channels-last "
+                     f"(H, W, C), e.g. {(w, c, h)}.")
+  if min(h, w) < _MIN_SIZE.get(name, 1):
+    raise ValueError(f"create({name!r}): input_shape {shape} is too small; {name} needs H, W >= {_MIN_SIZE[name]}.")
+  if isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.integer, np.floating)):
+    raise TypeError(f"create({name!r}): dropout must be a number in [0, 1), got {dropout!r}.")
+  if not 0.0 <= dropout < 1.0:
+    raise ValueError(f"create({name!r}): dropout must lie in [0, 1), got {dropout!r}.")
+  try:
+    is_float = jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
+  except TypeError:
+    is_float = False
+  if not is_float:
+    raise TypeError(f"create({name!r}): dtype must be a float dtype (jnp.float32, jnp.bfloat16), got {dtype!r}.")
+  if conv_impl not in CONV_IMPLS:  # an MLP has no convolution, but a typo is still a typo
+    raise ValueError(f"create({name!r}): conv_impl must be one of {CONV_IMPLS}, got {conv_impl!r}.")
+  return shape
 
 
 def register(name: str, builder: Callable[..., nnx.Module]) -> None:
@@ -107,21 +150,24 @@ def create(name: str, num_classes: int = 10, *, rngs: nnx.Rngs, input_shape: tup
     conv_impl: ``"xla"`` (XLA's convolution) or ``"im2col"`` (each convolution as one matrix
       product, :func:`rethink_jax.models.common.im2col_conv`); same parameters, same function.
   """
-  if name not in _BUILDERS:
+  if not isinstance(name, str) or name not in _BUILDERS:
     raise ValueError(f"Unknown model {name!r}; choose one of {names() + IMAGENET_NAMES}.")
-  if not 0.0 <= dropout < 1.0:
-    raise ValueError(f"dropout must lie in [0, 1), got {dropout}.")
+  input_shape = _check_create(name, num_classes, rngs, input_shape, dropout, dtype, conv_impl)
   if name in _REGISTERED:
     kwargs = {"conv_impl": conv_impl} if "conv_impl" in inspect.signature(_BUILDERS[name]).parameters else {}
   else:
     kwargs = {} if name in ("mlp_1x512", "mlp_3x512", "inception_v3") else {"conv_impl": conv_impl}
   if name == "inception_v3" and conv_impl != "xla":
     raise ValueError("inception_v3 uses XLA's convolution (conv_impl='xla'); it is meant for GPUs and TPUs.")
-  return _BUILDERS[name](num_classes=num_classes, input_shape=tuple(input_shape),
+  return _BUILDERS[name](num_classes=int(num_classes), input_shape=tuple(int(v) for v in input_shape),
                          dropout=dropout, dtype=dtype, rngs=rngs, **kwargs)
 
 
 def count_params(model_or_params) -> int:
   """Number of trainable parameters (``nnx.Param`` leaves) of a model or a param state."""
   state = nnx.state(model_or_params, nnx.Param) if isinstance(model_or_params, nnx.Module) else model_or_params
-  return sum(int(x.size) for x in jax.tree_util.tree_leaves(state))
+  leaves = jax.tree_util.tree_leaves(state)
+  if model_or_params is None or not all(hasattr(x, "size") for x in leaves):  # None would count as 0
+    raise TypeError(f"count_params: expected an nnx.Module or its parameter state, got "
+                    f"{type(model_or_params).__name__}.")
+  return sum(int(x.size) for x in leaves)
