@@ -366,7 +366,7 @@ def test_float32_breakdown_is_rescued_by_a_shifted_preconditioner():
 def test_no_nan_predictor_bad_inputs_raise_before_any_work():
   rng = np.random.default_rng(0)
   x, labels = rng.normal(size=(40, 6)), np.arange(40) % 3
-  with pytest.raises(ValueError, match=r"inputs contain 1 non-finite values"):
+  with pytest.raises(ValueError, match=r"inputs x contain 1 non-finite values"):
     minnorm.fit(np.where(np.arange(240).reshape(40, 6) == 7, np.inf, x), labels, "linear")
   with pytest.raises(ValueError, match=r"targets contain 2 non-finite values"):
     minnorm.fit(x, np.r_[rng.normal(size=38), np.nan, np.inf], "linear")
@@ -483,3 +483,171 @@ def test_fit_range_checks_labels_before_any_cast_and_checks_num_classes():
   np.testing.assert_array_equal(np.argmax(p.predict(x), axis=1), y8)
   np.testing.assert_array_equal(minnorm.encode_targets(y8), np.eye(256)[y8])  # any integer dtype, same one-hot
   np.testing.assert_allclose(minnorm.encode_targets(np.eye(3)[[0, 2]], num_classes=3), np.eye(3)[[0, 2]])
+
+
+def test_kernels_refuse_bad_points_and_bandwidths_but_still_trace():
+  rng = np.random.default_rng(0)
+  x, z = rng.normal(size=(5, 3)), rng.normal(size=(4, 3))
+  for kernel in (minnorm.gaussian, minnorm.laplacian):
+    for bad in (0.0, -1.0, np.nan, np.inf):  # 0 gave a NaN diagonal, a negative one was silently accepted
+      with pytest.raises(ValueError, match=rf"the {kernel.__name__} kernel needs a finite positive bandwidth"):
+        kernel(x, z, bad)
+    with pytest.raises(TypeError, match=r"bandwidth must be a real number, got '1' \(str\)"):
+      kernel(x, z, "1")
+    with pytest.raises(ValueError, match=r"x must be \[n, d\] points \(one per row\), got shape \(3,\)"):
+      kernel(x[0], z, 1.0)
+  with pytest.raises(ValueError, match="x has 3 features per point and z has 4"):
+    minnorm.linear(x, rng.normal(size=(2, 4)))
+  with pytest.raises(ValueError, match=r"z contains 2 non-finite values"):
+    minnorm.laplacian(x, np.where(np.arange(12).reshape(4, 3) < 2, np.nan, z), 1.0)
+  with pytest.raises(ValueError, match=r"x contains 1 non-finite values"):
+    minnorm.gaussian(jnp.asarray(x).at[0, 0].set(jnp.inf), jnp.asarray(z), 1.0)  # concrete JAX arrays too
+  # under jit only shapes are known: values are not checked, and a traced bandwidth is allowed
+  traced = jax.jit(lambda a, b, bw: minnorm.gaussian(a, b, bw))(x, z, 2.0)
+  np.testing.assert_allclose(traced, minnorm.gaussian(x, z, 2.0), rtol=1e-5)
+  for bad in ("1", [1.0]):
+    with pytest.raises(TypeError, match="bandwidth must be a real number"):
+      minnorm.fit(x, np.arange(5) % 2, "gaussian", bandwidth=bad)
+
+
+def test_gram_checks_its_points_its_block_and_what_the_kernel_returns():
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(5, 3))
+  with pytest.raises(ValueError, match=r"x must be \[n, d\] points"):  # was a 5 x 5 matrix of one scalar
+    minnorm.gram(minnorm.linear, x[:, 0])
+  with pytest.raises(ValueError, match="x has 3 features per point and z has 4"):
+    minnorm.gram(minnorm.linear, x, rng.normal(size=(2, 4)))
+  with pytest.raises(ValueError, match=r"x contains 4 non-finite values"):
+    minnorm.gram(minnorm.linear, np.full((2, 2), np.nan))
+  with pytest.raises(ValueError, match="block must be a positive integer, got 0"):
+    minnorm.gram(minnorm.linear, x, block=0)
+  with pytest.raises(ValueError, match=r"kernel returned shape \(\) for 5 x 5 points"):  # once broadcast silently
+    minnorm.gram(lambda a, b: 1.0, x)
+  with pytest.raises(ValueError, match=r"kernel returned non-finite values for rows 0:5, columns 0:5"):
+    minnorm.fit(x, np.arange(5) % 2, lambda a, b: np.full((len(a), len(b)), np.nan))
+  with pytest.raises(ValueError, match=r"out must have shape \(5, 5\)"):
+    minnorm.gram(minnorm.linear, x, out=np.empty((4, 5)))
+
+
+def test_fit_checks_every_argument_before_any_work():
+  rng = np.random.default_rng(0)
+  x, labels = rng.normal(size=(8, 20)), np.arange(8) % 2
+  with pytest.raises(TypeError, match=r"ridge must be a real number, got '0.1' \(str\)"):
+    minnorm.fit(x, labels, "linear", ridge="0.1")
+  with pytest.raises(ValueError, match="tol must be a finite number >= 0, got -1"):
+    minnorm.fit(x, labels, "linear", solver="cg", tol=-1)
+  with pytest.raises(ValueError, match="max_iter must be a positive integer, got 0"):
+    minnorm.fit(x, labels, "linear", solver="cg", max_iter=0)
+  with pytest.raises(ValueError, match="precond_rank must be a positive integer, got 0"):
+    minnorm.fit(x, labels, "gaussian", bandwidth=1.0, solver="cg", precond_rank=0)
+  for dtype in (np.int32, np.float16):  # were reported as "Cholesky failed ... use ridge > 0"
+    with pytest.raises(ValueError, match=rf"dtype must be float32 or float64 .*, got {np.dtype(dtype).name}"):
+      minnorm.fit(x, labels, "linear", dtype=dtype)
+  with pytest.raises(ValueError, match=r"memory_limit must be a number of bytes > 0"):
+    minnorm.fit(x, labels, "linear", memory_limit=-5)
+  with pytest.raises(ValueError, match=r"features returned shape \(2, 20\) for 8 inputs"):
+    minnorm.fit(x, labels, "linear", features=lambda a: a[:2])
+  p = minnorm.fit(x, labels, "linear")
+  with pytest.raises(ValueError, match="block must be a positive integer, got 0"):
+    p.predict(x, block=0)
+  with pytest.raises(ValueError, match=r"inputs x_new contain 1 non-finite values"):
+    p.predict(np.where(np.arange(160).reshape(8, 20) == 3, np.nan, x))
+  with pytest.raises(ValueError, match="n must be an integer >= 0, got -5"):
+    minnorm.memory_needed(-5)
+
+
+def test_precomputed_gram_must_be_finite_and_symmetric_and_its_test_block_the_right_width():
+  from rethink_jax.minnorm import solve
+
+  labels = np.arange(5) % 3
+  with pytest.raises(ValueError, match=r"x to be a square \[n, n\] Gram matrix with n > 0, got shape \(5, 4\)"):
+    minnorm.fit(np.ones((5, 4)), labels, "precomputed")
+  with pytest.raises(ValueError, match=r"the precomputed Gram matrix x contains 25 non-finite values"):
+    minnorm.fit(np.full((5, 5), np.nan), labels, "precomputed")
+  with pytest.raises(ValueError, match=r"the precomputed Gram matrix x must hold real numbers, got dtype bool"):
+    minnorm.fit(np.eye(5, dtype=bool), labels, "precomputed")
+  # only the upper triangle is factored: this was solved as if mirrored, with residual 1e-16
+  with pytest.raises(ValueError, match=r"symmetric Gram matrix x, but x\[0, 1\] = 1 and x\[1, 0\] = 0"):
+    minnorm.fit(np.triu(np.ones((5, 5))) + 5 * np.eye(5), labels, "precomputed")
+  f = np.random.default_rng(0).normal(size=(150, 4))
+  k = f @ f.T + np.eye(150)
+  k[130, 7] += 1e-3 * k[7, 7]  # one entry, in another tile than its mirror
+  with pytest.raises(ValueError, match=r"x\[7, 130\] = .* and x\[130, 7\] = "):
+    solve._check_precomputed(k, tile=64)
+  k[130, 7] = k[7, 130] * (1 + 1e-6)  # float32-sized rounding passes
+  k[3, 4] = np.float32(k[4, 3])
+  solve._check_precomputed(k, tile=64)
+  p = minnorm.fit(np.eye(5) * 2, labels, "precomputed")
+  with pytest.raises(ValueError, match=r"k_new_train must be \[n_new, 5\] .*, got shape \(2, 4\)"):
+    minnorm.predict_precomputed(p, np.ones((2, 4)))
+  with pytest.raises(ValueError, match=r"k_new_train must be \[n_new, 5\] .*, got shape \(5,\)"):
+    minnorm.predict_precomputed(p, np.ones(5))  # returned a [3] vector
+  with pytest.raises(ValueError, match=r"k_new_train contains 2 non-finite values"):
+    minnorm.predict_precomputed(p, np.where(np.arange(10).reshape(2, 5) % 7 == 0, np.nan, 1.0))
+
+
+def test_min_norm_linear_names_its_bad_arguments():
+  x = np.random.default_rng(0).normal(size=(4, 6))
+  with pytest.raises(ValueError, match=r"x must be \[n, \.\.\.\] with n > 0 .*, got shape \(0, 3\)"):
+    minnorm.min_norm_linear(np.zeros((0, 3)), np.zeros(0))
+  with pytest.raises(ValueError, match="y must hold real numbers, got dtype <U"):
+    minnorm.min_norm_linear(x, np.arange(4).astype(str))  # was silently parsed as numbers
+  with pytest.raises(ValueError, match="x contains 1 non-finite values"):
+    minnorm.min_norm_linear(np.where(np.arange(24).reshape(4, 6) == 5, np.inf, x), np.ones(4))
+
+
+def test_random_conv_features_and_gram_refuse_bad_images_and_arguments():
+  key, x = jax.random.key(0), np.random.default_rng(0).integers(0, 255, (3, 8, 8, 3)).astype(np.uint8)
+  cases = [  # (arguments, error, message); each was NaN, a silently meaningless result, or a deep JAX error
+      (dict(images=x, size=20), ValueError, r"size must be in \[1, 8\] for 8x8 images, got 20"),
+      (dict(images=x, grid=10), ValueError, r"grid must be in \[1, 6\] for the 6x6 maps of 3x3 filters"),
+      (dict(images=x, grid=0), ValueError, "grid must be a positive integer, got 0"),
+      (dict(images=x, num_filters=0), ValueError, "num_filters must be a positive integer, got 0"),
+      (dict(images=x, block=0), ValueError, "block must be a positive integer, got 0"),
+      (dict(images=x, bias=np.nan), ValueError, "bias must be a finite number"),
+      (dict(images=x[..., 0]), ValueError, r"images must be \[N, H, W, C\] images .*, got shape \(3, 8, 8\)"),
+      (dict(images=x[:0]), ValueError, r"got shape \(0, 8, 8, 3\)"),
+      (dict(images=np.full((2, 8, 8, 3), np.nan)), ValueError, "images contains 384 non-finite values"),
+      (dict(images=x, key=0), TypeError, r"key must be a jax.random.key\(\.\.\.\), got int"),
+      (dict(images=x, key=jax.random.split(key)), ValueError, "single jax.random.key"),
+  ]
+  for kw, error, message in cases:
+    kw = {"key": key, "num_filters": 4, "size": 3, **kw}
+    with pytest.raises(error, match=message):
+      minnorm.random_conv_features(kw.pop("key"), kw.pop("images"), kw.pop("num_filters"), **kw)
+  gram = lambda xt, **kw: minnorm.random_conv_gram(key, x, xt, 4, size=3, **kw)
+  with pytest.raises(ValueError, match=r"x_test has 1 channel\(s\); the training images have 3"):
+    gram(x[..., :1])  # test features came from other filters: a meaningless K_test
+  with pytest.raises(ValueError, match="x_test holds 6x6 images; the training images are 8x8"):
+    gram(x[:, :6, :6])
+  with pytest.raises(ValueError, match="filter_block must be a positive integer, got 0"):
+    gram(x, filter_block=0)
+  with pytest.raises(ValueError, match="dtype must be float32 or float64 .*, got int32"):
+    gram(x, dtype=np.int32)  # integer sums would truncate
+  with pytest.raises(ValueError, match="x_train contains 384 non-finite values"):
+    minnorm.random_conv_gram(key, np.full((2, 8, 8, 3), np.nan), x, 4, size=3)
+
+
+def test_gabor_features_and_bank_refuse_bad_arguments():
+  x = np.random.default_rng(0).integers(0, 255, (3, 8, 8)).astype(np.uint8)
+  with pytest.raises(ValueError, match="images contains 128 non-finite values"):
+    minnorm.gabor_features(np.full((2, 8, 8), np.nan), size=5)
+  with pytest.raises(ValueError, match=r"pool must be in \[1, 8\] for 8x8 images, got 10"):  # was [N, 0]
+    minnorm.gabor_features(x, size=5, pool=10)
+  with pytest.raises(ValueError, match="pool must be a positive integer, got 0"):
+    minnorm.gabor_features(x, size=5, pool=0)
+  with pytest.raises(ValueError, match="block must be a positive integer, got 0"):
+    minnorm.gabor_features(x, size=5, block=0)
+  for bad in (x[0], x[:0]):
+    with pytest.raises(ValueError, match=r"images must be grey images \[N, H, W\] or \[N, H, W, 1\] with N > 0"):
+      minnorm.gabor_features(bad, size=5)
+  with pytest.raises(ValueError, match="size must be a positive integer, got 0"):
+    minnorm.gabor_bank(0)
+  with pytest.raises(ValueError, match="size must be an odd integer >= 3"):  # 4 gave 5x5 filters
+    minnorm.gabor_bank(4)
+  with pytest.raises(ValueError, match="orientations must be a positive integer, got 0"):
+    minnorm.gabor_bank(5, orientations=0)
+  with pytest.raises(ValueError, match=r"scales must be one or more finite numbers > 0, got \(0.0,\)"):
+    minnorm.gabor_bank(5, scales=(0.0,))
+  with pytest.raises(ValueError, match=r"scales \(0.001,\) are too small for 5x5 filters"):  # were NaN
+    minnorm.gabor_bank(5, scales=(1e-3,))

@@ -438,3 +438,39 @@ def test_a_grid_of_featurizations_is_one_resumable_command_and_one_table(tmp_pat
   for (arg, message), out in zip(bad, dry):
     assert out.returncode == 2 and message in out.stderr, (arg, out.stderr)
   assert dry[-1].returncode == 2 and "needs config.features.kind = 'random_patches'" in dry[-1].stderr
+
+
+def test_random_patch_features_and_gram_refuse_bad_images_and_arguments(tmp_path):
+  key, x = jax.random.key(0), np.random.default_rng(0).integers(0, 255, (3, 8, 8, 3)).astype(np.uint8)
+  small = dict(size=3, whiten_patches=20)
+  features = lambda x_train, images, **kw: patches.random_patch_features(kw.pop("key", key), x_train, images, 4,
+                                                                         **{**small, **kw})
+  with pytest.raises(ValueError, match="x_train contains 576 non-finite values"):  # were NaN features
+    features(np.full((3, 8, 8, 3), np.nan), x)
+  with pytest.raises(ValueError, match=r"images has 1 channel\(s\); the training images have 3"):
+    features(x, x[..., :1])
+  with pytest.raises(ValueError, match="images holds 6x6 images; the training images are 8x8"):  # was accepted
+    features(x, x[:, :6, :6])
+  with pytest.raises(ValueError, match=r"x_train must be \[N, H, W, C\] images .*, got shape \(3, 8, 8\)"):
+    features(x[..., 0], x)
+  with pytest.raises(TypeError, match=r"key must be a jax.random.key\(\.\.\.\), got int"):
+    features(x, x, key=0)
+  with pytest.raises(ValueError, match="num_filters must be a positive integer, got 2.5"):
+    patches.random_patch_features(key, x, x, 2.5, **small)
+  with pytest.raises(ValueError, match="threshold must be a finite number, got nan"):
+    features(x, x, threshold=np.nan)
+  with pytest.raises(ValueError, match="norm_eps must be a finite number > 0, got inf"):
+    features(x, x, norm_eps=np.inf)
+  gram = lambda xt, **kw: patches.random_patch_gram(kw.pop("key", key), x, xt, 4, **{**small, **kw})
+  path = tmp_path / "gram.npz"
+  with pytest.raises(ValueError, match=r"x_test has 1 channel\(s\); the training images have 3"):
+    gram(x[..., :1], checkpoint=str(path))
+  with pytest.raises(TypeError, match=r"key must be a jax.random.key"):
+    gram(x, key=0, checkpoint=str(path))
+  with pytest.raises(ValueError, match="dtype must be float32 or float64 .*, got int32"):
+    gram(x, dtype=np.int32, checkpoint=str(path))
+  with pytest.raises(ValueError, match="block must be a positive integer, got 0"):
+    gram(x, block=0, checkpoint=str(path))
+  with pytest.raises(ValueError, match="checkpoint_every must be a positive integer, got 0"):
+    gram(x, checkpoint_every=0, checkpoint=str(path))
+  assert not path.exists()  # refused before anything was written

@@ -16,6 +16,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rethink_jax import preprocess
+from rethink_jax.minnorm import checks
+
 __all__ = ["gabor_bank", "gabor_features", "random_conv_features", "random_conv_gram"]
 
 
@@ -26,6 +29,12 @@ def gabor_bank(size: int = 11, scales=(2.0, 4.0), orientations: int = 8) -> np.n
   ``xi = 3 / (4 s) * pi`` and ``c`` chosen so each filter sums to zero, for every scale
   ``s`` and ``orientations`` angles in ``[0, pi)``.
   """
+  size, orientations = checks.positive_int(size, "size"), checks.positive_int(orientations, "orientations")
+  if size < 3 or size % 2 == 0:  # centred on a pixel; a 1x1 filter is all zero once its mean is removed
+    raise ValueError(f"size must be an odd integer >= 3 (the filters are centred on a pixel), got {size}.")
+  scales = tuple(scales) if np.ndim(scales) else (scales,)
+  if not scales or not all(np.isfinite(checks.real_number(s, "scales")) and s > 0 for s in scales):
+    raise ValueError(f"scales must be one or more finite numbers > 0, got {scales!r}.")
   half = size // 2
   yy, xx = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
   filters = []
@@ -37,8 +46,13 @@ def gabor_bank(size: int = 11, scales=(2.0, 4.0), orientations: int = 8) -> np.n
       wave = np.exp(1j * xi * (xx * np.cos(theta) + yy * np.sin(theta)))
       c = np.sum(envelope * wave) / np.sum(envelope)
       psi = envelope * (wave - c)
-      filters.append(psi / np.sum(np.abs(psi)))
-  return np.stack(filters, axis=-1)
+      with np.errstate(invalid="ignore"):  # scales too small: psi is 0, refused below
+        filters.append(psi / np.sum(np.abs(psi)))
+  bank = np.stack(filters, axis=-1)
+  if not np.all(np.isfinite(bank)):  # the envelope underflows to 0 everywhere but the centre
+    raise ValueError(f"scales {scales!r} are too small for {size}x{size} filters: the filters would be NaN; use "
+                     "scales of at least about 0.1 pixel.")
+  return bank
 
 
 @functools.partial(jax.jit, static_argnames=("pool",))
@@ -66,6 +80,14 @@ def gabor_features(images, *, size: int = 11, scales=(2.0, 4.0), orientations: i
   scale = 1 / 255.0 if images.dtype == np.uint8 else 1.0
   if images.ndim == 4 and images.shape[-1] != 1:
     raise ValueError(f"gabor_features expects grey images, got {images.shape[-1]} channels.")
+  if images.ndim not in (3, 4) or 0 in images.shape:
+    raise ValueError(f"images must be grey images [N, H, W] or [N, H, W, 1] with N > 0, got shape {images.shape}.")
+  checks.check_real(images, "images")
+  checks.check_finite(images, "images")
+  pool, block = checks.positive_int(pool, "pool"), checks.positive_int(block, "block")
+  if pool > min(images.shape[1:3]):  # no pooling cell would fit: zero features
+    raise ValueError(f"pool must be in [1, {min(images.shape[1:3])}] for {images.shape[1]}x{images.shape[2]} "
+                     f"images, got {pool}.")
   bank = gabor_bank(size, scales, orientations)
   real, imag = jnp.asarray(bank.real, jnp.float32), jnp.asarray(bank.imag, jnp.float32)
   out = [np.asarray(_gabor_block(jnp.asarray(images[i:i + block], jnp.float32) * scale, real, imag, pool))
@@ -125,6 +147,24 @@ def _features(key, x: np.ndarray, num_filters: int, size: int, grid: int, bias: 
   return out
 
 
+def _check_conv_params(key, images, name: str, num_filters, size, grid, bias, block) -> np.ndarray:
+  """``images`` checked (:func:`checks.images`), and the layer's arguments against their size: a filter larger
+  than the image, or more cells than the map has rows, would give NaN features (means of empty cells)."""
+  preprocess.check_key(key, "random_conv_features" if name == "images" else "random_conv_gram")
+  x = checks.images(images, name)
+  for value, what in ((num_filters, "num_filters"), (size, "size"), (grid, "grid"), (block, "block")):
+    checks.positive_int(value, what)
+  h, w = x.shape[1:3]
+  if size > min(h, w):
+    raise ValueError(f"size must be in [1, {min(h, w)}] for {h}x{w} images, got {size}.")
+  if grid > min(h, w) - size + 1:
+    raise ValueError(f"grid must be in [1, {min(h, w) - size + 1}] for the {h - size + 1}x{w - size + 1} maps of "
+                     f"{size}x{size} filters on {h}x{w} images, got {grid}.")
+  if not np.isfinite(checks.real_number(bias, "bias")):
+    raise ValueError(f"bias must be a finite number, got {bias!r}.")
+  return x
+
+
 def random_conv_features(key: jax.Array, images, num_filters: int, *, size: int = 6, grid: int = 2,
                          bias: float = 1.0, block: int = 1000) -> np.ndarray:
   """A random convolutional layer: random unit-norm zero-mean filters, ReLU, average pooling.
@@ -132,6 +172,7 @@ def random_conv_features(key: jax.Array, images, num_filters: int, *, size: int 
   ``images``: ``[N, H, W, C]``; each image is standardized first. Output
   ``[N, num_filters * grid * grid]`` (pooled over a ``grid x grid`` partition).
   """
+  images = _check_conv_params(key, images, "images", num_filters, size, grid, bias, block)
   return _features(key, _standardize(images), num_filters, size, grid, bias, block).astype(np.float64)
 
 
@@ -146,6 +187,11 @@ def random_conv_gram(key: jax.Array, x_train, x_test, num_filters: int, *, filte
   features are cast to ``dtype`` (float32 halves the memory at full CIFAR-10: 10 GB for
   ``K_train``) and accumulated a block of rows at a time, so no second ``n x n`` array exists.
   """
+  x_train = _check_conv_params(key, x_train, "x_train", num_filters, size, grid, bias, block)
+  x_test = checks.images(x_test, "x_test")
+  checks.same_images(x_test, "x_test", x_train)  # test features from the training images' filters and cells
+  checks.positive_int(filter_block, "filter_block")
+  dtype = checks.gram_dtype(dtype)
   n = len(x_train)
   x_train, x_test = _standardize(x_train), _standardize(x_test)  # once, not once per filter block
   k_train = np.zeros((n, n), dtype)

@@ -11,7 +11,9 @@ import functools
 
 import numpy as np
 
-__all__ = ["linear", "gaussian", "laplacian", "get", "NAMES"]
+from rethink_jax.minnorm import checks
+
+__all__ = ["linear", "gaussian", "laplacian", "get", "NAMES", "check_points", "check_bandwidth"]
 
 
 def _xp(*arrays):
@@ -19,6 +21,41 @@ def _xp(*arrays):
     import jax.numpy as jnp
     return jnp
   return np
+
+
+def _traced(a) -> bool:
+  """A value inside ``jit``: its shape is known, its values are not (so only shapes are checked)."""
+  if not type(a).__module__.startswith("jax"):
+    return False
+  import jax
+  return isinstance(a, jax.core.Tracer)
+
+
+def check_points(x, z) -> None:
+  """``x`` ``[n, d]`` and ``z`` ``[m, d]``: 2-D, the same ``d``, finite where the values are concrete
+  (a NaN point would give a NaN row; a 1-D ``x`` would give a matrix of one scalar)."""
+  for name, a in (("x", x), ("z", z)):
+    if np.ndim(a) != 2:
+      raise ValueError(f"{name} must be [n, d] points (one per row), got shape {np.shape(a)}.")
+  if x.shape[1] != z.shape[1]:
+    raise ValueError(f"x has {x.shape[1]} features per point and z has {z.shape[1]}; a kernel compares points of "
+                     "the same dimension.")
+  for name, a in (("x", x), ("z", z)):
+    if _traced(a):
+      continue
+    xp = _xp(a)
+    if xp.issubdtype(a.dtype, xp.inexact) and not bool(xp.all(xp.isfinite(a))):
+      raise ValueError(f"{name} contains {int(xp.sum(~xp.isfinite(a)))} non-finite values (NaN or inf).")
+
+
+def check_bandwidth(bandwidth, kernel: str) -> float:
+  """``bandwidth`` as a float: a finite number > 0 (0 puts NaN on the diagonal, a negative one is a typo)."""
+  if bandwidth is None:
+    raise ValueError(f"the {kernel} kernel needs a positive bandwidth, got None.")
+  bw = checks.real_number(bandwidth, "bandwidth")
+  if not (np.isfinite(bw) and bw > 0):
+    raise ValueError(f"the {kernel} kernel needs a finite positive bandwidth, got {bandwidth!r}.")
+  return bw
 
 
 def _sq_dists(x, z):
@@ -30,16 +67,23 @@ def _sq_dists(x, z):
 
 def linear(x, z):
   """``k(x, z) = <x, z>``: min-norm kernel regression is min-norm least squares in ``w``."""
+  check_points(x, z)
   return x @ z.T
 
 
 def gaussian(x, z, bandwidth: float):
   """``k(x, z) = exp(-||x - z||^2 / (2 bandwidth^2))``."""
+  check_points(x, z)
+  if not _traced(bandwidth):
+    check_bandwidth(bandwidth, "gaussian")
   return _xp(x, z).exp(-_sq_dists(x, z) / (2.0 * bandwidth ** 2))
 
 
 def laplacian(x, z, bandwidth: float):
   """``k(x, z) = exp(-||x - z|| / bandwidth)``."""
+  check_points(x, z)
+  if not _traced(bandwidth):
+    check_bandwidth(bandwidth, "laplacian")
   xp = _xp(x, z)
   return xp.exp(-xp.sqrt(_sq_dists(x, z)) / bandwidth)
 
@@ -54,7 +98,6 @@ def get(kernel, bandwidth: float | None = None):
   if kernel == "linear":
     return linear
   if kernel in ("gaussian", "laplacian"):
-    if bandwidth is None or not bandwidth > 0:
-      raise ValueError(f"the {kernel} kernel needs a positive bandwidth, got {bandwidth!r}.")
-    return functools.partial(gaussian if kernel == "gaussian" else laplacian, bandwidth=float(bandwidth))
+    return functools.partial(gaussian if kernel == "gaussian" else laplacian,
+                             bandwidth=check_bandwidth(bandwidth, kernel))
   raise ValueError(f"Unknown kernel {kernel!r}; choose one of {NAMES} or pass a callable k(x, z).")

@@ -63,6 +63,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rethink_jax import preprocess
+from rethink_jax.minnorm import checks
+
 __all__ = ["Whitener", "GramCheckpointError", "DEFAULTS", "prepare_images", "patch_positions", "extract_patches",
            "sample_patches", "normalize_patches", "fit_whitener", "whiten", "filter_bank", "fold_filters",
            "local_inv_std", "patch_responses", "symmetric_rectify", "pool_geometry", "pool_regions",
@@ -302,19 +305,31 @@ def _block_features(x: np.ndarray, inv_std: np.ndarray, filters, bias, threshold
   return out
 
 
-def _check_params(x_train, num_filters: int, filter_block: int, size: int, regions: int, zca_eps: float,
-                  norm_eps: float, whiten_patches: int, chunk: int | None) -> None:
-  h, w = np.shape(x_train)[1:3]
-  if chunk is not None and not (isinstance(chunk, (int, np.integer)) and chunk > 0):
+def _check_params(key, x_train, images, images_name: str, num_filters: int, filter_block: int, size: int,
+                  threshold: float, regions: int, zca_eps: float, norm_eps: float, whiten_patches: int,
+                  chunk: int | None) -> tuple[np.ndarray, np.ndarray]:
+  """Every argument of :func:`random_patch_features` / :func:`random_patch_gram`, before any work; returns
+  ``(x_train, images)`` as NumPy arrays. ``images`` must match the training images: the filters are their
+  patches (so their channels) and the pooling regions are laid out for their size."""
+  preprocess.check_key(key, "random_patch_features" if images_name == "images" else "random_patch_gram")
+  x_train = checks.images(x_train, "x_train")
+  images = checks.images(images, images_name)
+  checks.same_images(images, images_name, x_train)
+  h, w = x_train.shape[1:3]
+  if chunk is not None and not (isinstance(chunk, (int, np.integer)) and not isinstance(chunk, bool) and chunk > 0):
     raise ValueError(f"chunk (images per call) must be a positive integer or None, got {chunk!r}.")
-  if not (num_filters > 0 and filter_block > 0 and whiten_patches > 0):
-    raise ValueError(f"num_filters, filter_block and whiten_patches must be positive, got {num_filters}, "
-                     f"{filter_block}, {whiten_patches}.")
-  if not 1 <= size <= min(h, w):
+  for value, name in ((num_filters, "num_filters"), (filter_block, "filter_block"), (whiten_patches, "whiten_patches"),
+                      (size, "size"), (regions, "regions")):
+    checks.positive_int(value, name)
+  if size > min(h, w):
     raise ValueError(f"size must be in [1, {min(h, w)}] for {h}x{w} images, got {size}.")
   pool_geometry(min(h, w) - size + 1, regions)
-  if not (zca_eps > 0 and norm_eps > 0):
-    raise ValueError(f"zca_eps and norm_eps must be > 0, got {zca_eps} and {norm_eps}.")
+  for value, name in ((zca_eps, "zca_eps"), (norm_eps, "norm_eps")):
+    if not (np.isfinite(checks.real_number(value, name)) and value > 0):
+      raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")
+  if not np.isfinite(checks.real_number(threshold, "threshold")):
+    raise ValueError(f"threshold must be a finite number, got {threshold!r}.")
+  return x_train, images
 
 
 def random_patch_features(key: jax.Array, x_train, images, num_filters: int, *, filter_block: int = 500,
@@ -323,7 +338,8 @@ def random_patch_features(key: jax.Array, x_train, images, num_filters: int, *, 
   """The unscaled features ``[N, num_filters * 2 * regions^2]`` float32 of ``images``, with the filters (drawn from
   ``x_train``) and the whitener of :func:`random_patch_gram` for the same arguments; block ``b``'s columns come
   ``b``-th. Materializes every feature: for small sets and tests."""
-  _check_params(x_train, num_filters, filter_block, size, regions, zca_eps, norm_eps, whiten_patches, chunk)
+  x_train, images = _check_params(key, x_train, images, "images", num_filters, filter_block, size, threshold, regions,
+                                  zca_eps, norm_eps, whiten_patches, chunk)
   whitener = random_patch_whitener(key, x_train, size=size, zca_eps=zca_eps, norm_eps=norm_eps,
                                    whiten_patches=whiten_patches)
   x = prepare_images(images)
@@ -402,9 +418,12 @@ def random_patch_gram(key: jax.Array, x_train, x_test, num_filters: int, *, filt
   block, any parameter, ``dtype``, the images) raises :class:`GramCheckpointError` naming
   what differs. ``block`` and ``chunk`` change only memory and speed and are not checked.
   """
-  _check_params(x_train, num_filters, filter_block, size, regions, zca_eps, norm_eps, whiten_patches, chunk)
+  x_train, x_test = _check_params(key, x_train, x_test, "x_test", num_filters, filter_block, size, threshold, regions,
+                                  zca_eps, norm_eps, whiten_patches, chunk)
+  block = checks.positive_int(block, "block")
+  checkpoint_every = checks.positive_int(checkpoint_every, "checkpoint_every")
   n, m = len(x_train), len(x_test)
-  dtype = np.dtype(dtype)
+  dtype = checks.gram_dtype(dtype)
   num_blocks = -(-num_filters // filter_block)
   params = dict(num_filters=num_filters, filter_block=filter_block, size=size, threshold=float(threshold),
                 zca_eps=float(zca_eps), norm_eps=float(norm_eps), regions=regions, standardize=bool(standardize),

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.linalg
 
-from rethink_jax.minnorm import blocked, device, kernels as kernels_lib
+from rethink_jax.minnorm import blocked, checks, device, kernels as kernels_lib
 
 
 __all__ = ["fit", "predict_precomputed", "Predictor", "gram", "min_norm_linear", "encode_targets", "memory_needed", "IllConditionedWarning"]
@@ -84,15 +84,28 @@ def gram(kernel: Callable, x: np.ndarray, z: np.ndarray | None = None, *, block:
 
   Blocks bound the temporary memory to ``block x m`` and keep each BLAS call small;
   for ``z is None`` only blocks on or below the diagonal are computed and mirrored.
+  ``x`` ``[n, d]`` and ``z`` ``[m, d]`` are checked first (2-D, same ``d``, finite), and
+  each block the kernel returns (shape, finiteness: a callable kernel may return anything).
   """
+  block = checks.positive_int(block, "block")
   sym = z is None
   z = x if sym else z
+  kernels_lib.check_points(x, z)
   n, m = len(x), len(z)
+  if out is not None and np.shape(out) != (n, m):
+    raise ValueError(f"out must have shape ({n}, {m}) for {n} x {m} points, got {np.shape(out)}.")
   out = np.empty((n, m), dtype=dtype) if out is None else out
   for i in range(0, n, block):
     xi = x[i:i + block]
     for j in range(0, (i + block) if sym else m, block):
-      out[i:i + block, j:j + block] = kernel(xi, z[j:j + block])
+      kb = kernel(xi, z[j:j + block])
+      if np.shape(kb) != (len(xi), min(block, m - j)):
+        raise ValueError(f"kernel returned shape {np.shape(kb)} for {len(xi)} x {min(block, m - j)} points; "
+                         "k(x, z) must return [len(x), len(z)].")
+      out[i:i + block, j:j + block] = kb
+      if not np.all(np.isfinite(out[i:i + block, j:j + block])):  # one pass over a block: cheap beside k itself
+        raise ValueError(f"kernel returned non-finite values for rows {i}:{i + len(xi)}, columns "
+                         f"{j}:{j + min(block, m - j)} of finite inputs.")
       if sym and j < i:
         out[j:j + block, i:i + block] = out[i:i + block, j:j + block].T
   return out
@@ -100,6 +113,8 @@ def gram(kernel: Callable, x: np.ndarray, z: np.ndarray | None = None, *, block:
 
 def memory_needed(n: int, dtype=np.float64) -> int:
   """Bytes of one ``n x n`` Gram matrix."""
+  if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+    raise ValueError(f"n must be an integer >= 0, got {n!r}.")
   return n * n * np.dtype(dtype).itemsize
 
 
@@ -213,7 +228,8 @@ class Predictor:
     """Scores ``[n_new, K]`` = ``k(x_new, x_train) @ alpha``, blockwise."""
     if self._kernel is None:
       raise ValueError("This predictor was fitted on a precomputed kernel: use predict_precomputed(p, k_new_train).")
-    z = _prepare(x_new, self._features)
+    block = checks.positive_int(block, "block")
+    z = _prepare(x_new, self._features, "x_new")
     if z.shape[1] != self._x_train.shape[1]:
       raise ValueError(f"predict got inputs of shape {np.shape(x_new)} ({z.shape[1]} features each); the predictor "
                        f"was fitted on {self._x_train.shape[1]} features per example.")
@@ -236,16 +252,21 @@ class Predictor:
     return self._x_train.T @ self.alpha
 
 
-def _prepare(x, features) -> np.ndarray:
+def _prepare(x, features, name: str = "x") -> np.ndarray:
   x = np.asarray(x)
   if x.ndim < 2 or x.shape[0] == 0 or x.size == 0:
-    raise ValueError(f"inputs must be [n, ...] with n > 0 examples of at least one value, got shape {x.shape}.")
+    raise ValueError(f"inputs {name} must be [n, ...] with n > 0 examples of at least one value, got shape "
+                     f"{x.shape}.")
   if not (np.issubdtype(x.dtype, np.number) and not np.issubdtype(x.dtype, np.complexfloating)):
-    raise ValueError(f"inputs must be real numbers, got dtype {x.dtype}.")
-  if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
-    raise ValueError(f"inputs contain {int(np.sum(~np.isfinite(x)))} non-finite values (NaN or inf).")
+    raise ValueError(f"inputs {name} must be real numbers, got dtype {x.dtype}.")
+  bad = checks.count_nonfinite(x)
+  if bad:
+    raise ValueError(f"inputs {name} contain {bad} non-finite values (NaN or inf).")
   if features is not None:
+    n = len(x)
     x = np.asarray(features(x))
+    if x.ndim < 1 or len(x) != n:
+      raise ValueError(f"features returned shape {x.shape} for {n} inputs; it must return one row per input.")
   x = x.reshape(len(x), -1).astype(np.float64)
   if not np.all(np.isfinite(x)):
     raise ValueError("features of the inputs contain non-finite values.")
@@ -267,6 +288,36 @@ def _check_duplicates(z: np.ndarray, targets: np.ndarray) -> None:
                        "use ridge > 0.")
 
 
+def _check_precomputed(k: np.ndarray, tile: int = 1024, rtol: float = 1e-4) -> None:
+  """Refuses a precomputed Gram matrix ``x`` with non-finite entries or that is not symmetric: the
+  Cholesky path reads only its upper triangle, so a non-symmetric one would be solved as if
+  mirrored, with a tiny residual.
+
+  One pass over pairs of tiles ``(K[I, J], K[J, I]^T)``: ``K - K^T`` whole would be a second
+  ``n x n`` matrix (14 GB at n = 60,000 in float32), and tile by tile every entry is read once,
+  from cache, like the finiteness check it shares the pass with (a few seconds at n = 60,000,
+  beside minutes of factorisation). Tiles are first compared exactly (a Gram matrix mirrored or
+  made by ``F @ F.T`` is exactly symmetric); only unequal ones are compared relative to
+  ``sqrt(K_ii K_jj)``, which bounds ``|K_ij|`` for a Gram matrix, so float32 rounding passes.
+  """
+  n = len(k)
+  root_diag = np.sqrt(np.abs(np.diagonal(k).astype(np.float64)))
+  for i in range(0, n, tile):
+    for j in range(i, n, tile):
+      a, b = k[i:i + tile, j:j + tile], k[j:j + tile, i:i + tile].T
+      if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        checks.check_finite(k, "the precomputed Gram matrix x")  # counts them all, and raises
+      if np.array_equal(a, b):
+        continue
+      a64, b64 = a.astype(np.float64), b.astype(np.float64)
+      scale = np.maximum(np.outer(root_diag[i:i + tile], root_diag[j:j + tile]), np.maximum(np.abs(a64), np.abs(b64)))
+      bad = np.argwhere(np.abs(a64 - b64) > rtol * scale)
+      if len(bad):
+        r, c = bad[0]
+        raise ValueError(f"kernel='precomputed' needs a symmetric Gram matrix x, but x[{i + r}, {j + c}] = "
+                         f"{a64[r, c]:.6g} and x[{j + c}, {i + r}] = {b64[r, c]:.6g}.")
+
+
 def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian", *,
         bandwidth: float | None = None, ridge: float = 0.0, solver: str = "auto",
         features: Callable | None = None, num_classes: int | None = None, encoding: str = "onehot",
@@ -280,7 +331,7 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
     y: ``[n]`` integer labels (encoded by ``encoding``) or real targets ``[n]``/``[n, K]``.
       Labels are checked to lie in ``[0, num_classes)`` before any cast (:func:`encode_targets`).
     kernel: ``"linear"``, ``"gaussian"``, ``"laplacian"``, a callable ``k(x, z)``, or
-      ``"precomputed"`` (then ``x`` is the ``[n, n]`` Gram matrix).
+      ``"precomputed"`` (then ``x`` is the ``[n, n]`` Gram matrix: finite and symmetric, checked tile by tile).
     bandwidth: for the gaussian and laplacian kernels.
     ridge: ``0`` for exact interpolation; a small value for the paper's "l2 regularization".
     solver: ``"cholesky"`` (in-place blocked factorisation with float64 iterative
@@ -311,22 +362,36 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
     A :class:`Predictor`.
 
   Raises:
-    ValueError: bad shapes, non-finite values, or a Gram matrix that does not fit (the
-      message says how much it needs).
+    ValueError: bad shapes, non-finite values, out-of-range arguments, a precomputed Gram
+      matrix that is not symmetric, or one that does not fit (the message says how much it needs).
+    TypeError: a ``bandwidth``, ``ridge``, ``tol`` or ``memory_limit`` that is not a number.
   """
   t0 = time.perf_counter()
   precomputed = isinstance(kernel, str) and kernel == "precomputed"
+  # the arguments first, before the features or the Gram matrix cost anything
+  k_fn = None if precomputed else kernels_lib.get(kernel, bandwidth)
+  if not (np.isfinite(checks.real_number(ridge, "ridge")) and ridge >= 0):
+    raise ValueError(f"ridge must be a finite number >= 0, got {ridge!r}.")
+  if not (np.isfinite(checks.real_number(tol, "tol")) and tol >= 0):
+    raise ValueError(f"tol must be a finite number >= 0, got {tol!r}.")
+  checks.positive_int(max_iter, "max_iter")
+  checks.positive_int(precond_rank, "precond_rank")
+  if dtype is not None:
+    dtype = checks.gram_dtype(dtype)
+  if memory_limit is not None and not checks.real_number(memory_limit, "memory_limit") > 0:
+    raise ValueError(f"memory_limit must be a number of bytes > 0 (or None: available memory), got {memory_limit!r}.")
   if precomputed:
     z = np.asarray(x)
-    if z.ndim != 2 or z.shape[0] != z.shape[1] or not np.all(np.isfinite(z)):
-      raise ValueError(f"kernel='precomputed' needs a finite square [n, n] Gram matrix, got shape {z.shape}.")
+    if z.ndim != 2 or z.shape[0] != z.shape[1] or len(z) == 0:
+      raise ValueError(f"kernel='precomputed' needs x to be a square [n, n] Gram matrix with n > 0, got shape "
+                       f"{z.shape}.")
+    checks.check_real(z, "the precomputed Gram matrix x")
+    _check_precomputed(z)
   else:
     z = _prepare(x, features)
   targets = encode_targets(y, num_classes, encoding)
   if len(targets) != len(z):
     raise ValueError(f"{len(z)} inputs but {len(targets)} targets.")
-  if not (np.isfinite(ridge) and ridge >= 0):
-    raise ValueError(f"ridge must be a finite number >= 0, got {ridge!r}.")
   if not precomputed and ridge == 0:
     _check_duplicates(z, targets)
   if solver not in ("auto", "cholesky", "cg"):
@@ -341,7 +406,6 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
   if devices is not None and (backend != "jax" or len(devices) == 0):
     raise ValueError(f"devices= is for backend='jax' and must name at least one device; got backend={backend!r} "
                      f"and {len(devices)} devices.")
-  k_fn = None if precomputed else kernels_lib.get(kernel, bandwidth)
   if backend == "jax":
     return _fit_on_device(k_fn, z, targets, ridge=ridge, tol=tol, features=features, t0=t0, devices=devices,
                           kernel_name=kernel if isinstance(kernel, str) else getattr(kernel, "__name__", "callable"))
@@ -426,7 +490,18 @@ def _fit_on_device(k_fn, z, targets, *, ridge, tol, features, t0, kernel_name, d
 
 def predict_precomputed(predictor: Predictor, k_new_train) -> np.ndarray:
   """Scores from a precomputed cross-kernel ``[n_new, n]`` (for ``kernel='precomputed'``)."""
-  return np.asarray(k_new_train, np.float64) @ predictor.alpha
+  k = np.asarray(k_new_train)
+  n = len(predictor.alpha)
+  if k.ndim != 2 or k.shape[1] != n:
+    raise ValueError(f"k_new_train must be [n_new, {n}] (one column per training example), got shape {k.shape}.")
+  checks.check_real(k, "k_new_train")
+  scores = k.astype(np.float64, copy=False) @ predictor.alpha
+  # A non-finite entry makes its row of scores non-finite (inf * 0 is NaN too): checking the small
+  # [n_new, K] result spares a second pass over k_new_train, which the product reads once.
+  if not np.all(np.isfinite(scores)):
+    checks.check_finite(k, "k_new_train")
+    raise FloatingPointError("the scores overflowed: k_new_train's entries are too large for float64.")
+  return scores
 
 
 def min_norm_linear(x, y) -> np.ndarray:
@@ -435,11 +510,17 @@ def min_norm_linear(x, y) -> np.ndarray:
   For ``n < d`` it interpolates and equals ``X^T (X X^T)^-1 y``, the limit of gradient
   descent from zero; computed with LAPACK's SVD-based least squares (``gelsd``).
   """
-  x = np.asarray(x, np.float64).reshape(len(x), -1)
-  y = np.asarray(y, np.float64)
+  x, y = np.asarray(x), np.asarray(y)
+  if x.ndim < 1 or len(x) == 0 or x.size == 0:
+    raise ValueError(f"x must be [n, ...] with n > 0 examples of at least one value, got shape {x.shape}.")
+  if y.ndim not in (1, 2):
+    raise ValueError(f"y must be [n] or [n, K] targets, got shape {y.shape}.")
+  checks.check_real(x, "x")
+  checks.check_real(y, "y")
+  x, y = x.astype(np.float64).reshape(len(x), -1), y.astype(np.float64)
   if len(x) != len(y):
     raise ValueError(f"{len(x)} inputs but {len(y)} targets.")
-  if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
-    raise ValueError("inputs or targets contain non-finite values.")
+  checks.check_finite(x, "x")
+  checks.check_finite(y, "y")
   w, *_ = scipy.linalg.lstsq(x, y, lapack_driver="gelsd")
   return w
