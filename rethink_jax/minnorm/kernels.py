@@ -11,6 +11,7 @@ import functools
 
 import numpy as np
 
+from rethink_jax import preprocess
 from rethink_jax.minnorm import checks
 
 __all__ = ["linear", "gaussian", "laplacian", "get", "NAMES", "check_points", "check_bandwidth"]
@@ -23,14 +24,6 @@ def _xp(*arrays):
   return np
 
 
-def _traced(a) -> bool:
-  """A value inside ``jit``: its shape is known, its values are not (so only shapes are checked)."""
-  if not type(a).__module__.startswith("jax"):
-    return False
-  import jax
-  return isinstance(a, jax.core.Tracer)
-
-
 def check_points(x, z) -> None:
   """``x`` ``[n, d]`` and ``z`` ``[m, d]``: 2-D, the same ``d``, finite where the values are concrete
   (a NaN point would give a NaN row; a 1-D ``x`` would give a matrix of one scalar)."""
@@ -41,7 +34,7 @@ def check_points(x, z) -> None:
     raise ValueError(f"x has {x.shape[1]} features per point and z has {z.shape[1]}; a kernel compares points of "
                      "the same dimension.")
   for name, a in (("x", x), ("z", z)):
-    if _traced(a):
+    if preprocess.is_traced(a):
       continue
     xp = _xp(a)
     if xp.issubdtype(a.dtype, xp.inexact) and not bool(xp.all(xp.isfinite(a))):
@@ -74,7 +67,7 @@ def linear(x, z):
 def gaussian(x, z, bandwidth: float):
   """``k(x, z) = exp(-||x - z||^2 / (2 bandwidth^2))``."""
   check_points(x, z)
-  if not _traced(bandwidth):
+  if not preprocess.is_traced(bandwidth):
     check_bandwidth(bandwidth, "gaussian")
   return _xp(x, z).exp(-_sq_dists(x, z) / (2.0 * bandwidth ** 2))
 
@@ -82,7 +75,7 @@ def gaussian(x, z, bandwidth: float):
 def laplacian(x, z, bandwidth: float):
   """``k(x, z) = exp(-||x - z|| / bandwidth)``."""
   check_points(x, z)
-  if not _traced(bandwidth):
+  if not preprocess.is_traced(bandwidth):
     check_bandwidth(bandwidth, "laplacian")
   xp = _xp(x, z)
   return xp.exp(-xp.sqrt(_sq_dists(x, z)) / bandwidth)
