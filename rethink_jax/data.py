@@ -184,8 +184,13 @@ def _validate(ds: Dataset) -> None:
     if x.dtype != np.uint8 and not np.issubdtype(x.dtype, np.floating):
       raise DataError(f"{ds.name}: x_{split} must be uint8 (or float), got {x.dtype}.")
     # Once per dataset, on the host: min and max carry any NaN or inf and copy nothing.
-    if x.dtype != np.uint8 and x.size and not (np.isfinite(x.min()) and np.isfinite(x.max())):
-      raise DataError(f"{ds.name}: x_{split} holds NaN or infinite values.")
+    if x.dtype != np.uint8 and x.size:
+      lo, hi = x.min(), x.max()
+      if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise DataError(f"{ds.name}: x_{split} holds NaN or infinite values.")
+      if max(-lo, hi) > np.finfo(np.float32).max:  # the engines train in float32: these would become inf
+        raise DataError(f"{ds.name}: x_{split} holds values beyond float32's range (up to {max(-lo, hi):.3g}), "
+                        "which training in float32 would turn into inf; rescale them.")
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
       raise DataError(f"{ds.name}: y_{split} must be a 1-D integer array, got {y.shape} {y.dtype}.")
     if len(x) != len(y):

@@ -369,6 +369,10 @@ def empirical_rademacher(fit_predict: Callable[[np.ndarray, np.ndarray], np.ndar
 def rademacher_signs(key: jax.Array, draw: int, n: int) -> np.ndarray:
   """The ``draw``-th sign vector in ``{-1, +1}^n``, from ``fold_in(key, draw)``."""
   key = check_key(key, "rademacher_signs")
+  for name, value, low in (("draw", draw, 0), ("n", n, 1)):
+    # fold_in takes a uint32; a float or negative draw would be a different (or no) sign vector
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value < 2**32:
+      raise ValueError(f"rademacher_signs: {name} must be an integer in [{low}, 2**32), got {value!r}.")
   return np.where(np.asarray(jax.random.bernoulli(jax.random.fold_in(key, draw), 0.5, (n,))), 1.0, -1.0)
 
 

@@ -949,6 +949,8 @@ def test_from_arrays_refuses_non_finite_images_an_empty_training_split_and_bad_n
     data.from_arrays("mine", bad, y, x, y, num_classes=2)
   with pytest.raises(data.DataError, match="mine: x_test holds NaN or infinite values"):
     data.from_arrays("mine", x, y, np.full_like(x, np.inf), y, num_classes=2)
+  with pytest.raises(data.DataError, match="mine: x_test holds values beyond float32's range"):
+    data.from_arrays("mine", x, y, np.full((3, 2, 2, 1), 1e39), y, num_classes=2)
   with pytest.raises(data.DataError, match="mine: x_train holds no images"):
     data.from_arrays("mine", x[:0], y[:0], x, y, num_classes=2)
   for k in (None, 0, 2.0):

@@ -508,6 +508,14 @@ def test_kernels_refuse_bad_points_and_bandwidths_but_still_trace():
   for bad in ("1", [1.0]):
     with pytest.raises(TypeError, match="bandwidth must be a real number"):
       minnorm.fit(x, np.arange(5) % 2, "gaussian", bandwidth=bad)
+  # a bandwidth no kernel would use was silently ignored: another kernel than the caller meant
+  y = np.arange(5) % 2
+  with pytest.raises(ValueError, match="bandwidth= is for the gaussian and laplacian kernels; the linear kernel has"):
+    minnorm.fit(x, y, "linear", bandwidth=2.0)
+  with pytest.raises(ValueError, match="a callable kernel carries its own"):
+    minnorm.fit(x, y, minnorm.linear, bandwidth=2.0)
+  with pytest.raises(ValueError, match="a precomputed Gram matrix has none"):
+    minnorm.fit(minnorm.linear(x, x) + np.eye(5), y, "precomputed", bandwidth=2.0)
 
 
 def test_gram_checks_its_points_its_block_and_what_the_kernel_returns():

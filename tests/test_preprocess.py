@@ -76,6 +76,9 @@ def test_check_images_refuses_nan_and_non_numbers_before_jax_but_not_under_jit()
     preprocess.per_image_standardization(x)
   with pytest.raises(ValueError, match="to_unit: images holds NaN or infinite"):
     preprocess.to_unit(jnp.full((1, 2, 2, 1), jnp.inf))  # a concrete device array, checked on its device
+  with pytest.raises(ValueError, match=r"to_unit: images holds values beyond float32's range \(up to 1e\+300\)"):
+    preprocess.to_unit(np.full((1, 2, 2, 1), -1e300))  # float64 that JAX would have cast to -inf
+  np.testing.assert_allclose(preprocess.to_unit(np.full((1, 2, 2, 1), 255.0)), 1.0)  # float64 in range: fine
   with pytest.raises(TypeError, match="center_crop expects integer or float images, got <U1"):
     preprocess.center_crop(np.full((1, 2, 2, 1), "a"), 1)
   with pytest.raises(TypeError, match="integer or float images, got object"):

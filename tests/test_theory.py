@@ -204,6 +204,13 @@ def test_rademacher_sample_draws_and_key_are_checked():
     theory.depth2_interpolant(x, np.ones(3), key=1)
   with pytest.raises(ValueError, match="values must be a list of at least 2 finite"):
     theory.summarize_rademacher([])
+  key = jax.random.key(0)
+  for name, kwargs in (("draw", dict(draw=-1, n=4)), ("draw", dict(draw=1.0, n=4)), ("n", dict(draw=0, n=0)),
+                       ("n", dict(draw=0, n="4")), ("draw", dict(draw=True, n=4))):
+    with pytest.raises(ValueError, match=rf"rademacher_signs: {name} must be an integer in"):
+      theory.rademacher_signs(key, **kwargs)
+  signs = theory.rademacher_signs(key, np.int64(3), 6)
+  assert signs.shape == (6,) and set(np.unique(signs)) <= {-1.0, 1.0}
 
 
 def test_networks_refuse_points_of_the_wrong_size_or_nan():

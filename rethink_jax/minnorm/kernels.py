@@ -85,7 +85,17 @@ NAMES = ("linear", "gaussian", "laplacian")
 
 
 def get(kernel, bandwidth: float | None = None):
-  """A kernel callable from a name (with ``bandwidth`` for gaussian/laplacian) or a callable."""
+  """A kernel callable from a name (with ``bandwidth`` for gaussian/laplacian) or a callable.
+
+  Raises:
+    ValueError: an unknown name, a missing or non-positive bandwidth for gaussian/laplacian, or
+      a bandwidth given with the linear kernel or a callable (it would be ignored).
+  """
+  if bandwidth is not None and (callable(kernel) or kernel == "linear"):
+    # silently ignoring it would fit another kernel than the caller meant
+    what = ("a callable kernel carries its own (e.g. functools.partial)" if callable(kernel)
+            else "the linear kernel has none")
+    raise ValueError(f"bandwidth= is for the gaussian and laplacian kernels; {what}, got bandwidth={bandwidth!r}.")
   if callable(kernel):
     return kernel
   if kernel == "linear":

@@ -332,7 +332,7 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
       Labels are checked to lie in ``[0, num_classes)`` before any cast (:func:`encode_targets`).
     kernel: ``"linear"``, ``"gaussian"``, ``"laplacian"``, a callable ``k(x, z)``, or
       ``"precomputed"`` (then ``x`` is the ``[n, n]`` Gram matrix: finite and symmetric, checked tile by tile).
-    bandwidth: for the gaussian and laplacian kernels.
+    bandwidth: for the gaussian and laplacian kernels (required there, refused with any other kernel).
     ridge: ``0`` for exact interpolation; a small value for the paper's "l2 regularization".
     solver: ``"cholesky"`` (in-place blocked factorisation with float64 iterative
       refinement, one copy of K), ``"cg"`` (Nystrom-preconditioned conjugate gradient) or
@@ -369,6 +369,9 @@ def fit(x: npt.ArrayLike, y: npt.ArrayLike, kernel: str | Callable = "gaussian",
   t0 = time.perf_counter()
   precomputed = isinstance(kernel, str) and kernel == "precomputed"
   # the arguments first, before the features or the Gram matrix cost anything
+  if precomputed and bandwidth is not None:
+    raise ValueError(f"bandwidth= is for the gaussian and laplacian kernels; a precomputed Gram matrix has none, got "
+                     f"bandwidth={bandwidth!r}.")
   k_fn = None if precomputed else kernels_lib.get(kernel, bandwidth)
   if not (np.isfinite(checks.real_number(ridge, "ridge")) and ridge >= 0):
     raise ValueError(f"ridge must be a finite number >= 0, got {ridge!r}.")
