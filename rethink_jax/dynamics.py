@@ -36,9 +36,12 @@ __all__ = ["first_learned", "learned_for_good", "forgetting_events", "fraction_f
 
 
 def _bool(x, name: str, min_ndim: int) -> jax.Array:
+  if not isinstance(x, jax.Array):
+    x = np.asarray(x)  # the dtype is checked before JAX meets None or strings
+  if x.dtype != np.bool_:
+    raise TypeError(f"{name} must be a bool array, got "
+                    + (f"{type(x.item()).__name__}." if x.ndim == 0 and x.dtype == object else f"{x.dtype}."))
   x = jnp.asarray(x)
-  if x.dtype != jnp.bool_:
-    raise TypeError(f"{name} must be a bool array, got {x.dtype}.")
   if x.ndim < min_ndim:
     raise ValueError(f"{name} must have at least {min_ndim} axes ([..., T, n] or [..., n]), got shape {x.shape}.")
   if min_ndim == 2 and x.shape[-2] == 0:
@@ -187,6 +190,8 @@ def evaluation_epochs(index: np.typing.ArrayLike, eval_steps: np.typing.ArrayLik
     raise TypeError(f"eval_steps must hold steps (numbers), got dtype {eval_steps.dtype}.")
   if eval_steps.ndim != 1 or not len(eval_steps):
     raise ValueError(f"eval_steps must be a non-empty [T] array of steps, got shape {eval_steps.shape}.")
+  if not np.isfinite(eval_steps).all():  # a NaN step would read as "never" (NaN), an inf one as no epoch
+    raise ValueError("evaluation_epochs: eval_steps holds NaN or infinite steps.")
   spe = np.asarray(steps_per_epoch)
   if spe.shape != () or spe.dtype.kind not in "iuf":
     raise TypeError(f"steps_per_epoch must be a positive number, got {steps_per_epoch!r}.")

@@ -12,11 +12,13 @@ only when concrete, since a traced value has none yet.
 
 from __future__ import annotations
 
+import operator
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["check_images", "check_key", "check_finite", "is_traced", "to_unit", "center_crop",
+__all__ = ["check_images", "check_int", "check_key", "check_finite", "is_traced", "to_unit", "center_crop",
            "per_image_standardization", "cifar10_paper", "PAPER_CROP"]
 
 PAPER_CROP = 28
@@ -48,6 +50,23 @@ def check_finite(x, fn: str, name: str) -> None:
                          "would turn into inf; rescale them.")
   if not finite:
     raise ValueError(f"{fn}: {name} holds NaN or infinite values.")
+
+
+def check_int(value, fn: str, name: str, low: int = 1, high: int | None = None) -> int:
+  """``value`` as an int in ``[low, high)`` (``high=None``: no upper bound): a Python or NumPy
+  integer or a concrete 0-d integer array, not a bool and not a float such as ``2.0`` (it would
+  be truncated); otherwise a ``TypeError`` (wrong kind) or ``ValueError`` (out of range) naming
+  ``fn`` and ``name``."""
+  allowed = f">= {low}" if high is None else f"in [{low}, {high})"
+  if isinstance(value, bool):
+    raise TypeError(f"{fn}: {name} must be an integer {allowed}, got {value!r}.")
+  try:
+    number = operator.index(value)
+  except TypeError:
+    raise TypeError(f"{fn}: {name} must be an integer {allowed}, got {value!r} ({type(value).__name__}).") from None
+  if number < low or (high is not None and number >= high):
+    raise ValueError(f"{fn}: {name} must be an integer {allowed}, got {number}.")
+  return number
 
 
 def check_key(key, fn: str, name: str = "key") -> jax.Array:

@@ -176,7 +176,7 @@ def read_json(path) -> Any:
   try:
     with open(path) as f:
       return json.load(f)
-  except FileNotFoundError:
+  except (FileNotFoundError, NotADirectoryError):  # NotADirectoryError: a file given where a directory goes
     raise RecordError(f"{path} does not exist.") from None
   except (json.JSONDecodeError, UnicodeDecodeError) as e:
     raise RecordError(f"{path} is not valid JSON ({e}); the file is corrupt or truncated.") from None

@@ -156,6 +156,10 @@ def cscore(masks_by_ratio: Sequence[jax.typing.ArrayLike],
     ``"se": [n]`` standard error of that mean, ``sqrt(sum_r se_r^2) / R_valid``,
     ``"per_ratio": [R, n]`` held-out accuracy per ratio (NaN where never held out)``}``.
   """
+  for name, arg in (("masks_by_ratio", masks_by_ratio), ("correct_by_ratio", correct_by_ratio)):
+    if not hasattr(arg, "__len__") or isinstance(arg, (str, bytes)):  # None, a generator: before len() fails
+      raise TypeError(f"cscore: {name} must be a sequence of [K_r, n] arrays (one per subset ratio), got "
+                      f"{type(arg).__name__}.")
   if len(masks_by_ratio) != len(correct_by_ratio) or not len(masks_by_ratio):
     raise ValueError(f"masks_by_ratio and correct_by_ratio must be sequences of the same positive length "
                      f"(one [K_r, n] array per ratio), got {len(masks_by_ratio)} and {len(correct_by_ratio)}.")
@@ -226,7 +230,8 @@ def influence(masks: jax.typing.ArrayLike, test_correct: jax.typing.ArrayLike,
   """
   masks, test_correct = _train_by_test(masks, test_correct)
   if train_indices is not None:
-    train_indices = jnp.asarray(train_indices)
+    if not isinstance(train_indices, jax.Array):
+      train_indices = np.asarray(train_indices)  # the dtype is checked before JAX meets strings
     if train_indices.ndim != 1 or not jnp.issubdtype(train_indices.dtype, jnp.integer):
       raise ValueError(f"train_indices must be a 1-D integer array of training indices, got shape "
                        f"{train_indices.shape} and dtype {train_indices.dtype}.")
@@ -234,7 +239,7 @@ def influence(masks: jax.typing.ArrayLike, test_correct: jax.typing.ArrayLike,
         int(train_indices.min()) < 0 or int(train_indices.max()) >= masks.shape[1]):
       raise ValueError(f"train_indices must lie in [0, {masks.shape[1]}) (masks has n = {masks.shape[1]} "
                        f"training examples), got [{int(train_indices.min())}, {int(train_indices.max())}].")
-    masks = masks[:, train_indices]
+    masks = masks[:, jnp.asarray(train_indices)]
   return _dense_influence(masks, test_correct)
 
 
@@ -305,10 +310,10 @@ def influence_topk(masks: jax.typing.ArrayLike, test_correct: jax.typing.ArrayLi
   """
   masks, test_correct = _train_by_test(masks, test_correct)
   n, m = masks.shape[1], test_correct.shape[1]
-  if not isinstance(k, (int, np.integer)) or not 1 <= k <= min(n, m):
+  if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= min(n, m):
     raise ValueError(f"k must be an integer in [1, min(n, m)] = [1, {min(n, m)}] (masks {masks.shape}, "
                      f"test_correct {test_correct.shape}), got {k}.")
-  if not isinstance(block, (int, np.integer)) or block < 1:
+  if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
     raise ValueError(f"block must be a positive integer, got {block}.")
   k, block = int(k), min(int(block), n)
   test_f = test_correct.astype(jnp.float32)
@@ -326,13 +331,15 @@ def influence_topk(masks: jax.typing.ArrayLike, test_correct: jax.typing.ArrayLi
   return {"per_test": _finish(*best), "per_train": _finish(train_score, train_se, train_index)}
 
 
-def _vector(x, name: str) -> jax.Array:
-  x = jnp.asarray(x)
+def _vector(x, name: str, fn: str) -> jax.Array:
+  if not isinstance(x, jax.Array):
+    x = np.asarray(x)  # the dtype is checked before JAX meets None or strings
+  if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer) or x.dtype == np.bool_):
+    raise ValueError(f"{fn}: {name} must be real numbers, got dtype {x.dtype}"
+                     + (f" ({type(x.item()).__name__})." if x.ndim == 0 and x.dtype == object else "."))
   if x.ndim != 1:
-    raise ValueError(f"{name} must have shape [n], got shape {x.shape}.")
-  if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer) or x.dtype == jnp.bool_):
-    raise ValueError(f"{name} must be real numbers, got dtype {x.dtype}.")
-  return x.astype(jnp.result_type(float))
+    raise ValueError(f"{fn}: {name} must have shape [n], got shape {x.shape}.")
+  return jnp.asarray(x).astype(jnp.result_type(float))
 
 
 def _average_ranks(x):
@@ -356,7 +363,7 @@ def spearman(a: jax.typing.ArrayLike, b: jax.typing.ArrayLike) -> jax.Array:
   Returns:
     A float scalar in ``[-1, 1]``.
   """
-  a, b = _vector(a, "a"), _vector(b, "b")
+  a, b = _vector(a, "a", "spearman"), _vector(b, "b", "spearman")
   if a.shape != b.shape:
     raise ValueError(f"a {a.shape} and b {b.shape} must have the same shape [n].")
   return _spearman(a, b)
@@ -389,7 +396,7 @@ def auc(scores: jax.typing.ArrayLike, positives: jax.typing.ArrayLike) -> jax.Ar
   Returns:
     A float scalar; NaN when no positive or no negative has a score.
   """
-  scores = _vector(scores, "scores")
+  scores = _vector(scores, "scores", "auc")
   positives = _indicator(positives, "positives", f"[n] = {scores.shape}", ndim=1)
   if positives.shape != scores.shape:
     raise ValueError(f"positives {positives.shape} and scores {scores.shape} must have the same shape [n].")
@@ -417,6 +424,16 @@ def _check_estimator(estimator) -> None:
                      f"memorization or heldout_accuracy, got {estimator!r}.")
 
 
+def _check_seed(seed, fn: str) -> int:
+  """``seed`` as an int >= 0: ``None`` would draw a fresh split every call (not reproducible)."""
+  if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+    raise TypeError(f"{fn}: seed must be an integer >= 0 (the seed of the permutation of the runs), got {seed!r} "
+                    f"({type(seed).__name__}).")
+  if seed < 0:
+    raise ValueError(f"{fn}: seed must be an integer >= 0, got {seed}.")
+  return int(seed)
+
+
 def split_half_reliability(masks: jax.typing.ArrayLike, correct: jax.typing.ArrayLike,
                            estimator: Callable[..., dict] = memorization, seed: int = 0) -> float:
   """Split-half reliability of a score: how well two disjoint halves of the runs agree.
@@ -438,6 +455,7 @@ def split_half_reliability(masks: jax.typing.ArrayLike, correct: jax.typing.Arra
     The correlation, a Python float (NaN when it is undefined).
   """
   _check_estimator(estimator)
+  seed = _check_seed(seed, "split_half_reliability")
   masks, correct = _runs_by_examples(masks, correct)
   if masks.ndim != 2 or masks.shape[0] < 2:
     raise ValueError(f"masks and correct must have shape [K, n] with K >= 2 runs, got {masks.shape}.")
@@ -470,9 +488,11 @@ def standard_error_by_runs(masks: jax.typing.ArrayLike, correct: jax.typing.Arra
     ``{"runs": [R]`` int, ``"median_se": [R]`` float (NaN where no example has an estimate)``}``.
   """
   _check_estimator(estimator)
+  seed = _check_seed(seed, "standard_error_by_runs")
   masks, correct = _runs_by_examples(masks, correct)
-  if masks.ndim != 2:
-    raise ValueError(f"masks and correct must have shape [K, n], got {masks.shape}.")
+  if masks.ndim != 2 or not masks.shape[0]:
+    raise ValueError(f"standard_error_by_runs: masks and correct must have shape [K, n] with K >= 1 runs, got "
+                     f"{masks.shape}.")
   total = masks.shape[0]
   if runs is None:
     runs = [2 ** e for e in range(3, max(3, total.bit_length())) if 2 ** e < total] + [total]

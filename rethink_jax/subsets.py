@@ -14,22 +14,34 @@ take the same number of steps per epoch and train as one vmapped program.
 from __future__ import annotations
 
 import functools
+import math
+import numbers
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rethink_jax.preprocess import check_key
+from rethink_jax.preprocess import check_int, check_key
 
 __all__ = ["subset_size", "draw_mask", "mask_indices"]
 
 
+def _check(n, ratio, fn: str) -> tuple[int, float]:
+  """``(n, ratio)`` as an int >= 1 and a float in (0, 1], or one error naming ``fn``: a float ``n``
+  (``10.7``) would be truncated, a bool taken for 1 or 0, and a string ``ratio`` read as a number."""
+  n = check_int(n, fn, "n (a number of examples)")
+  if isinstance(ratio, (bool, str, bytes)) or not (isinstance(ratio, numbers.Real) or np.ndim(ratio) == 0 and
+                                                   getattr(ratio, "dtype", np.dtype(object)).kind in "iuf"):
+    raise TypeError(f"{fn}: ratio must be a number in (0, 1], got {ratio!r} ({type(ratio).__name__}).")
+  ratio = float(ratio)
+  if not (math.isfinite(ratio) and 0.0 < ratio <= 1.0):
+    raise ValueError(f"{fn}: ratio must be in (0, 1], got {ratio!r}.")
+  return n, ratio
+
+
 def subset_size(n: int, ratio: float) -> int:
   """How many of ``n`` examples a subset of ``ratio`` holds: ``round(ratio * n)``, at least 1."""
-  if not 0.0 < ratio <= 1.0:
-    raise ValueError(f"ratio must be in (0, 1], got {ratio!r}.")
-  if n < 1:
-    raise ValueError(f"n must be a positive number of examples, got {n!r}.")
+  n, ratio = _check(n, ratio, "subset_size")
   return max(1, min(n, int(round(ratio * n))))
 
 
@@ -44,7 +56,8 @@ def draw_mask(key: jax.Array, n: int, ratio: float) -> jax.Array:
   mask: the first ``size`` entries of ``permutation(key, n)``. Pure: the same key gives the
   same subset."""
   key = check_key(key, "draw_mask")
-  return _draw(key, int(n), subset_size(int(n), float(ratio)))
+  n, ratio = _check(n, ratio, "draw_mask")
+  return _draw(key, n, subset_size(n, ratio))
 
 
 def mask_indices(mask: np.typing.ArrayLike) -> np.ndarray:

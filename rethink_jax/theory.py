@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-from rethink_jax.preprocess import check_finite, check_key
+from rethink_jax.preprocess import check_finite, check_int, check_key
 
 __all__ = ["Depth2Params", "DepthKParams", "depth2_interpolant", "depth2_apply", "depthk_interpolant",
            "depthk_apply", "num_params", "conditioning", "RademacherEstimate", "empirical_rademacher",
@@ -369,10 +369,8 @@ def empirical_rademacher(fit_predict: Callable[[np.ndarray, np.ndarray], np.ndar
 def rademacher_signs(key: jax.Array, draw: int, n: int) -> np.ndarray:
   """The ``draw``-th sign vector in ``{-1, +1}^n``, from ``fold_in(key, draw)``."""
   key = check_key(key, "rademacher_signs")
-  for name, value, low in (("draw", draw, 0), ("n", n, 1)):
-    # fold_in takes a uint32; a float or negative draw would be a different (or no) sign vector
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value < 2**32:
-      raise ValueError(f"rademacher_signs: {name} must be an integer in [{low}, 2**32), got {value!r}.")
+  # fold_in takes a uint32: a float or negative draw would be another (or no) sign vector
+  draw, n = check_int(draw, "rademacher_signs", "draw", 0, 2**32), check_int(n, "rademacher_signs", "n")
   return np.where(np.asarray(jax.random.bernoulli(jax.random.fold_in(key, draw), 0.5, (n,))), 1.0, -1.0)
 
 

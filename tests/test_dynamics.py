@@ -78,6 +78,12 @@ def test_bad_inputs_are_clear_errors():
     dynamics.forgetting_events(CORRECT[0])
   with pytest.raises(ValueError, match="6 examples"):
     dynamics.fraction_fitted(CORRECT[:, :5], CORRUPTED)
+  with pytest.raises(TypeError, match="corrupted must be a bool array, got NoneType"):
+    dynamics.fraction_fitted(CORRECT, None)
+  with pytest.raises(TypeError, match="correct must be a bool array, got <U"):
+    dynamics.first_learned(np.array([["a", "b"]]))
+  with pytest.raises(ValueError, match="evaluation_epochs: eval_steps holds NaN"):
+    dynamics.evaluation_epochs(np.array([0, 1]), np.array([np.nan, 10.0]), 5)  # NaN: read as "never" before
 
 
 def _static(n=6):

@@ -93,6 +93,45 @@ def test_preprocessing_shapes_ranges_and_determinism():
     imagenet.decode_image(b"not a jpeg")
 
 
+def test_bad_preprocessing_arguments_are_one_clear_error():
+  image = np.zeros((50, 80, 3), np.uint8)
+  rng = np.random.default_rng(0)
+  with pytest.raises(DataError, match=r"decode_image: .*C = 1, 3 or 4 channels.*\(3, 50, 80\)"):
+    imagenet.decode_image(np.zeros((3, 50, 80), np.uint8))  # channels first: was read as 80 channels, 3 kept
+  with pytest.raises(DataError, match=r"decode_image: expected a non-empty"):
+    imagenet.preprocess_eval(np.zeros((0, 0, 3), np.uint8))  # was a black 299x299 image
+  with pytest.raises(TypeError, match="preprocess_eval: size must be an integer >= 1, got 32.0"):
+    imagenet.preprocess_eval(image, 32.0)
+  with pytest.raises(TypeError, match="preprocess_train: rng must be a numpy.random.Generator"):
+    imagenet.preprocess_train(image, 7, 32)
+  with pytest.raises(ValueError, match="inception_crop_box: height must be an integer >= 1, got 0"):
+    imagenet.inception_crop_box(rng, 0, 10)  # was the box (-1, 0, 1, 10)
+  with pytest.raises(ValueError, match=r"inception_crop_box: area_range must be a pair \(low, high\) with 0 < low"):
+    imagenet.inception_crop_box(rng, 100, 100, area_range=(1.0, 0.08))
+  with pytest.raises(TypeError, match="to_model_input: images must be a uint8 array"):
+    imagenet.to_model_input(jnp.asarray([[0.0, 0.5, 1.0]]))  # already scaled: was mapped to [-1, -0.99]
+
+
+def test_bad_pipeline_arguments_are_one_clear_error():
+  src = ArraySource(10)
+  kw = dict(global_batch=4, seed=0, start_step=0, num_steps=2, augment=False, size=16, num_threads=1)
+  with pytest.raises(ValueError, match="train_batches: global_batch must be an integer >= 1, got 0"):
+    imagenet.train_batches(src, **{**kw, "global_batch": 0})
+  with pytest.raises(ValueError, match=r"train_batches: process_index must be in \[0, 1\)"):
+    imagenet.train_batches(src, **kw, process_index=1)  # read other steps' examples before
+  with pytest.raises(TypeError, match="train_batches: seed must be an integer >= 0"):
+    imagenet.train_batches(src, **{**kw, "seed": None})
+  with pytest.raises(ValueError, match="train_batches: num_steps must be an integer >= 0"):
+    imagenet.train_batches(src, **{**kw, "num_steps": -1})
+  ekw = dict(batch=4, size=16, num_threads=1)
+  with pytest.raises(ValueError, match="eval_batches: batch 5 is not divisible by 2 hosts"):
+    imagenet.eval_batches(src, np.arange(7), **{**ekw, "batch": 5}, process_count=2)  # skipped an example per batch
+  with pytest.raises(ValueError, match=r"eval_batches: indices must lie in \[0, 10\)"):
+    imagenet.eval_batches(src, np.array([0, -1]), **ekw)  # -1: the last example, silently
+  with pytest.raises(ValueError, match="eval_batches: indices must be a 1-D array of example indices"):
+    imagenet.eval_batches(src, np.array([0.5, 1.7]), **ekw)
+
+
 def test_inception_crop_box_respects_area_and_aspect():
   rng = np.random.default_rng(0)
   for _ in range(200):

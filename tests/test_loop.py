@@ -172,6 +172,34 @@ def test_copied_checkpoints_are_never_resumed_under_another_config(tmp_path):
   assert not (tmp_path / "b" / "metrics.jsonl").exists()
 
 
+def test_bad_checkpoint_arguments_and_unreadable_checkpoints_are_one_clear_error(tmp_path):
+  state, sums = {"w": jnp.ones(3)}, {"n": jnp.zeros(())}
+  (tmp_path / "a_file").write_text("")
+  with pytest.raises(NotADirectoryError, match="Checkpoints: .*a_file is a file, not a checkpoint directory"):
+    checkpoint.Checkpoints(tmp_path / "a_file", "abc")
+  with pytest.raises(ValueError, match=r"Checkpoints: keep \(checkpoints kept; None: all\) must be an integer >= 1, got 0"):
+    checkpoint.Checkpoints(tmp_path / "k", "abc", keep=0)  # orbax deleted every checkpoint as it was written
+  with pytest.raises(TypeError, match="Checkpoints: identity must be the run's identity hash"):
+    checkpoint.Checkpoints(tmp_path / "k", None)
+  ckpt = checkpoint.Checkpoints(tmp_path / "ckpt", "abc")
+  with pytest.raises(ValueError, match="Checkpoints.save: step must be an integer >= 0, got -3"):
+    ckpt.save(-3, state, sums, {})  # orbax filed it as the latest step
+  with pytest.raises(TypeError, match="Checkpoints.save: meta must be JSON-serializable"):
+    ckpt.save(3, state, sums, {"seconds": np.ones(2)})  # failed in orbax's writer thread, after the arrays
+  assert ckpt.latest_step() is None
+  ckpt.save(5, state, sums, {})
+  ckpt.save(10, state, sums, {})
+  with pytest.raises(FileNotFoundError, match=r"Checkpoints.restore_state: there is no checkpoint 7 .*\[5, 10\]"):
+    ckpt.restore_state(state, 7)
+  with pytest.raises(records.RecordError, match=r"Checkpoints.restore_state: checkpoint 10 .* could not be restored "
+                                                r"\(ValueError: Requested shape.*the template"):
+    ckpt.restore_state({"w": jnp.ones(4)})
+  ckpt.close()
+  shutil.rmtree(tmp_path / "ckpt" / "10" / "sums")
+  with pytest.raises(records.RecordError, match=r"Checkpoints.restore: checkpoint 10 .* \(KeyError: .*sums"):
+    checkpoint.Checkpoints(tmp_path / "ckpt", "abc").restore(state, sums)
+
+
 def test_identity_ignores_how_a_run_goes_but_not_what_it_computes():
   c = small_config()
   assert records.identity_hash(c) == records.identity_hash(common.override(

@@ -153,6 +153,22 @@ def test_report_dispatches_on_the_recorded_artifact_and_names_bad_files(tmp_path
     report.build(tmp_path / "a")
 
 
+def test_a_report_of_another_artifact_or_a_path_of_another_kind_is_one_clear_error(tmp_path):
+  _fixture_sweep(tmp_path / "fig2b", [("m", {"model": "m"}, _summary(1.0, 0.8), [{"step": 100}])], "figure2b")
+  with pytest.raises(records.RecordError, match=r"table1: .*fig2b/sweep.json names the artifact 'figure2b'; table1 "
+                                                r"reports only 'table1' sweeps"):
+    report.table1(tmp_path / "fig2b")  # a KeyError on the run metadata before
+  with pytest.raises(records.RecordError, match="figure1a: .* names the artifact 'figure2b'"):
+    report.figure1a(tmp_path / "fig2b")  # an empty figure1a.png before
+  assert not (tmp_path / "fig2b" / "figure1a.png").exists()
+  with pytest.raises(records.RecordError, match="memorization_scores: .* names the artifact 'figure2b'"):
+    report.memorization_scores(tmp_path / "fig2b")
+  with pytest.raises(records.RecordError, match=r"summary.json/sweep.json does not exist"):
+    report.build(tmp_path / "fig2b" / "m" / "summary.json")  # a file for a directory: NotADirectoryError before
+  with pytest.raises(records.RecordError, match="build_all: .*mistyped does not exist"):
+    report.build_all(tmp_path / "mistyped")  # [] before: nothing to report
+
+
 def test_a_swapped_run_directory_or_a_bad_summary_is_refused_before_anything_is_written(tmp_path):
   rows = [{"step": s, "batch_loss": 2.3 - s / 100, "test_accuracy": 0.5} for s in (10, 20)]
   runs = [(k, {"kind": k}, _summary(1.0, 0.5, step=20), rows) for k in ("true_labels", "random_labels")]

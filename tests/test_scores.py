@@ -286,3 +286,20 @@ def test_bad_input_is_one_clear_error():
     scores.standard_error_by_runs(masks, correct, runs=(4, 11))
   with pytest.raises(ValueError, match="estimator"):
     scores.split_half_reliability(masks, correct, estimator="memorization")
+  # None, strings, generators, bools and unseeded splits: one sentence naming the function, never JAX's error
+  with pytest.raises(ValueError, match=r"spearman: b must be real numbers, got dtype object \(NoneType\)"):
+    scores.spearman(np.arange(3.0), None)
+  with pytest.raises(ValueError, match="auc: scores must be real numbers, got dtype <U"):
+    scores.auc(["a", "b"], np.array([True, False]))
+  with pytest.raises(ValueError, match="train_indices must be a 1-D integer array"):
+    scores.influence(masks, correct, train_indices="0")
+  with pytest.raises(TypeError, match="cscore: masks_by_ratio must be a sequence"):
+    scores.cscore((m for m in [masks]), [correct])
+  with pytest.raises(ValueError, match="k must be an integer"):
+    scores.influence_topk(masks, correct, k=True)
+  with pytest.raises(TypeError, match="split_half_reliability: seed must be an integer >= 0"):
+    scores.split_half_reliability(masks, correct, seed=None)  # a fresh, unreproducible split every call
+  with pytest.raises(ValueError, match="standard_error_by_runs: seed must be an integer >= 0"):
+    scores.standard_error_by_runs(masks, correct, seed=-1)
+  with pytest.raises(ValueError, match="standard_error_by_runs: .* K >= 1 runs"):
+    scores.standard_error_by_runs(masks[:0], correct[:0])

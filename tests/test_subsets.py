@@ -34,6 +34,22 @@ def test_a_subset_is_a_pure_function_of_its_key_and_has_the_size_of_its_ratio():
              for n, k in train.stream_keys(5, 0).items())
 
 
+@pytest.mark.parametrize("n, ratio, error, match", [
+    (10.7, 0.5, TypeError, r"n \(a number of examples\) must be an integer >= 1, got 10.7"),  # truncated before
+    (True, 1.0, TypeError, r"n \(a number of examples\) must be an integer >= 1, got True"),
+    (None, 0.5, TypeError, r"n \(a number of examples\) must be an integer >= 1, got None"),
+    (0, 0.5, ValueError, r"n \(a number of examples\) must be an integer >= 1, got 0"),
+    (10, "0.5", TypeError, "ratio must be a number"),  # read as 0.5 by draw_mask before
+    (10, True, TypeError, "ratio must be a number"),
+    (10, float("nan"), ValueError, r"ratio must be in \(0, 1\]"),
+])
+def test_bad_subset_sizes_are_one_clear_error(n, ratio, error, match):
+  with pytest.raises(error, match=f"subset_size: {match}"):
+    subsets.subset_size(n, ratio)
+  with pytest.raises(error, match=f"draw_mask: {match}"):
+    subsets.draw_mask(jax.random.key(0), n, ratio)
+
+
 def test_vmapped_subset_runs_equal_the_same_runs_trained_alone(tmp_path):
   configs = [common.override(_base(), **{"subset.index": i}) for i in range(2)]
   many = multirun.train_many(configs, [tmp_path / f"v{i}" for i in range(2)], group_dir=tmp_path / "group")

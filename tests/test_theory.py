@@ -205,9 +205,13 @@ def test_rademacher_sample_draws_and_key_are_checked():
   with pytest.raises(ValueError, match="values must be a list of at least 2 finite"):
     theory.summarize_rademacher([])
   key = jax.random.key(0)
-  for name, kwargs in (("draw", dict(draw=-1, n=4)), ("draw", dict(draw=1.0, n=4)), ("n", dict(draw=0, n=0)),
-                       ("n", dict(draw=0, n="4")), ("draw", dict(draw=True, n=4))):
-    with pytest.raises(ValueError, match=rf"rademacher_signs: {name} must be an integer in"):
+  for error, message, kwargs in (
+      (ValueError, r"draw must be an integer in \[0, 4294967296\), got -1", dict(draw=-1, n=4)),
+      (TypeError, r"draw must be an integer in \[0, 4294967296\), got 1.0", dict(draw=1.0, n=4)),
+      (TypeError, r"draw must be an integer in \[0, 4294967296\), got True", dict(draw=True, n=4)),
+      (ValueError, "n must be an integer >= 1, got 0", dict(draw=0, n=0)),
+      (TypeError, "n must be an integer >= 1, got '4'", dict(draw=0, n="4"))):
+    with pytest.raises(error, match=f"rademacher_signs: {message}"):
       theory.rademacher_signs(key, **kwargs)
   signs = theory.rademacher_signs(key, np.int64(3), 6)
   assert signs.shape == (6,) and set(np.unique(signs)) <= {-1.0, 1.0}

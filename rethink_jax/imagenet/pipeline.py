@@ -19,6 +19,16 @@ from typing import Any, Iterator
 import numpy as np
 
 from rethink_jax.imagenet.preprocess import IMAGE_SIZE, preprocess_eval, preprocess_train
+from rethink_jax.preprocess import check_int
+
+
+def _host(process_index, process_count: int, fn: str) -> int:
+  """``process_index`` as an int in ``[0, process_count)``: another would read other hosts' examples."""
+  process_index = check_int(process_index, fn, "process_index", 0)
+  if process_index >= process_count:
+    raise ValueError(f"{fn}: process_index must be in [0, {process_count}) (process_count = {process_count}), got "
+                     f"{process_index}.")
+  return process_index
 
 
 @functools.lru_cache(maxsize=4)
@@ -37,6 +47,11 @@ def train_batches(source, *, global_batch: int, seed: int, start_step: int, num_
   """
   import grain
 
+  fn = "train_batches"
+  global_batch, process_count = check_int(global_batch, fn, "global_batch"), check_int(process_count, fn, "process_count")
+  process_index = _host(process_index, process_count, fn)
+  seed, start_step = check_int(seed, fn, "seed", 0), check_int(start_step, fn, "start_step", 0)
+  num_steps, size = check_int(num_steps, fn, "num_steps", 0), check_int(size, fn, "size")
   n = len(source)
   if global_batch % process_count:
     raise ValueError(f"global batch {global_batch} is not divisible by {process_count} hosts.")
@@ -70,6 +85,18 @@ def eval_batches(source, indices: np.ndarray, *, batch: int, size: int = IMAGE_S
   """
   import grain
 
+  fn = "eval_batches"
+  batch, process_count = check_int(batch, fn, "batch"), check_int(process_count, fn, "process_count")
+  process_index, size = _host(process_index, process_count, fn), check_int(size, fn, "size")
+  if batch % process_count:  # each host's share would round down and the examples between them never be read
+    raise ValueError(f"eval_batches: batch {batch} is not divisible by {process_count} hosts.")
+  indices = np.asarray(indices)
+  if indices.ndim != 1 or (indices.size and not np.issubdtype(indices.dtype, np.integer)):
+    raise ValueError(f"eval_batches: indices must be a 1-D array of example indices, got {indices.dtype} of shape "
+                     f"{indices.shape}.")
+  if indices.size and (indices.min() < 0 or indices.max() >= len(source)):  # -1 would read the last example
+    raise ValueError(f"eval_batches: indices must lie in [0, {len(source)}) (the source's examples), got "
+                     f"[{indices.min()}, {indices.max()}].")
   local = batch // process_count
   num_batches = -(-len(indices) // batch)
 

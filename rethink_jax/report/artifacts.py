@@ -1,7 +1,8 @@
 """The paper's tables and figures, each rebuilt from the run records of the sweep that
 reproduces it (a folder with ``sweep.json``, which names the artifact): :data:`ARTIFACTS`
 maps each artifact to what its report makes, and :func:`build` checks the sweep is complete
-before building it."""
+before building it. Each report reads only a sweep of its own artifact: another sweep raises
+:class:`~rethink_jax.records.RecordError` naming both."""
 
 from __future__ import annotations
 
@@ -14,8 +15,14 @@ from rethink_jax.report.common import (KIND_LABELS, atomic_png, atomic_text, dat
 from rethink_jax.report.scores import memorization_scores
 
 
-def _load(sweep_dir) -> dict:
-  return records.read_sweep(sweep_dir)[1]
+def _load(sweep_dir, fn: str, artifact: str) -> dict:
+  """The runs of the sweep in ``sweep_dir``, which must reproduce ``artifact`` (the report ``fn`` of
+  another artifact's sweep would fail on its run metadata, or draw an empty figure)."""
+  saved, runs = records.read_sweep(sweep_dir)
+  if saved != artifact:
+    raise records.RecordError(f"{fn}: {pathlib.Path(sweep_dir) / records.SWEEP} names the artifact {saved!r}; {fn} "
+                              f"reports only {artifact!r} sweeps (report.build picks the report a sweep names).")
+  return runs
 
 
 def _subject(runs: dict) -> str:
@@ -31,7 +38,7 @@ def table1(sweep_dir) -> pathlib.Path:
 
   A row still training (or stopped before its budget) shows its last evaluation, marked
   unfinished with the step it reached of its budget: it never reads as fitted."""
-  runs = _load(sweep_dir)
+  runs = _load(sweep_dir, "table1", "table1")
   lines = ["| model | random crop | weight decay | train (ours) | test (ours) | train (paper) | test (paper) | steps "
            "| training time | images/s |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
   unfinished, unfitted = [], []
@@ -63,7 +70,7 @@ def table1(sweep_dir) -> pathlib.Path:
 def table1_curves(sweep_dir) -> pathlib.Path:
   """``table1.png``: each row's train accuracy (solid) and test accuracy (dotted) at its
   evaluations against epochs, unfinished rows as far as they got: how each row fits."""
-  runs = _load(sweep_dir)
+  runs = _load(sweep_dir, "table1_curves", "table1")
   plt = pyplot()
   fig, ax = plt.subplots(figsize=(6.5, 4))
   for i, (name, run) in enumerate(runs.items()):
@@ -126,7 +133,7 @@ def _commands(runs: dict) -> str:
 
 def appendix(sweep_dir) -> pathlib.Path:
   """Appendix table: random labels with regularizers, train accuracy (%)."""
-  runs = _load(sweep_dir)
+  runs = _load(sweep_dir, "appendix", "appendix")
   lines = ["| model | regularizer | train (ours) | train (paper) | steps |", "|---|---|---:|---:|---:|"]
   for run in runs.values():
     m, s = run["meta"], run["summary"]
@@ -141,7 +148,7 @@ def appendix(sweep_dir) -> pathlib.Path:
 
 def figure1a(sweep_dir) -> pathlib.Path:
   """Figure 1a: average training loss (on the batches as trained) against steps."""
-  runs = _load(sweep_dir)
+  runs = _load(sweep_dir, "figure1a", "figure1a")
   plt = pyplot()
   fig, ax = plt.subplots(figsize=(6, 4))
   for i, kind in enumerate(paper.FIGURE1_KINDS):
@@ -163,7 +170,7 @@ def figure1a(sweep_dir) -> pathlib.Path:
 def figure1a_table(sweep_dir) -> pathlib.Path:
   """Figure 1a's numbers (``figure1a.md``): per randomization test, the run's end, time to
   fit and test accuracy, in the paper's order of convergence."""
-  runs = _load(sweep_dir)
+  runs = _load(sweep_dir, "figure1a_table", "figure1a")
   lines = ["| test | steps | train acc | test acc | time to fit | training time |", "|---|---:|---:|---:|---:|---:|"]
   for kind in paper.FIGURE1_CONVERGENCE_ORDER:
     run = next((r for r in runs.values() if r["meta"].get("kind") == kind), None)
@@ -220,7 +227,7 @@ def figure1bc(sweep_dir) -> list[pathlib.Path]:
   """
   import numpy as np
 
-  runs = _load(sweep_dir)
+  runs = _load(sweep_dir, "figure1bc", "figure1bc")
   levels, n_seeds, series = _corruption_levels(runs)
   plt = pyplot()
   outs = []
@@ -283,7 +290,7 @@ def _early_stopping_plot(runs: dict, key: str, label, title: str, ylabel: str, p
 
 def figure2b(sweep_dir) -> pathlib.Path:
   """Figure 2b: test accuracy over training; shaded up to the cumulative best (early stopping)."""
-  return _early_stopping_plot(_load(sweep_dir), "test_accuracy", lambda m: m["model"],
+  return _early_stopping_plot(_load(sweep_dir, "figure2b", "figure2b"), "test_accuracy", lambda m: m["model"],
                               "Figure 2b: implicit regularization (shaded: cumulative best)", "test accuracy",
                               pathlib.Path(sweep_dir) / "figure2b.png")
 
@@ -291,7 +298,7 @@ def figure2b(sweep_dir) -> pathlib.Path:
 def figure2b_table(sweep_dir) -> pathlib.Path:
   """Figure 2b's numbers (``figure2b.md``): per model, test accuracy at the end and at its
   best, and the gap early stopping would close."""
-  runs = _load(sweep_dir)
+  runs = _load(sweep_dir, "figure2b_table", "figure2b")
   lines = ["| model | steps | train acc | test acc (end) | best test acc | at step | gap |",
            "|---|---:|---:|---:|---:|---:|---:|"]
   for run in runs.values():
@@ -311,7 +318,7 @@ def figure2b_table(sweep_dir) -> pathlib.Path:
 
 def table2(sweep_dir) -> pathlib.Path:
   """Table 2 (ImageNet, Inception V3): top-1 train, top-1 and top-5 test (%), ours beside the paper's."""
-  runs = _load(sweep_dir)
+  runs = _load(sweep_dir, "table2", "table2")
   lines = ["| regularizers | top-1 train (ours) | top-1 test (ours) | top-5 test (ours) | "
            "best top-1 test (ours) | top-1 train (paper) | top-1 test (paper) | top-5 test (paper) | steps |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -333,7 +340,8 @@ def table2(sweep_dir) -> pathlib.Path:
 def figure2a(sweep_dir) -> pathlib.Path:
   """Figure 2a: ImageNet top-1 test accuracy over training, shaded up to the cumulative best."""
   label = lambda meta: paper.TABLE2_ROWS.get(meta["imagenet_row"], meta["imagenet_row"])
-  return _early_stopping_plot(_load(sweep_dir), "test_top1", label, "Figure 2a: ImageNet (shaded: cumulative best)",
+  return _early_stopping_plot(_load(sweep_dir, "figure2a", "table2"), "test_top1", label,
+                              "Figure 2a: ImageNet (shaded: cumulative best)",
                               "top-1 test accuracy", pathlib.Path(sweep_dir) / "figure2a.png")
 
 
@@ -385,7 +393,7 @@ def memorization(sweep_dir) -> list[pathlib.Path]:
   """Memorization dynamics (beyond the paper): per model, fraction of clean and corrupted
   training examples fitted per epoch, test accuracy, when examples are learned for good,
   and forgetting events (``memorization-<model>.png``), and a table (``memorization.md``)."""
-  runs = _load(sweep_dir)
+  runs = _load(sweep_dir, "memorization", "memorization")
   stats = {name: memorization_stats(r) for name, r in runs.items()}
   stats = {name: st for name, st in stats.items() if st is not None}
   outs, rows = [], []

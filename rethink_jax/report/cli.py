@@ -17,8 +17,12 @@ from rethink_jax.report.runs import is_run_dir, single_run
 def build_all(root, *, partial: bool = False) -> list[pathlib.Path]:
   """Rebuilds the reports of every sweep directory below ``root`` (``root`` included), the
   curves and summary of every run directory that is not part of a sweep, and the tables of
-  every min-norm, Theorem 1 or benchmark ``results.json``. ``partial``: see :func:`build`."""
+  every min-norm, Theorem 1 or benchmark ``results.json``. ``partial``: see :func:`build`. A
+  ``root`` that does not exist or is not a directory raises :class:`~rethink_jax.records.RecordError`."""
   root = pathlib.Path(root)
+  if not root.is_dir():  # rglob would find nothing, and a mistyped path read as "nothing to report"
+    raise records.RecordError(f"build_all: {root} " + ("is not a directory." if root.exists() else
+                                                        "does not exist."))
   sweeps = sorted({p.parent for p in root.rglob(records.SWEEP)})
   out = []
   for sweep_dir in sweeps:

@@ -87,7 +87,10 @@ def memorization_scores(sweep_dir) -> list[pathlib.Path]:
   import numpy as np
 
   sweep_dir = pathlib.Path(sweep_dir)
-  runs = records.read_sweep(sweep_dir)[1]
+  artifact, runs = records.read_sweep(sweep_dir)
+  if artifact != "memorization_scores":
+    raise records.RecordError(f"memorization_scores: {sweep_dir / records.SWEEP} names the artifact {artifact!r}; "
+                              "memorization_scores reports only 'memorization_scores' sweeps.")
   finished = {name: run for name, run in runs.items() if run["summary"]}
   lacking = [name for name, run in finished.items() if not (pathlib.Path(run["dir"]) / records.PREDICTIONS).exists()]
   path = sweep_dir / SCORES
