@@ -123,6 +123,8 @@ def test_bad_pipeline_arguments_are_one_clear_error():
     imagenet.train_batches(src, **{**kw, "seed": None})
   with pytest.raises(ValueError, match="train_batches: num_steps must be an integer >= 0"):
     imagenet.train_batches(src, **{**kw, "num_steps": -1})
+  with pytest.raises(ValueError, match="train_batches: num_threads must be an integer >= 1, got 0"):
+    imagenet.train_batches(src, **{**kw, "num_threads": 0})
   ekw = dict(batch=4, size=16, num_threads=1)
   with pytest.raises(ValueError, match="eval_batches: batch 5 is not divisible by 2 hosts"):
     imagenet.eval_batches(src, np.arange(7), **{**ekw, "batch": 5}, process_count=2)  # skipped an example per batch

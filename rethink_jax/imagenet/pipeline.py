@@ -48,17 +48,19 @@ def train_batches(source, *, global_batch: int, seed: int, start_step: int, num_
   import grain
 
   fn = "train_batches"
-  global_batch, process_count = check_int(global_batch, fn, "global_batch"), check_int(process_count, fn, "process_count")
+  global_batch = check_int(global_batch, fn, "global_batch")
+  process_count = check_int(process_count, fn, "process_count")
   process_index = _host(process_index, process_count, fn)
   seed, start_step = check_int(seed, fn, "seed", 0), check_int(start_step, fn, "start_step", 0)
   num_steps, size = check_int(num_steps, fn, "num_steps", 0), check_int(size, fn, "size")
+  num_threads = check_int(num_threads, fn, "num_threads")
   n = len(source)
   if global_batch % process_count:
-    raise ValueError(f"global batch {global_batch} is not divisible by {process_count} hosts.")
+    raise ValueError(f"train_batches: global batch {global_batch} is not divisible by {process_count} hosts.")
   local = global_batch // process_count
   per_epoch = (n // global_batch) * global_batch
   if per_epoch == 0:
-    raise ValueError(f"global batch {global_batch} exceeds the {n} training examples.")
+    raise ValueError(f"train_batches: global batch {global_batch} exceeds the {n} training examples.")
 
   def load(local_pos: int) -> dict[str, Any]:
     step, j = divmod(local_pos, local)
@@ -88,6 +90,7 @@ def eval_batches(source, indices: np.ndarray, *, batch: int, size: int = IMAGE_S
   fn = "eval_batches"
   batch, process_count = check_int(batch, fn, "batch"), check_int(process_count, fn, "process_count")
   process_index, size = _host(process_index, process_count, fn), check_int(size, fn, "size")
+  num_threads = check_int(num_threads, fn, "num_threads")
   if batch % process_count:  # each host's share would round down and the examples between them never be read
     raise ValueError(f"eval_batches: batch {batch} is not divisible by {process_count} hosts.")
   indices = np.asarray(indices)
