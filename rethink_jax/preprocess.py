@@ -29,12 +29,13 @@ def is_traced(x) -> bool:
   return isinstance(x, jax.core.Tracer)
 
 
-def check_finite(x, fn: str, name: str) -> None:
+def check_finite(x, fn: str, name: str, *, float32: bool = True) -> None:
   """Raises a ``ValueError`` naming ``fn`` and ``name`` if the float array ``x`` holds NaN or inf.
 
   Skipped under a trace. A numpy array is checked on the host (its min and max: no copy), a
-  concrete JAX array on its device (one scalar comes back), so no big array is moved. A float64
-  numpy array must also fit in float32 unless JAX's x64 mode is on (JAX would cast it to inf).
+  concrete JAX array on its device (one scalar comes back), so no big array is moved. With
+  ``float32`` (the caller computes in float32), a float64 numpy array must also fit in float32's
+  range: the cast would turn larger values into inf.
   """
   if is_traced(x) or not jnp.issubdtype(x.dtype, jnp.floating) or not x.size:
     return
@@ -43,11 +44,9 @@ def check_finite(x, fn: str, name: str) -> None:
   else:
     lo, hi = x.min(), x.max()  # NaN propagates through min and max
     finite = bool(np.isfinite(lo) and np.isfinite(hi))
-    if finite and x.dtype.itemsize > 4 and not jax.config.jax_enable_x64:
-      # JAX keeps float32 unless x64 is enabled: a float64 value beyond its range would become inf there
-      if max(-lo, hi) > np.finfo(np.float32).max:
-        raise ValueError(f"{fn}: {name} holds values beyond float32's range (up to {max(-lo, hi):.3g}), which JAX "
-                         "would turn into inf; rescale them.")
+    if finite and float32 and x.dtype.itemsize > 4 and max(-lo, hi) > np.finfo(np.float32).max:
+      raise ValueError(f"{fn}: {name} holds values beyond float32's range (up to {max(-lo, hi):.3g}), which the "
+                       "cast to float32 would turn into inf; rescale them.")
   if not finite:
     raise ValueError(f"{fn}: {name} holds NaN or infinite values.")
 

@@ -91,7 +91,7 @@ def _check_new_points(z_new, d: int, fn: str):
     raise ValueError(f"{fn}: z_new must be [m, {d}] points (the network's input size), got shape {z.shape}.")
   if z.dtype.kind not in "biuf" and not jnp.issubdtype(z.dtype, jnp.floating):
     raise TypeError(f"{fn}: z_new must hold numbers, got dtype {z.dtype}.")
-  check_finite(z, fn, "z_new")
+  check_finite(z, fn, "z_new", float32=False)  # the networks are evaluated in float64
   return z
 
 

@@ -227,3 +227,4 @@ def test_networks_refuse_points_of_the_wrong_size_or_nan():
       apply(params, z[0])
     with pytest.raises(ValueError, match=f"{fn}: z_new holds NaN or infinite values"):
       apply(params, np.full((1, 3), np.nan))
+    assert np.isfinite(apply(params, np.full((1, 3), 1e39))).all()  # float64 throughout: beyond float32 is fine
